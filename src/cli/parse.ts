@@ -1,0 +1,58 @@
+import { InvalidArgumentError } from 'commander';
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i;
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const sizeUnits: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** `25000`, `25s`, `500ms`, `1m` → milliseconds (a bare number is ms). */
+export function parseDuration(raw: string): number {
+  const m = DURATION.exec(raw.trim());
+  if (!m) throw new InvalidArgumentError('expected a duration such as 25000, 500ms, 25s or 1m');
+  return Math.round(Number(m[1]) * (durationUnits[(m[2] ?? 'ms').toLowerCase()] ?? 1));
+}
+
+/** `65536`, `64KiB`, `1MB` → bytes (binary multiples; a bare number is bytes). */
+export function parseSize(raw: string): number {
+  const m = SIZE.exec(raw.trim());
+  if (!m) throw new InvalidArgumentError('expected a size such as 65536, 64KiB or 1MiB');
+  const bytes = Math.round(Number(m[1]) * (sizeUnits[(m[2] ?? 'b').toLowerCase()] ?? 1));
+  if (bytes < 1) throw new InvalidArgumentError('must be at least 1 byte');
+  return bytes;
+}
+
+export function parsePort(raw: string): number {
+  const n = /^\d{1,5}$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!(n >= 0 && n <= 65535)) throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return n;
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function parseLogLevel(raw: string): string {
+  const level = raw.trim().toLowerCase();
+  if (!LEVELS.includes(level)) throw new InvalidArgumentError(`expected one of ${LEVELS.join(', ')}`);
+  return level;
+}
+
+export function parseHost(raw: string): string {
+  const host = raw.trim();
+  if (host === '' || /[\s/]/.test(host)) throw new InvalidArgumentError('expected a host name or IP address');
+  return host;
+}
+
+export function parseNonEmpty(raw: string): string {
+  if (raw.trim() === '') throw new InvalidArgumentError('must not be empty');
+  return raw;
+}

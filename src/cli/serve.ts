@@ -1,0 +1,133 @@
+import { Command, Option } from 'commander';
+import { defaults } from '../protocol/index.js';
+import { createServer } from '../server/create-server.js';
+import { parseDuration, parseHost, parseLogLevel, parseNonEmpty, parsePort, parseSize } from './parse.js';
+
+interface ServeFlags {
+  host: string;
+  port: number;
+  dataDir: string;
+  pingInterval: number;
+  pongTimeout: number;
+  maxPayload: number;
+  maxQueued: number;
+  drainWindow: number;
+  logLevel: string;
+}
+
+/** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
+function opt<T>(
+  flags: string,
+  description: string,
+  env: string,
+  parse: (raw: string) => T,
+  fallback: T,
+  shown?: string,
+) {
+  return new Option(flags, description)
+    .env(env)
+    .argParser((raw: string) => parse(raw))
+    .default(fallback, shown);
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('run the wirehub server (the seed endpoints /ws, /echo, /broadcast, /stream, /chat/{room})')
+    .addOption(opt('--host <host>', 'interface to bind', 'WIREHUB_HOST', parseHost, '127.0.0.1'))
+    .addOption(opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, 8080))
+    .addOption(
+      opt('--data-dir <dir>', 'where state is kept', 'WIREHUB_DATA_DIR', parseNonEmpty, './.wirehub'),
+    )
+    .addOption(
+      opt(
+        '--ping-interval <duration>',
+        'server ping interval (ms, or 25s, 1m)',
+        'WIREHUB_PING_INTERVAL',
+        parseDuration,
+        defaults.pingIntervalMs,
+        '25s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--pong-timeout <duration>',
+        'time a client has to answer a ping',
+        'WIREHUB_PONG_TIMEOUT',
+        parseDuration,
+        defaults.pongTimeoutMs,
+        '10s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--max-payload <size>',
+        'largest inbound message (bytes, or 64KiB); bigger closes with 1009',
+        'WIREHUB_MAX_PAYLOAD',
+        parseSize,
+        defaults.maxPayloadBytes,
+        '64KiB',
+      ),
+    )
+    .addOption(
+      opt(
+        '--max-queued <size>',
+        'per-connection cap on queued output; over it /stream drops samples, others close with 4008',
+        'WIREHUB_MAX_QUEUED',
+        parseSize,
+        defaults.maxQueuedBytes,
+        '1MiB',
+      ),
+    )
+    .addOption(
+      opt(
+        '--drain-window <duration>',
+        'on SIGTERM/SIGINT, spread the 1001 closes over this window',
+        'WIREHUB_DRAIN_WINDOW',
+        parseDuration,
+        defaults.drainWindowMs,
+        '5s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--log-level <level>',
+        'fatal|error|warn|info|debug|trace|silent',
+        'WIREHUB_LOG_LEVEL',
+        parseLogLevel,
+        'info',
+      ),
+    )
+    .action(async (flags: ServeFlags) => {
+      const server = await createServer({
+        host: flags.host,
+        port: flags.port,
+        dataDir: flags.dataDir,
+        pingIntervalMs: flags.pingInterval,
+        pongTimeoutMs: flags.pongTimeout,
+        maxPayloadBytes: flags.maxPayload,
+        maxQueuedBytes: flags.maxQueued,
+        drainWindowMs: flags.drainWindow,
+        logLevel: flags.logLevel,
+      });
+      const address = await server.listen();
+      server.log.info({ url: address.url, dataDir: flags.dataDir }, `wirehub listening on ${address.url}`);
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        signals += 1;
+        if (signals > 1) {
+          server.log.warn({ signal }, 'second signal: exiting now');
+          process.exit(1);
+        }
+        server.log.info({ signal, connections: server.connectionCount }, 'draining');
+        server.drain().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            server.log.error({ err }, 'drain failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+}

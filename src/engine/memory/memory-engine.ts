@@ -1,0 +1,101 @@
+import { IdSequence, randomId } from '../../util/ids.js';
+import type {
+  Engine,
+  HistoryPolicy,
+  HistoryQuery,
+  HistoryResult,
+  PresenceMember,
+  Publication,
+  PublicationHandler,
+  PublishInput,
+  StreamPosition,
+} from '../types.js';
+import { ChannelStream } from './channel-stream.js';
+
+/**
+ * The embedded engine: one process, everything in memory. Publications are delivered to
+ * the handler in a microtask, in publish order, so `publish()` behaves like a networked
+ * engine (asynchronous) without the latency.
+ */
+export class MemoryEngine implements Engine {
+  readonly kind: string = 'memory';
+  private handler: PublicationHandler | undefined;
+  private readonly subscribed = new Set<string>();
+  protected readonly streams = new Map<string, ChannelStream>();
+  private readonly presence = new Map<string, Map<string, PresenceMember>>();
+  private readonly ids = new IdSequence(randomId('n', 6));
+
+  async start(handler: PublicationHandler): Promise<void> {
+    this.handler = handler;
+  }
+
+  async publish(input: PublishInput): Promise<Publication> {
+    const pub: Publication = {
+      id: this.ids.mint(),
+      channel: input.channel,
+      data: input.data,
+      at: Date.now(),
+    };
+    if (input.from) pub.from = input.from;
+    if (input.history) this.stream(input.channel).append(pub, input.history);
+    if (this.subscribed.has(input.channel)) {
+      const handler = this.handler;
+      if (handler) queueMicrotask(() => handler(pub));
+    }
+    return pub;
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.subscribed.add(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.subscribed.delete(channel);
+  }
+
+  async history(channel: string, query: HistoryQuery, policy: HistoryPolicy): Promise<HistoryResult> {
+    return this.stream(channel).read(query, policy);
+  }
+
+  async position(channel: string): Promise<StreamPosition> {
+    return this.stream(channel).position();
+  }
+
+  async presenceAdd(channel: string, member: PresenceMember): Promise<void> {
+    let members = this.presence.get(channel);
+    if (!members) {
+      members = new Map();
+      this.presence.set(channel, members);
+    }
+    members.set(member.client, member);
+  }
+
+  async presenceRemove(channel: string, client: string): Promise<void> {
+    const members = this.presence.get(channel);
+    if (!members) return;
+    members.delete(client);
+    if (members.size === 0) this.presence.delete(channel);
+  }
+
+  async presenceList(channel: string): Promise<PresenceMember[]> {
+    return [...(this.presence.get(channel)?.values() ?? [])];
+  }
+
+  async presenceCount(channel: string): Promise<number> {
+    return this.presence.get(channel)?.size ?? 0;
+  }
+
+  async close(): Promise<void> {
+    this.handler = undefined;
+    this.subscribed.clear();
+  }
+
+  protected stream(channel: string): ChannelStream {
+    let stream = this.streams.get(channel);
+    if (!stream) {
+      stream = new ChannelStream(randomId('e', 6));
+      this.streams.set(channel, stream);
+    }
+    return stream;
+  }
+}

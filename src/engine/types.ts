@@ -1,0 +1,93 @@
+/**
+ * The engine moves publications between nodes (Broker) and keeps channel state (Store:
+ * history streams, presence). Every engine (memory, sqlite, redis) implements this one
+ * interface and passes the same conformance suite. All calls are async because a
+ * networked engine answers later; publications are identified by `id` so a node can
+ * recognise its own publications coming back through a shared broker.
+ */
+
+/** Who published a message: a connection (`client`) and, when authenticated, a user. */
+export interface Origin {
+  client: string;
+  user?: string;
+}
+
+/** A position in a channel stream. `offset` 0 with a fresh epoch means "empty stream". */
+export interface StreamPosition {
+  epoch: string;
+  offset: number;
+}
+
+/** One message on a channel, as delivered to every subscriber. */
+export interface Publication {
+  /** Unique id (node id + sequence) of this publication. */
+  id: string;
+  channel: string;
+  data: unknown;
+  from?: Origin;
+  /** Milliseconds since the Unix epoch, set by the publishing node. */
+  at: number;
+  /** Set when the channel keeps history: the position of this publication. */
+  epoch?: string;
+  offset?: number;
+}
+
+/** How a channel keeps history; absent means "no history" (offsets are not assigned). */
+export interface HistoryPolicy {
+  /** Max publications kept. */
+  size: number;
+  /** Max age of kept publications in ms. */
+  ttlMs: number;
+}
+
+export interface PublishInput {
+  channel: string;
+  data: unknown;
+  from?: Origin;
+  history?: HistoryPolicy;
+}
+
+export interface HistoryQuery {
+  /** Return publications after this position (exclusive). */
+  since?: StreamPosition;
+  limit?: number;
+}
+
+export interface HistoryResult extends StreamPosition {
+  publications: Publication[];
+  /**
+   * False when the requested `since` cannot be served gap-free (history trimmed or the epoch
+   * changed): the caller must tell its client `recovered: false`.
+   */
+  complete: boolean;
+}
+
+export interface PresenceMember {
+  client: string;
+  user?: string;
+  /** ms since the Unix epoch. */
+  connectedAt: number;
+}
+
+/** Receives every publication for the channels this node subscribed to. */
+export type PublicationHandler = (pub: Publication) => void;
+
+export interface Engine {
+  readonly kind: string;
+  /** Registers the node's single publication handler and connects. */
+  start(handler: PublicationHandler): Promise<void>;
+  /** Appends (when the channel keeps history) and broadcasts to every subscribed node. */
+  publish(input: PublishInput): Promise<Publication>;
+  /** Starts delivering the channel's publications to this node's handler. */
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  /** Reads a channel's history after `since`. */
+  history(channel: string, query: HistoryQuery, policy: HistoryPolicy): Promise<HistoryResult>;
+  /** Current stream position (epoch and last offset). */
+  position(channel: string): Promise<StreamPosition>;
+  presenceAdd(channel: string, member: PresenceMember): Promise<void>;
+  presenceRemove(channel: string, client: string): Promise<void>;
+  presenceList(channel: string): Promise<PresenceMember[]>;
+  presenceCount(channel: string): Promise<number>;
+  close(): Promise<void>;
+}

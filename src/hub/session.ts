@@ -1,0 +1,31 @@
+import type { Frame } from './frame.js';
+
+/**
+ * What to do when a session's queued output is over its cap: `drop` the frame (live data
+ * such as samples, where the next one supersedes it) or `disconnect` the client with 4008
+ * (streams with history, where the client recovers after reconnecting).
+ */
+export type OverflowPolicy = 'drop' | 'disconnect';
+
+/**
+ * One client connection as the hub sees it: no transport types, so the hub works the same
+ * over ws today and another transport tomorrow.
+ */
+export interface Session {
+  readonly id: string;
+  /** Name of the endpoint the client connected to, e.g. `chat`. */
+  readonly endpoint: string;
+  readonly remoteAddress: string;
+  readonly connectedAt: Date;
+  /** Authenticated user id, when there is one. */
+  readonly user: string | undefined;
+  /** Bytes queued for this client and not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  readonly isOpen: boolean;
+  /**
+   * Queues a frame. Returns false when the frame was not queued (session closed, or over
+   * the output cap: then `overflow` decides between dropping it and closing with 4008).
+   */
+  send(frame: Frame, overflow?: OverflowPolicy): boolean;
+  close(code: number, reason?: string): void;
+}

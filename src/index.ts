@@ -1,0 +1,27 @@
+/**
+ * wirehub: a real-time WebSocket server and toolkit.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'wirehub';
+ * const server = await createServer({ port: 8080 });
+ * await server.listen();
+ * ```
+ */
+export type {
+  ConnectionHandlers,
+  EndpointContext,
+  EndpointDefinition,
+  UpgradeInfo,
+} from './endpoints/endpoint.js';
+export { defineEndpoint } from './endpoints/endpoint.js';
+export { MemoryEngine } from './engine/memory/memory-engine.js';
+export type * from './engine/types.js';
+export { Frame } from './hub/frame.js';
+export type { Encoder, Subscriber } from './hub/hub.js';
+export { Hub } from './hub/hub.js';
+export type { OverflowPolicy, Session } from './hub/session.js';
+export * from './protocol/index.js';
+export { createServer, type ListenAddress, WirehubServer } from './server/create-server.js';
+export type { ServerOptions } from './server/options.js';
+export type { UpgradeCheck } from './server/upgrade-gate.js';

@@ -1,0 +1,78 @@
+/**
+ * The one error catalog. Every error wirehub reports (in an `{"error":…}` frame, an `/rt`
+ * `error` op or an HTTP body) carries one of these stable codes. `docs/errors.md` lists the
+ * same codes; a test fails when the two disagree.
+ */
+export const errorCatalog = {
+  bad_request: { status: 400, message: 'The request is malformed.' },
+  invalid_json: { status: 400, message: 'The frame is not valid JSON.' },
+  invalid_message: { status: 400, message: 'The message does not match the expected shape.' },
+  unknown_op: { status: 400, message: 'Unknown op.' },
+  bad_channel: { status: 400, message: 'Invalid channel name.' },
+  bad_room: { status: 400, message: 'Invalid room name.' },
+  bad_interval: { status: 400, message: 'Invalid stream interval.' },
+  not_found: { status: 404, message: 'Not found.' },
+  unknown_task: { status: 404, message: 'No such task.' },
+  unknown_run: { status: 404, message: 'No such run.' },
+  upgrade_required: {
+    status: 426,
+    message: 'This is a WebSocket endpoint; connect with a WebSocket client.',
+  },
+  unauthorized: { status: 401, message: 'Missing, invalid or expired credentials.' },
+  forbidden: { status: 403, message: 'Not allowed.' },
+  rate_limited: { status: 429, message: 'Too many requests.' },
+  too_many_channels: { status: 400, message: 'Too many channel subscriptions on this connection.' },
+  payload_too_large: { status: 413, message: 'The message is too big.' },
+  queue_full: { status: 503, message: 'The run queue is full; try again later.' },
+  not_ready: { status: 503, message: 'The server is draining or not ready.' },
+  node_full: { status: 503, message: 'This node has no room for more connections.' },
+  internal: { status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** Serialisable shape of an error, as sent on the wire. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+/**
+ * A typed error with a stable `code` from the catalog.
+ *
+ * @example
+ * ```ts
+ * throw new WirehubError('bad_room', 'room names are 1-64 of [A-Za-z0-9_.-]');
+ * ```
+ */
+export class WirehubError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, details?: unknown) {
+    super(message ?? errorCatalog[code].message);
+    this.name = 'WirehubError';
+    this.code = code;
+    this.status = errorCatalog[code].status;
+    this.details = details;
+  }
+
+  toJSON(): ErrorBody {
+    const body: ErrorBody = { code: this.code, message: this.message };
+    if (this.details !== undefined) body.details = this.details;
+    return body;
+  }
+}
+
+/** True when `code` is in the catalog. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(errorCatalog, code);
+}
+
+/** Turns anything thrown into a WirehubError, hiding internals behind `internal`. */
+export function toWirehubError(err: unknown): WirehubError {
+  if (err instanceof WirehubError) return err;
+  return new WirehubError('internal');
+}

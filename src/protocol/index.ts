@@ -1,0 +1,7 @@
+/**
+ * The wire protocol: message shapes, close codes, error catalog and limits. No I/O and no
+ * Node-only imports, so the browser client shares it.
+ */
+export * from './close-codes.js';
+export * from './errors.js';
+export * from './limits.js';

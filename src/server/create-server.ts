@@ -1,0 +1,221 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { WebSocketServer } from 'ws';
+import { builtinEndpoints } from '../endpoints/builtin.js';
+import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
+import { MemoryEngine } from '../engine/memory/memory-engine.js';
+import { Hub } from '../hub/hub.js';
+import { CloseCode } from '../protocol/index.js';
+import type { Logger } from '../util/logger.js';
+import { Heartbeat } from './heartbeat.js';
+import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
+import { ServerMetrics } from './metrics.js';
+import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
+import { EndpointRouter } from './router.js';
+import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
+import { WriteBatcher } from './write-batcher.js';
+import type { WsSession } from './ws-session.js';
+
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Where a listening server can be reached. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+  /** `http://host:port` */
+  url: string;
+  /** `ws://host:port` */
+  wsUrl: string;
+}
+
+/**
+ * A wirehub server: Fastify for HTTP, ws for WebSockets, the hub and its engine.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'wirehub';
+ * const server = await createServer({ port: 0 });
+ * const { wsUrl } = await server.listen();
+ * // … new WebSocket(`${wsUrl}/echo`) …
+ * await server.close();
+ * ```
+ */
+export class WirehubServer {
+  /** The Fastify instance: add your own HTTP routes before `listen()`. */
+  readonly http: FastifyInstance;
+  readonly hub: Hub;
+  readonly metrics: ServerMetrics;
+  readonly options: ResolvedServerOptions;
+  readonly log: Logger;
+  private readonly router = new EndpointRouter();
+  private readonly sessions = new Set<WsSession>();
+  private readonly checks: UpgradeCheck[] = [];
+  private readonly wss: WebSocketServer;
+  private readonly heartbeat: Heartbeat;
+  private draining = false;
+  private drained: Promise<void> | undefined;
+  private closed: Promise<void> | undefined;
+  private onEmpty: (() => void) | undefined;
+  private started = false;
+
+  constructor(options: ServerOptions = {}) {
+    this.options = resolveServerOptions(options);
+    const o = this.options;
+    this.http = Fastify({
+      logger: { level: o.logLevel },
+      // Probes and scrapes would drown the log; every other request is logged as usual.
+      logController: new LogController({ disableRequestLogging: (req) => QUIET_PATHS.has(req.url) }),
+    });
+    this.log = this.http.log;
+    this.metrics = new ServerMetrics({ defaultMetrics: o.defaultMetrics });
+    this.hub = new Hub(o.engine ?? new MemoryEngine());
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: o.maxPayloadBytes,
+      perMessageDeflate: false,
+    });
+    this.heartbeat = new Heartbeat(this.sessions, o.pingIntervalMs, o.pongTimeoutMs, (s) => {
+      this.log.debug({ session: s.id }, 'no pong: terminating');
+      s.terminate(1006);
+    });
+    for (const endpoint of o.builtinEndpoints ? builtinEndpoints : []) this.addEndpoint(endpoint);
+    for (const endpoint of o.endpoints ?? []) this.addEndpoint(endpoint);
+  }
+
+  /** Serves another WebSocket endpoint. Call before `listen()`. */
+  addEndpoint<S>(endpoint: EndpointDefinition<S>): this {
+    if (this.started) throw new Error('addEndpoint() must be called before listen()');
+    this.router.add(endpoint as EndpointDefinition<unknown>);
+    return this;
+  }
+
+  /** Adds a check every upgrade must pass (auth, origin, limits). Call before `listen()`. */
+  addUpgradeCheck(check: UpgradeCheck): this {
+    this.checks.push(check);
+    return this;
+  }
+
+  /** Open WebSocket connections on this node. */
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Starts the engine and listens. Resolves with the bound address. */
+  async listen(): Promise<ListenAddress> {
+    if (this.started) throw new Error('listen() was already called');
+    this.started = true;
+    const o = this.options;
+    await mkdir(o.dataDir, { recursive: true });
+    await this.hub.start();
+    const context: EndpointContext = { hub: this.hub, log: this.log };
+    const gate = new UpgradeGate({
+      router: this.router,
+      wss: this.wss,
+      context,
+      metrics: this.metrics,
+      log: this.log,
+      batcher: new WriteBatcher(),
+      sessions: this.sessions,
+      maxQueuedBytes: o.maxQueuedBytes,
+      checks: this.checks,
+      isDraining: () => this.draining,
+      onSessionClosed: () => {
+        if (this.sessions.size === 0) this.onEmpty?.();
+      },
+    });
+    installErrorHandling(this.http);
+    installOpsRoutes(this.http, this.metrics, () => !this.draining);
+    installUpgradeRequiredRoutes(this.http, this.router.endpoints);
+    this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
+    await this.http.listen({ host: o.host, port: o.port });
+    this.heartbeat.start();
+    return this.address();
+  }
+
+  address(): ListenAddress {
+    const addr = this.http.server.address() as AddressInfo | null;
+    if (!addr) throw new Error('the server is not listening');
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return {
+      host: addr.address,
+      port: addr.port,
+      url: `http://${host}:${addr.port}`,
+      wsUrl: `ws://${host}:${addr.port}`,
+    };
+  }
+
+  /**
+   * Graceful shutdown: `/readyz` turns 503, new upgrades are refused, and every connection is
+   * closed with 1001, spread over `windowMs` so clients do not all reconnect at once. Then
+   * the server closes.
+   */
+  drain(windowMs = this.options.drainWindowMs): Promise<void> {
+    this.drained ??= this.runDrain(windowMs);
+    return this.drained;
+  }
+
+  /** Stops at once: connections are terminated, the engine is closed. */
+  close(): Promise<void> {
+    this.closed ??= this.runClose();
+    return this.closed;
+  }
+
+  private async runDrain(windowMs: number): Promise<void> {
+    this.draining = true;
+    const sessions = [...this.sessions];
+    const timers: NodeJS.Timeout[] = [];
+    if (sessions.length > 0) {
+      const allClosed = new Promise<void>((resolve) => {
+        this.onEmpty = resolve;
+      });
+      const step = sessions.length > 1 ? windowMs / sessions.length : 0;
+      sessions.forEach((session, i) => {
+        timers.push(
+          setTimeout(() => session.close(CloseCode.GoingAway, 'server shutting down'), Math.floor(i * step)),
+        );
+      });
+      // Clients that never answer the close handshake get a short grace, then are cut.
+      let grace: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => {
+        grace = setTimeout(resolve, windowMs + 2_000);
+      });
+      await Promise.race([allClosed, timedOut]);
+      clearTimeout(grace);
+    }
+    for (const t of timers) clearTimeout(t);
+    await this.close();
+  }
+
+  private async runClose(): Promise<void> {
+    this.draining = true;
+    this.heartbeat.stop();
+    for (const session of [...this.sessions]) session.terminate(1006);
+    this.wss.close();
+    await this.http.close();
+    await this.hub.close();
+  }
+}
+
+/**
+ * Creates a wirehub server (not yet listening).
+ *
+ * @example
+ * ```ts
+ * import { createServer, defineEndpoint, Frame } from 'wirehub';
+ * const server = await createServer({ port: 8080 });
+ * server.addEndpoint(defineEndpoint({
+ *   path: '/time',
+ *   name: 'time',
+ *   open: (session) => { session.send(Frame.text(new Date().toISOString())); return {}; },
+ * }));
+ * await server.listen();
+ * ```
+ */
+export async function createServer(options: ServerOptions = {}): Promise<WirehubServer> {
+  return new WirehubServer(options);
+}

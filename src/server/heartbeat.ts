@@ -1,0 +1,49 @@
+import type { WsSession } from './ws-session.js';
+
+/**
+ * One timer for all sessions: every `intervalMs` each session gets a ping, and
+ * `timeoutMs` later every session whose pong has not come back is terminated. Two timers
+ * per node instead of one per connection.
+ */
+export class Heartbeat {
+  private interval: NodeJS.Timeout | undefined;
+  private readonly deadlines = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly sessions: Iterable<WsSession>,
+    private readonly intervalMs: number,
+    private readonly timeoutMs: number,
+    private readonly onDead: (session: WsSession) => void,
+  ) {}
+
+  start(): void {
+    if (this.intervalMs <= 0) return;
+    this.interval = setInterval(() => this.round(), this.intervalMs);
+    this.interval.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.interval);
+    for (const t of this.deadlines) clearTimeout(t);
+    this.deadlines.clear();
+  }
+
+  private round(): void {
+    const pinged: WsSession[] = [];
+    for (const session of this.sessions) {
+      if (!session.isOpen) continue;
+      session.ping();
+      pinged.push(session);
+    }
+    if (pinged.length === 0) return;
+    const deadline = setTimeout(
+      () => {
+        this.deadlines.delete(deadline);
+        for (const session of pinged) if (session.pongPending && session.isOpen) this.onDead(session);
+      },
+      Math.min(this.timeoutMs, this.intervalMs),
+    );
+    deadline.unref();
+    this.deadlines.add(deadline);
+  }
+}

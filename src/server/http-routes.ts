@@ -1,0 +1,55 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { EndpointDefinition } from '../endpoints/endpoint.js';
+import { WirehubError } from '../protocol/index.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** Errors on every HTTP route have one shape: `{"error":{"code","message","details?"}}`. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | WirehubError, req, reply) => {
+    if (err instanceof WirehubError) {
+      return reply.code(err.status).send({ error: err.toJSON() });
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    const code = status === 413 ? 'payload_too_large' : status >= 500 ? 'internal' : 'bad_request';
+    const message = status >= 500 ? 'Internal error.' : err.message;
+    return reply.code(status).send({ error: { code, message } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const err = new WirehubError('not_found', `no route for ${req.method} ${req.url.split('?')[0]}`);
+    return reply.code(404).send({ error: err.toJSON() });
+  });
+}
+
+/** `/healthz`, `/readyz` and `/metrics`. */
+export function installOpsRoutes(app: FastifyInstance, metrics: ServerMetrics, isReady: () => boolean): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    if (isReady()) return { status: 'ready' };
+    return reply.code(503).send({ error: new WirehubError('not_ready').toJSON() });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('Content-Type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}
+
+/** A plain GET on a WebSocket path answers 426 and says how to connect. */
+export function installUpgradeRequiredRoutes(
+  app: FastifyInstance,
+  endpoints: EndpointDefinition<unknown>[],
+): void {
+  for (const endpoint of endpoints) {
+    app.get(endpoint.path, async (_req, reply) => {
+      const err = new WirehubError(
+        'upgrade_required',
+        `${endpoint.path} is a WebSocket endpoint: connect with a WebSocket client (ws://…${endpoint.path})`,
+      );
+      return reply
+        .code(426)
+        .header('Upgrade', 'websocket')
+        .header('Connection', 'Upgrade')
+        .send({ error: err.toJSON() });
+    });
+  }
+}

@@ -1,0 +1,120 @@
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+
+/**
+ * Plain counters per endpoint. The hot path bumps numbers on this object; prom-client reads
+ * them only when /metrics is scraped, so a fan-out to thousands of sockets pays no label
+ * hashing per message.
+ */
+export class EndpointStats {
+  open = 0;
+  accepted = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  drops = 0;
+  slowDisconnects = 0;
+  readonly closes = new Map<number, number>();
+
+  countClose(code: number): void {
+    this.closes.set(code, (this.closes.get(code) ?? 0) + 1);
+  }
+}
+
+type Field = Exclude<keyof EndpointStats, 'closes' | 'countClose'>;
+
+/**
+ * The server's Prometheus registry (one per server, so several servers in one process do
+ * not share counters).
+ *
+ * @example
+ * ```ts
+ * const text = await server.metrics.registry.metrics();
+ * ```
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly endpoints = new Map<string, EndpointStats>();
+  private readonly rejections = new Map<number, number>();
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    const self = this;
+    const perEndpoint = (name: string, help: string, field: Field, kind: 'counter' | 'gauge') => {
+      const config = {
+        name,
+        help,
+        labelNames: ['endpoint'] as const,
+        registers: [this.registry],
+        collect(this: Counter<'endpoint'> | Gauge<'endpoint'>) {
+          this.reset();
+          for (const [endpoint, stats] of self.endpoints) {
+            if (this instanceof Gauge) this.set({ endpoint }, stats[field]);
+            else this.inc({ endpoint }, stats[field]);
+          }
+        },
+      };
+      if (kind === 'gauge') new Gauge(config);
+      else new Counter(config);
+    };
+    perEndpoint('wirehub_connections', 'Open WebSocket connections', 'open', 'gauge');
+    perEndpoint(
+      'wirehub_connections_accepted_total',
+      'WebSocket connections accepted',
+      'accepted',
+      'counter',
+    );
+    perEndpoint('wirehub_messages_received_total', 'Messages received from clients', 'messagesIn', 'counter');
+    perEndpoint('wirehub_messages_sent_total', 'Messages sent to clients', 'messagesOut', 'counter');
+    perEndpoint('wirehub_received_bytes_total', 'Payload bytes received from clients', 'bytesIn', 'counter');
+    perEndpoint('wirehub_sent_bytes_total', 'Payload bytes sent to clients', 'bytesOut', 'counter');
+    perEndpoint(
+      'wirehub_slow_consumer_drops_total',
+      'Messages dropped because a client was over its output cap',
+      'drops',
+      'counter',
+    );
+    perEndpoint(
+      'wirehub_slow_consumer_disconnects_total',
+      'Clients closed with 4008 because they were over their output cap',
+      'slowDisconnects',
+      'counter',
+    );
+    new Counter({
+      name: 'wirehub_closes_total',
+      help: 'Closed WebSocket connections by endpoint and close code',
+      labelNames: ['endpoint', 'code'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [endpoint, stats] of self.endpoints) {
+          for (const [code, n] of stats.closes) this.inc({ endpoint, code: String(code) }, n);
+        }
+      },
+    });
+    new Counter({
+      name: 'wirehub_upgrade_rejections_total',
+      help: 'WebSocket upgrades refused, by HTTP status',
+      labelNames: ['status'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [status, n] of self.rejections) this.inc({ status: String(status) }, n);
+      },
+    });
+  }
+
+  /** The counters of one endpoint, created on first use. */
+  endpoint(name: string): EndpointStats {
+    let stats = this.endpoints.get(name);
+    if (!stats) {
+      stats = new EndpointStats();
+      this.endpoints.set(name, stats);
+    }
+    return stats;
+  }
+
+  countRejection(status: number): void {
+    this.rejections.set(status, (this.rejections.get(status) ?? 0) + 1);
+  }
+}

@@ -1,0 +1,57 @@
+import type { EndpointDefinition } from '../endpoints/endpoint.js';
+import type { Engine } from '../engine/types.js';
+import { defaults } from '../protocol/index.js';
+
+/**
+ * Options of `createServer`. Every field has a default; the CLI maps its flags and
+ * `WIREHUB_*` environment variables onto these.
+ */
+export interface ServerOptions {
+  /** Interface to bind. Default `127.0.0.1`. */
+  host?: string;
+  /** Port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Where the embedded engine keeps its state. Default `./.wirehub`. */
+  dataDir?: string;
+  /** Interval between server pings. Default 25 s; 0 disables heartbeats. */
+  pingIntervalMs?: number;
+  /** How long a ping may go unanswered before the connection is terminated. Default 10 s. */
+  pongTimeoutMs?: number;
+  /** Largest inbound message; bigger ones close the connection with 1009. Default 64 KiB. */
+  maxPayloadBytes?: number;
+  /** Per-connection cap on queued outbound bytes. Default 1 MiB. */
+  maxQueuedBytes?: number;
+  /** Window over which a drain spreads its 1001 closes. Default 5 s. */
+  drainWindowMs?: number;
+  /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
+  logLevel?: string;
+  /** The engine; default the embedded memory engine. */
+  engine?: Engine;
+  /** Serve the seed's plain endpoints (`/ws`, `/echo`, …). Default true. */
+  builtinEndpoints?: boolean;
+  /** More endpoints to serve. */
+  endpoints?: EndpointDefinition<unknown>[];
+  /** Register Node's default process metrics in /metrics. Default true. */
+  defaultMetrics?: boolean;
+}
+
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'engine' | 'endpoints'>> &
+  Pick<ServerOptions, 'engine' | 'endpoints'>;
+
+export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
+  return {
+    host: o.host ?? '127.0.0.1',
+    port: o.port ?? 8080,
+    dataDir: o.dataDir ?? './.wirehub',
+    pingIntervalMs: o.pingIntervalMs ?? defaults.pingIntervalMs,
+    pongTimeoutMs: o.pongTimeoutMs ?? defaults.pongTimeoutMs,
+    maxPayloadBytes: o.maxPayloadBytes ?? defaults.maxPayloadBytes,
+    maxQueuedBytes: o.maxQueuedBytes ?? defaults.maxQueuedBytes,
+    drainWindowMs: o.drainWindowMs ?? defaults.drainWindowMs,
+    logLevel: o.logLevel ?? 'info',
+    builtinEndpoints: o.builtinEndpoints ?? true,
+    defaultMetrics: o.defaultMetrics ?? true,
+    engine: o.engine,
+    endpoints: o.endpoints,
+  };
+}
