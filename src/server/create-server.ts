@@ -1,10 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { builtinEndpoints } from '../endpoints/builtin.js';
 import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
-import { MemoryEngine } from '../engine/memory/memory-engine.js';
+import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
 import { Hub } from '../hub/hub.js';
 import { CloseCode } from '../protocol/index.js';
 import type { Logger } from '../util/logger.js';
@@ -13,6 +14,7 @@ import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } 
 import { ServerMetrics } from './metrics.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
 import { EndpointRouter } from './router.js';
+import { installChannelRoutes } from './routes/channels.js';
 import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { WsSession } from './ws-session.js';
@@ -69,11 +71,22 @@ export class WirehubServer {
     });
     this.log = this.http.log;
     this.metrics = new ServerMetrics({ defaultMetrics: o.defaultMetrics });
-    this.hub = new Hub(o.engine ?? new MemoryEngine());
+    this.hub = new Hub(o.engine ?? new SqliteEngine({ file: join(o.dataDir, 'channels.db') }), {
+      namespaces: o.namespaces ?? [],
+      maxChannelsPerConnection: o.maxChannelsPerConnection,
+      presenceTtlMs: o.presenceTtlMs,
+      log: this.log,
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: o.maxPayloadBytes,
       perMessageDeflate: false,
+      // Select the first subprotocol the client offers that its endpoint speaks (`wirehub.v1` for /rt).
+      handleProtocols: (offered, req) => {
+        const path = new URL(req.url ?? '/', 'http://wirehub.invalid').pathname;
+        const spoken = this.router.match(path)?.endpoint.protocols ?? [];
+        return spoken.find((p) => offered.has(p)) ?? false;
+      },
     });
     this.heartbeat = new Heartbeat(this.sessions, o.pingIntervalMs, o.pongTimeoutMs, (s) => {
       this.log.debug({ session: s.id }, 'no pong: terminating');
@@ -131,6 +144,7 @@ export class WirehubServer {
     installErrorHandling(this.http);
     installOpsRoutes(this.http, this.metrics, () => !this.draining);
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
+    installChannelRoutes(this.http, this.hub);
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
     this.heartbeat.start();

@@ -1,5 +1,6 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
 import type { Engine } from '../engine/types.js';
+import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
 
 /**
@@ -25,8 +26,14 @@ export interface ServerOptions {
   drainWindowMs?: number;
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   logLevel?: string;
-  /** The engine; default the embedded memory engine. */
+  /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
+  /** Channel namespaces; a config with a built-in pattern (`chat:*`, …) replaces that one. */
+  namespaces?: NamespaceConfig[];
+  /** Channels one `/rt` connection may subscribe to at once. Default 128. */
+  maxChannelsPerConnection?: number;
+  /** TTL of presence entries (refreshed by their node at a third of it). Default 60 s. */
+  presenceTtlMs?: number;
   /** Serve the seed's plain endpoints (`/ws`, `/echo`, …). Default true. */
   builtinEndpoints?: boolean;
   /** More endpoints to serve. */
@@ -35,8 +42,8 @@ export interface ServerOptions {
   defaultMetrics?: boolean;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'engine' | 'endpoints'>> &
-  Pick<ServerOptions, 'engine' | 'endpoints'>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'engine' | 'endpoints' | 'namespaces'>> &
+  Pick<ServerOptions, 'engine' | 'endpoints' | 'namespaces'>;
 
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
@@ -51,6 +58,9 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     logLevel: o.logLevel ?? 'info',
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
+    maxChannelsPerConnection: o.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection,
+    presenceTtlMs: o.presenceTtlMs ?? defaults.presenceTtlMs,
+    namespaces: o.namespaces,
     engine: o.engine,
     endpoints: o.endpoints,
   };

@@ -1,0 +1,100 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { toRtPublication } from '../../endpoints/rt/encoders.js';
+import type { Hub } from '../../hub/hub.js';
+import { channelNameSchema, RT_HISTORY_MAX_LIMIT, WirehubError } from '../../protocol/index.js';
+
+const publishBody = z.strictObject({
+  channel: channelNameSchema,
+  data: z.unknown().refine((v) => v !== undefined, 'data is required'),
+});
+
+const historyQuery = z.strictObject({
+  since: z.coerce.number().int().nonnegative().optional(),
+  epoch: z.string().min(1).max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(RT_HISTORY_MAX_LIMIT).optional(),
+});
+
+/** Loopback addresses: 127.0.0.0/8, ::1 and their IPv4-mapped IPv6 forms. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
+}
+
+/** The server publish API is open to this machine only until authentication exists. */
+function requireLoopback(req: FastifyRequest): void {
+  if (!isLoopback(req.socket.remoteAddress)) {
+    throw new WirehubError('forbidden', 'the channel API only answers clients on this machine (loopback)');
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.map((i) => ({
+    path: i.path.map(String).join('.'),
+    message: i.message,
+  }));
+  const channelIssue = parsed.error.issues.find((i) => i.path[0] === 'channel');
+  if (channelIssue && details.length === 1)
+    throw new WirehubError('bad_channel', channelIssue.message, details);
+  const summary = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ');
+  throw new WirehubError('bad_request', `bad ${what}: ${summary}`, details);
+}
+
+/**
+ * The server publish API: `POST /api/publish {channel, data}`,
+ * `GET /api/channels/:channel/history?since=&epoch=&limit=` and
+ * `GET /api/channels/:channel/presence`. Publications reach `/rt` subscribers and the plain
+ * endpoints of the same channel (`/chat/{room}`, `/broadcast`).
+ *
+ * @example
+ * ```sh
+ * curl -X POST http://127.0.0.1:8080/api/publish -H 'content-type: application/json' \
+ *   -d '{"channel":"chat:lobby","data":"server says hi"}'
+ * ```
+ */
+export function installChannelRoutes(app: FastifyInstance, hub: Hub): void {
+  app.post('/api/publish', async (req) => {
+    requireLoopback(req);
+    const body = parse(publishBody, req.body ?? {}, 'publish body');
+    const pub = await hub.publish({ channel: body.channel, data: body.data });
+    return {
+      id: pub.id,
+      channel: pub.channel,
+      ...(pub.offset === undefined ? {} : { epoch: pub.epoch, offset: pub.offset }),
+    };
+  });
+
+  app.get<{ Params: { channel: string } }>('/api/channels/:channel/history', async (req) => {
+    requireLoopback(req);
+    const channel = parse(channelNameSchema, req.params.channel, 'channel');
+    const query = parse(historyQuery, req.query, 'history query');
+    if ((query.since === undefined) !== (query.epoch === undefined)) {
+      throw new WirehubError(
+        'bad_request',
+        'give since and epoch together (the position you last saw), or neither',
+      );
+    }
+    const page = await hub.history(channel, {
+      ...(query.since === undefined || query.epoch === undefined
+        ? {}
+        : { since: { epoch: query.epoch, offset: query.since } }),
+      ...(query.limit === undefined ? {} : { limit: query.limit }),
+    });
+    return {
+      channel,
+      epoch: page.epoch,
+      offset: page.offset,
+      complete: page.complete,
+      publications: page.publications.map(toRtPublication),
+    };
+  });
+
+  app.get<{ Params: { channel: string } }>('/api/channels/:channel/presence', async (req) => {
+    requireLoopback(req);
+    const channel = parse(channelNameSchema, req.params.channel, 'channel');
+    return { channel, members: await hub.presence(channel) };
+  });
+}
