@@ -15,11 +15,20 @@ export type {
   UpgradeInfo,
 } from './endpoints/endpoint.js';
 export { defineEndpoint } from './endpoints/endpoint.js';
+export { rtEndpoint } from './endpoints/rt/rt-endpoint.js';
 export { MemoryEngine } from './engine/memory/memory-engine.js';
+export { SqliteEngine, type SqliteEngineOptions } from './engine/sqlite/sqlite-engine.js';
 export type * from './engine/types.js';
 export { Frame } from './hub/frame.js';
-export type { Encoder, Subscriber } from './hub/hub.js';
+export type { Encoder, HubOptions, Subscriber } from './hub/hub.js';
 export { Hub } from './hub/hub.js';
+export {
+  builtinNamespaces,
+  type Namespace,
+  type NamespaceConfig,
+  Namespaces,
+  type PublishPermission,
+} from './hub/namespaces.js';
 export type { OverflowPolicy, Session } from './hub/session.js';
 export * from './protocol/index.js';
 export { createServer, type ListenAddress, WirehubServer } from './server/create-server.js';

@@ -57,9 +57,10 @@ function fail(id: number | undefined, error: WirehubError): DecodedCommand {
 
 function errorFromIssues(op: string, issues: z.core.$ZodIssue[]): WirehubError {
   const details = issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-  const channelIssue = issues.find((i) => i.path[0] === 'channel' && i.code !== 'invalid_type');
-  if (channelIssue && issues.length === 1) {
-    return new WirehubError('bad_channel', channelIssue.message, details);
+  // Only the channel name is wrong: say so with its own code.
+  const [first] = issues;
+  if (first && issues.every((i) => i.path[0] === 'channel' && i.code !== 'invalid_type')) {
+    return new WirehubError('bad_channel', first.message, details);
   }
   const summary = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ');
   return new WirehubError('invalid_message', `bad "${op}" command: ${summary}`, details);
