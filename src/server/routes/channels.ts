@@ -36,9 +36,15 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
     path: i.path.map(String).join('.'),
     message: i.message,
   }));
-  const channelIssue = parsed.error.issues.find((i) => i.path[0] === 'channel');
-  if (channelIssue && details.length === 1)
-    throw new WirehubError('bad_channel', channelIssue.message, details);
+  // Only the channel name is wrong: say so with its own code.
+  const issues = parsed.error.issues;
+  const [first] = issues;
+  if (
+    first &&
+    issues.every((i) => (what === 'channel' || i.path[0] === 'channel') && i.code !== 'invalid_type')
+  ) {
+    throw new WirehubError('bad_channel', first.message, details);
+  }
   const summary = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ');
   throw new WirehubError('bad_request', `bad ${what}: ${summary}`, details);
 }
