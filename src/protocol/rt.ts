@@ -15,7 +15,7 @@
  * ```
  */
 import { z } from 'zod';
-import { CHANNEL_NAME_MAX, CHANNEL_NAME_RULE, isChannelName } from './channels.js';
+import { CHANNEL_NAME, CHANNEL_NAME_MAX, CHANNEL_NAME_RULE } from './channels.js';
 
 /** The WebSocket subprotocol of `/rt`. */
 export const RT_SUBPROTOCOL = 'wirehub.v1';
@@ -26,7 +26,7 @@ export const RT_HISTORY_MAX_LIMIT = 1000;
 export const channelNameSchema = z
   .string()
   .max(CHANNEL_NAME_MAX, CHANNEL_NAME_RULE)
-  .refine(isChannelName, CHANNEL_NAME_RULE);
+  .regex(CHANNEL_NAME, CHANNEL_NAME_RULE);
 
 export const commandIdSchema = z.int().nonnegative();
 
