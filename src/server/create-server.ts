@@ -70,7 +70,10 @@ export class WirehubServer {
       logController: new LogController({ disableRequestLogging: (req) => QUIET_PATHS.has(req.url) }),
     });
     this.log = this.http.log;
-    this.metrics = new ServerMetrics({ defaultMetrics: o.defaultMetrics });
+    this.metrics = new ServerMetrics({
+      defaultMetrics: o.defaultMetrics,
+      queuedBytes: () => this.queuedBytes(),
+    });
     this.hub = new Hub(o.engine ?? new SqliteEngine({ file: join(o.dataDir, 'channels.db') }), {
       namespaces: o.namespaces ?? [],
       maxChannelsPerConnection: o.maxChannelsPerConnection,
@@ -112,6 +115,13 @@ export class WirehubServer {
   /** Open WebSocket connections on this node. */
   get connectionCount(): number {
     return this.sessions.size;
+  }
+
+  /** Bytes queued for all clients of this node and not yet taken by the kernel. */
+  queuedBytes(): number {
+    let total = 0;
+    for (const session of this.sessions) total += session.bufferedAmount;
+    return total;
   }
 
   get isDraining(): boolean {

@@ -37,7 +37,7 @@ export class ServerMetrics {
   private readonly endpoints = new Map<string, EndpointStats>();
   private readonly rejections = new Map<number, number>();
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
+  constructor(opts: { defaultMetrics?: boolean; queuedBytes?: () => number } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     const self = this;
     const perEndpoint = (name: string, help: string, field: Field, kind: 'counter' | 'gauge') => {
@@ -92,6 +92,17 @@ export class ServerMetrics {
         }
       },
     });
+    const queuedBytes = opts.queuedBytes;
+    if (queuedBytes) {
+      new Gauge({
+        name: 'wirehub_output_queued_bytes',
+        help: 'Bytes queued for clients and not yet taken by the kernel',
+        registers: [this.registry],
+        collect() {
+          this.set(queuedBytes());
+        },
+      });
+    }
     new Counter({
       name: 'wirehub_upgrade_rejections_total',
       help: 'WebSocket upgrades refused, by HTTP status',

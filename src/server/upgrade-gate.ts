@@ -57,14 +57,19 @@ export class UpgradeGate {
   private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     if (this.o.isDraining())
       throw new WirehubError('not_ready', 'this node is shutting down; reconnect elsewhere');
-    const url = new URL(req.url ?? '/', 'http://wirehub.invalid');
-    const match = this.o.router.match(url.pathname);
-    if (!match) throw new WirehubError('not_found', `no WebSocket endpoint at ${url.pathname}`);
+    // Route on the raw path: URL parsing would resolve `..` segments before the endpoint
+    // could refuse them.
+    const target = req.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const path = queryAt === -1 ? target : target.slice(0, queryAt);
+    const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+    const match = this.o.router.match(path);
+    if (!match) throw new WirehubError('not_found', `no WebSocket endpoint at ${path}`);
     checkHandshake(req);
     const info: UpgradeInfo = {
-      path: url.pathname,
+      path,
       params: match.params,
-      query: url.searchParams,
+      query,
       headers: req.headers,
       remoteAddress: req.socket.remoteAddress ?? '',
     };
