@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { HistoryPolicy } from '../engine/types.js';
 import {
   CHANNEL_NAME_RULE,
@@ -66,6 +67,30 @@ export const builtinNamespaces: readonly NamespaceConfig[] = [
 ];
 
 const PATTERN = /^[A-Za-z0-9_.-]{1,64}(:\*)?$/;
+
+/** The shape of a namespace config in a JSON file (`wirehub serve --namespaces file.json`). */
+export const namespaceConfigSchema = z.strictObject({
+  pattern: z.string().regex(PATTERN, 'a pattern is <name> or <name>:*'),
+  history: z
+    .union([z.literal(false), z.strictObject({ size: z.int().min(1), ttlMs: z.int().min(1) })])
+    .optional(),
+  presence: z.boolean().optional(),
+  joinLeave: z.boolean().optional(),
+  joinLeaveDebounceMs: z.int().min(0).optional(),
+  publish: z.enum(['anyone', 'server']).optional(),
+  overflow: z.enum(['drop', 'disconnect']).optional(),
+});
+
+/**
+ * Validates namespace configs read from JSON (an array of {@link NamespaceConfig}); throws a
+ * `bad_request` WirehubError that names each wrong field.
+ */
+export function parseNamespaceConfigs(json: unknown): NamespaceConfig[] {
+  const parsed = z.array(namespaceConfigSchema).safeParse(json);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.message}`);
+  throw new WirehubError('bad_request', `bad namespace config: ${problems.join('; ')}`);
+}
 
 function resolve(config: NamespaceConfig): Namespace {
   if (!PATTERN.test(config.pattern)) {
