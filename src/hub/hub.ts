@@ -147,7 +147,10 @@ export class Hub {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.engine.publish(ns.history ? { ...input, history: ns.history } : input);
+    if (!ns.history) return this.engine.publish(input);
+    const withHistory: PublishInput = { channel: input.channel, data: input.data, history: ns.history };
+    if (input.from) withHistory.from = input.from;
+    return this.engine.publish(withHistory);
   }
 
   /** A channel's history after `since` (paged by `limit`); `not_enabled` when it keeps none. */

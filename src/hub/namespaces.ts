@@ -122,6 +122,8 @@ function resolve(config: NamespaceConfig): Namespace {
 export class Namespaces {
   private readonly exact = new Map<string, Namespace>();
   private readonly prefixed = new Map<string, Namespace>();
+  /** Resolved channels: publish() resolves on every call, so skip the regex for known names. */
+  private readonly resolved = new Map<string, Namespace>();
 
   constructor(configs: readonly NamespaceConfig[] = [], options: { builtins?: boolean } = {}) {
     for (const config of [...(options.builtins === false ? [] : builtinNamespaces), ...configs]) {
@@ -147,6 +149,8 @@ export class Namespaces {
    * `unknown_namespace` when no namespace matches.
    */
   require(channel: string): Namespace {
+    const cached = this.resolved.get(channel);
+    if (cached) return cached;
     if (!isChannelName(channel)) throw new WirehubError('bad_channel', CHANNEL_NAME_RULE);
     const ns = this.find(channel);
     if (!ns) {
@@ -155,6 +159,9 @@ export class Namespaces {
         .join(', ');
       throw new WirehubError('unknown_namespace', `no namespace matches "${channel}"; known: ${known}`);
     }
+    // Bounded: a flood of distinct names only costs a periodic reset.
+    if (this.resolved.size >= 10_000) this.resolved.clear();
+    this.resolved.set(channel, ns);
     return ns;
   }
 }

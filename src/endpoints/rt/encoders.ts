@@ -22,7 +22,14 @@ export function toRtPublication(pub: Publication): RtPublication {
 export const rtMessageEncoder: Encoder = {
   name: 'rt-message',
   encode(pub) {
-    const push: RtMessagePush = { op: 'message', ...toRtPublication(pub) };
+    // Literal objects, not spreads: this runs once per publication on the fan-out path.
+    let push: RtMessagePush;
+    if (pub.offset === undefined) {
+      push = { op: 'message', channel: pub.channel, data: pub.data };
+    } else {
+      push = { op: 'message', channel: pub.channel, epoch: pub.epoch, offset: pub.offset, data: pub.data };
+    }
+    if (pub.from) push.from = pub.from;
     return Frame.json(push);
   },
 };
