@@ -23,6 +23,13 @@ export const RT_SUBPROTOCOL = 'wirehub.v1';
 /** Largest `limit` a `history` command may ask for. */
 export const RT_HISTORY_MAX_LIMIT = 1000;
 
+/**
+ * Most publications a `subscribe` replays. When more were missed the reply says
+ * `recovered: false` (one huge frame would trip the slow-consumer cap again and again); the
+ * client can page the gap with `history` from its `since`.
+ */
+export const RT_RECOVERY_MAX = 1000;
+
 export const channelNameSchema = z
   .string()
   .max(CHANNEL_NAME_MAX, CHANNEL_NAME_RULE)

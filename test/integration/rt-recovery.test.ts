@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import type { HistoryPolicy, HistoryQuery, HistoryResult } from '../../src/engine/types.js';
+import { RT_RECOVERY_MAX } from '../../src/protocol/index.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import { RtClient } from '../support/rt-client.js';
 import { type RunningServer, startServer, tempDir } from '../support/server.js';
@@ -108,6 +109,34 @@ describe('recovery after a disconnect', () => {
     });
     expect(result).toMatchObject({ recovered: false, offset: 2, publications: [] });
     expect(result.epoch).not.toBe('e-gone');
+  });
+
+  it(`replays at most ${RT_RECOVERY_MAX} publications; beyond that recovered: false, and history pages the gap`, async () => {
+    const srv = await start();
+    const hub = srv.server.hub;
+    const first = await hub.publish({ channel: 'big:many', data: 0 });
+    const since = { epoch: first.epoch ?? '', offset: first.offset ?? 0 };
+    for (let i = 1; i <= RT_RECOVERY_MAX; i += 1) await hub.publish({ channel: 'big:many', data: i });
+    const c = await rt(srv);
+    const atMax = await c.call<SubscribeResult>('subscribe', { channel: 'big:many', since });
+    expect(atMax.recovered).toBe(true);
+    expect(atMax.publications).toHaveLength(RT_RECOVERY_MAX);
+    await c.call('unsubscribe', { channel: 'big:many' });
+    await hub.publish({ channel: 'big:many', data: 'one too many' });
+    const over = await c.call<SubscribeResult>('subscribe', { channel: 'big:many', since });
+    expect(over).toEqual({
+      epoch: since.epoch,
+      offset: RT_RECOVERY_MAX + 2,
+      recovered: false,
+      publications: [],
+    });
+    const page = await c.call<{ complete: boolean; publications: unknown[] }>('history', {
+      channel: 'big:many',
+      since,
+      limit: 1000,
+    });
+    expect(page.complete).toBe(true);
+    expect(page.publications).toHaveLength(1000);
   });
 
   it('neither loses nor repeats publications that arrive while the replay is read', async () => {

@@ -3,7 +3,7 @@ import type { Hub } from '../../hub/hub.js';
 import type { Namespace } from '../../hub/namespaces.js';
 import { presenceChannel } from '../../hub/presence.js';
 import type { Session } from '../../hub/session.js';
-import { type RtSubscribeResult, WirehubError } from '../../protocol/index.js';
+import { RT_RECOVERY_MAX, type RtSubscribeResult, WirehubError } from '../../protocol/index.js';
 import { rtMessageEncoder, rtPresenceEncoder, toRtPublication } from './encoders.js';
 
 /**
@@ -152,10 +152,11 @@ export class RtSubscriptions {
       sub.seen(position);
       return { epoch: position.epoch, offset: position.offset, publications: [] };
     }
-    const missed = await this.hub.history(channel, { since });
+    const missed = await this.hub.history(channel, { since, limit: RT_RECOVERY_MAX + 1 });
     sub.seen(missed);
-    if (!missed.complete)
+    if (!missed.complete || missed.publications.length > RT_RECOVERY_MAX) {
       return { epoch: missed.epoch, offset: missed.offset, recovered: false, publications: [] };
+    }
     return {
       epoch: missed.epoch,
       offset: missed.offset,
