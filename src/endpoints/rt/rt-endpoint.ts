@@ -25,6 +25,8 @@ function sendError(session: Session, id: number | undefined, err: WirehubError):
 
 /** Runs one frame: exactly one `reply` or `error` per command, whatever happens. */
 async function handleFrame(text: string, ctx: CommandContext, log: Logger): Promise<void> {
+  // Commands still queued when the connection went away have nobody to answer.
+  if (!ctx.session.isOpen) return;
   const decoded = decodeCommand(text);
   if (!decoded.ok) {
     sendError(ctx.session, decoded.id, decoded.error);
