@@ -21,7 +21,8 @@ function redisServerBinary(): string | undefined {
  */
 export function redisAvailable(): boolean {
   if (redisServerBinary()) return true;
-  const notice = 'redis-server is not installed: install the Debian package redis-server (apt-get install redis-server)';
+  const notice =
+    'redis-server is not installed: install the Debian package redis-server (apt-get install redis-server)';
   if (process.env.CI) throw new Error(notice);
   console.warn(`[skipped] ${notice}`);
   return false;
@@ -70,7 +71,18 @@ export class RedisProcess {
     if (!binary) throw new Error('redis-server is not installed (Debian package redis-server)');
     const child = spawn(
       binary,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
