@@ -6,6 +6,7 @@ set -euo pipefail
 
 missing=()
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || missing+=(python3-websockets)
+command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
