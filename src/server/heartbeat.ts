@@ -39,7 +39,12 @@ export class Heartbeat {
     const deadline = setTimeout(
       () => {
         this.deadlines.delete(deadline);
-        for (const session of pinged) if (session.pongPending && session.isOpen) this.onDead(session);
+        // Timers run before I/O in a loop iteration: after a stall, pongs already in the
+        // kernel would be read only after this timer. Judge in the check phase instead,
+        // once this iteration's I/O (the pongs) has been processed.
+        setImmediate(() => {
+          for (const session of pinged) if (session.pongPending && session.isOpen) this.onDead(session);
+        });
       },
       Math.min(this.timeoutMs, this.intervalMs),
     );

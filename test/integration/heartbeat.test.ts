@@ -5,7 +5,7 @@ import { type RunningServer, startServer } from '../support/server.js';
 let srv: RunningServer;
 
 beforeEach(async () => {
-  srv = await startServer({ pingIntervalMs: 100, pongTimeoutMs: 80 });
+  srv = await startServer({ pingIntervalMs: 200, pongTimeoutMs: 150 });
 });
 
 afterEach(async () => {
@@ -26,7 +26,7 @@ it('terminates a client that stops answering pings, and keeps one that answers',
   const silent = await TestClient.connect(`${srv.wsUrl}/echo`, { autoPong: false });
   const healthy = await TestClient.connect(`${srv.wsUrl}/echo`);
   const silentPinged = pings(silent, 1);
-  const healthyPinged = pings(healthy, 4);
+  const healthyPinged = pings(healthy, 3);
   await silentPinged;
   // No closing handshake: the server drops the TCP connection.
   expect((await silent.closed).code).toBe(1006);
