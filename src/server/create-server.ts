@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { builtinEndpoints } from '../endpoints/builtin.js';
 import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
+import { taskRunnerEndpoint } from '../endpoints/task-runner.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { Hub } from '../hub/hub.js';
 import { CloseCode } from '../protocol/index.js';
@@ -13,6 +14,9 @@ import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } 
 import { ServerMetrics } from './metrics.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
 import { EndpointRouter } from './router.js';
+import { installRunRoutes } from './routes/runs.js';
+import { installTaskRoutes } from './routes/tasks.js';
+import { TaskRuntime } from './task-runtime.js';
 import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { WsSession } from './ws-session.js';
@@ -48,6 +52,8 @@ export class WirehubServer {
   readonly metrics: ServerMetrics;
   readonly options: ResolvedServerOptions;
   readonly log: Logger;
+  /** The task runner, unless `tasks: false`. */
+  readonly tasks: TaskRuntime | undefined;
   private readonly router = new EndpointRouter();
   private readonly sessions = new Set<WsSession>();
   private readonly checks: UpgradeCheck[] = [];
@@ -80,6 +86,10 @@ export class WirehubServer {
       s.terminate(1006);
     });
     for (const endpoint of o.builtinEndpoints ? builtinEndpoints : []) this.addEndpoint(endpoint);
+    if (o.tasks !== false) {
+      this.tasks = new TaskRuntime(o.tasks, { hub: this.hub, log: this.log, dataDir: o.dataDir });
+      this.addEndpoint(taskRunnerEndpoint(this.tasks.runs));
+    }
     for (const endpoint of o.endpoints ?? []) this.addEndpoint(endpoint);
   }
 
@@ -112,6 +122,7 @@ export class WirehubServer {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     await this.hub.start();
+    await this.tasks?.start();
     const context: EndpointContext = { hub: this.hub, log: this.log };
     const gate = new UpgradeGate({
       router: this.router,
@@ -131,6 +142,10 @@ export class WirehubServer {
     installErrorHandling(this.http);
     installOpsRoutes(this.http, this.metrics, () => !this.draining);
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
+    if (this.tasks) {
+      installTaskRoutes(this.http, this.tasks.registry);
+      installRunRoutes(this.http, this.tasks.runs);
+    }
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
     this.heartbeat.start();
@@ -197,6 +212,7 @@ export class WirehubServer {
     for (const session of [...this.sessions]) session.terminate(1006);
     this.wss.close();
     await this.http.close();
+    await this.tasks?.close();
     await this.hub.close();
   }
 }

@@ -1,6 +1,7 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
 import type { Engine } from '../engine/types.js';
 import { defaults } from '../protocol/index.js';
+import type { TaskServerOptions } from './task-runtime.js';
 
 /**
  * Options of `createServer`. Every field has a default; the CLI maps its flags and
@@ -33,10 +34,15 @@ export interface ServerOptions {
   endpoints?: EndpointDefinition<unknown>[];
   /** Register Node's default process metrics in /metrics. Default true. */
   defaultMetrics?: boolean;
+  /**
+   * The task runner (`/task-runner`, `/api/tasks`, `/api/runs`, `/runs/{id}`). Default: on,
+   * with the demo tasks; `false` turns it off.
+   */
+  tasks?: TaskServerOptions | false;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'engine' | 'endpoints'>> &
-  Pick<ServerOptions, 'engine' | 'endpoints'>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'engine' | 'endpoints' | 'tasks'>> &
+  Pick<ServerOptions, 'engine' | 'endpoints'> & { tasks: TaskServerOptions | false };
 
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
@@ -53,5 +59,6 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     defaultMetrics: o.defaultMetrics ?? true,
     engine: o.engine,
     endpoints: o.endpoints,
+    tasks: o.tasks ?? {},
   };
 }
