@@ -22,8 +22,6 @@ export interface EmbeddedExecutorOptions {
    * later has its worker thread terminated. Default 2 s.
    */
   abortGraceMs?: number;
-  /** Idle threads exit after this long. Default 60 s. */
-  idleTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -69,7 +67,6 @@ export class EmbeddedExecutor implements Executor {
   private readonly retryDelayMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly abortGraceMs: number;
-  private readonly idleTimeoutMs: number;
   private readonly log: Logger;
   private readonly runs = new Map<string, RunState>();
   private pool: Piscina<AttemptJob, AttemptResult> | undefined;
@@ -82,7 +79,6 @@ export class EmbeddedExecutor implements Executor {
     this.retryDelayMs = options.retryDelayMs ?? 1000;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
     this.abortGraceMs = options.abortGraceMs ?? 2000;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.log = options.log ?? silentLogger;
     if (!(Number.isInteger(this.poolSize) && this.poolSize >= 1))
       throw new RangeError('poolSize must be at least 1');
@@ -151,9 +147,10 @@ export class EmbeddedExecutor implements Executor {
   private getPool(): Piscina<AttemptJob, AttemptResult> {
     this.pool ??= new Piscina<AttemptJob, AttemptResult>({
       filename: workerFile,
-      minThreads: 0,
+      // As many threads kept as allowed: piscina replaces a terminated thread (cancel, timeout,
+      // crash) only up to minThreads, and with fewer live threads queued runs could wait forever.
+      minThreads: this.poolSize,
       maxThreads: this.poolSize,
-      idleTimeout: this.idleTimeoutMs,
       // Between tasks a thread waits on its event loop, not on Atomics.wait, so a late
       // port message or timer of a finished task cannot wedge it.
       atomics: 'disabled',
