@@ -18,6 +18,8 @@ async function connect(): Promise<TaskRunnerClient> {
 }
 
 const statuses = (updates: RunFrame[]) => updates.map((u) => u.status);
+const issuesOf = (f: RunFrame) =>
+  (f.error?.details as { issues?: { path: string[] }[] } | undefined)?.issues ?? [];
 
 // One server for the file (its worker threads take a moment to start); runs are
 // independent of each other, so tests do not interfere.
@@ -128,7 +130,7 @@ describe('/task-runner bad requests', () => {
     expect(await c.request('[1,2]')).toMatchObject({ error: { code: 'invalid_message' } });
     const missing = await c.request({ project: 'demo', domain: 'development' });
     expect(missing.error?.code).toBe('invalid_message');
-    expect((missing.error?.details as { issues: { path: string[] }[] }).issues[0]?.path).toEqual(['task']);
+    expect(issuesOf(missing)[0]?.path).toEqual(['task']);
     const unknown = await c.request({
       project: 'demo',
       domain: 'development',
@@ -149,8 +151,7 @@ describe('/task-runner bad requests', () => {
     });
     expect(invalid.error?.code).toBe('invalid_inputs');
     expect(invalid.error?.message).toMatch(/countdown@v1/);
-    const issues = (invalid.error?.details as { issues: { path: string[]; message: string }[] }).issues;
-    expect(issues.map((i) => i.path)).toEqual([['n'], ['delayMs']]);
+    expect(issuesOf(invalid).map((i) => i.path)).toEqual([['n'], ['delayMs']]);
     expect(await c.request({ watch: 'r-nope' })).toMatchObject({
       error: { code: 'unknown_run', details: { run_id: 'r-nope' } },
     });
