@@ -203,12 +203,12 @@ export class RunStore {
       updates: db.prepare<[string, number, number], UpdateRow>(
         'SELECT * FROM run_updates WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
-      list: db.prepare<[number], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, id LIMIT ?'),
+      list: db.prepare<[number], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?'),
       listByStatus: db.prepare<[string, number], RunRow>(
-        'SELECT * FROM runs WHERE status = ? ORDER BY created_at DESC, id LIMIT ?',
+        'SELECT * FROM runs WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?',
       ),
       active: db.prepare<[], RunRow>(
-        `SELECT * FROM runs WHERE status IN ('QUEUED', 'INITIALIZING', 'RUNNING') ORDER BY created_at, id`,
+        `SELECT * FROM runs WHERE status IN ('QUEUED', 'INITIALIZING', 'RUNNING') ORDER BY created_at, rowid`,
       ),
     };
   }
