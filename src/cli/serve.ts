@@ -1,7 +1,18 @@
+import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { defaults } from '../protocol/index.js';
 import { createServer } from '../server/create-server.js';
-import { parseDuration, parseHost, parseLogLevel, parseNonEmpty, parsePort, parseSize } from './parse.js';
+import {
+  collectList,
+  parseDuration,
+  parseHost,
+  parseHttpUrl,
+  parseIntAtLeast,
+  parseLogLevel,
+  parseNonEmpty,
+  parsePort,
+  parseSize,
+} from './parse.js';
 
 interface ServeFlags {
   host: string;
@@ -13,6 +24,10 @@ interface ServeFlags {
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
+  tasks: string[] | undefined;
+  publicUrl: string | undefined;
+  taskWorkers: number;
+  taskQueue: number;
 }
 
 /** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
@@ -32,7 +47,9 @@ function opt<T>(
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('run the wirehub server (the seed endpoints /ws, /echo, /broadcast, /stream, /chat/{room})')
+    .description(
+      'run the wirehub server (the seed endpoints /ws, /echo, /broadcast, /stream, /chat/{room}, /task-runner)',
+    )
     .addOption(opt('--host <host>', 'interface to bind', 'WIREHUB_HOST', parseHost, '127.0.0.1'))
     .addOption(opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, 8080))
     .addOption(
@@ -97,6 +114,35 @@ export function serveCommand(): Command {
         'info',
       ),
     )
+    .addOption(
+      new Option('--tasks <dir|glob>', 'task modules to serve besides the demo tasks (repeatable)')
+        .env('WIREHUB_TASKS')
+        .argParser(collectList),
+    )
+    .addOption(
+      new Option('--public-url <url>', "base of run URLs (default: from each request's Host)")
+        .env('WIREHUB_PUBLIC_URL')
+        .argParser(parseHttpUrl),
+    )
+    .addOption(
+      opt(
+        '--task-workers <n>',
+        'worker threads that run tasks',
+        'WIREHUB_TASK_WORKERS',
+        parseIntAtLeast(1),
+        availableParallelism(),
+        'number of CPUs',
+      ),
+    )
+    .addOption(
+      opt(
+        '--task-queue <n>',
+        'runs that may wait for a worker; more are refused with queue_full',
+        'WIREHUB_TASK_QUEUE',
+        parseIntAtLeast(0),
+        1000,
+      ),
+    )
     .action(async (flags: ServeFlags) => {
       const server = await createServer({
         host: flags.host,
@@ -108,6 +154,12 @@ export function serveCommand(): Command {
         maxQueuedBytes: flags.maxQueued,
         drainWindowMs: flags.drainWindow,
         logLevel: flags.logLevel,
+        tasks: {
+          modules: flags.tasks ?? [],
+          publicUrl: flags.publicUrl,
+          poolSize: flags.taskWorkers,
+          queueSize: flags.taskQueue,
+        },
       });
       const address = await server.listen();
       server.log.info({ url: address.url, dataDir: flags.dataDir }, `wirehub listening on ${address.url}`);
