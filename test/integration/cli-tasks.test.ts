@@ -97,10 +97,13 @@ describe('wirehub tasks / wirehub run against a served process', () => {
     ]);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toMatch(/invalid_inputs[\s\S]*\n {2}n: /);
-    expect((await runCli(['run', 'not-a-ref'])).code).toBe(2);
-    expect((await runCli(['run', 'a/b/c', '--input', 'novalue'])).code).toBe(2);
-    expect((await runCli(['run', 'a/b/c', '--inputs', '[1]'])).code).toBe(2);
-    expect((await runCli(['serve', '--task-workers', '0'])).code).toBe(2);
+    const usage = await Promise.all([
+      runCli(['run', 'not-a-ref']),
+      runCli(['run', 'a/b/c', '--input', 'novalue']),
+      runCli(['run', 'a/b/c', '--inputs', '[1]']),
+      runCli(['serve', '--task-workers', '0']),
+    ]);
+    expect(usage.map((r) => r.code)).toEqual([2, 2, 2, 2]);
   });
 
   it('exits 1 with a clear message when the server cannot be reached', async () => {

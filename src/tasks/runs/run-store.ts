@@ -74,16 +74,10 @@ interface UpdateRow {
 }
 
 /** A new run, before its first update. */
-export interface NewRun {
-  run_id: string;
-  project: string;
-  domain: string;
-  task: string;
-  version: string;
-  inputs: unknown;
-  max_attempts: number;
-  attempt: number;
-}
+export type NewRun = Pick<
+  RunRecord,
+  'run_id' | 'project' | 'domain' | 'task' | 'version' | 'inputs' | 'max_attempts' | 'attempt'
+>;
 
 /** What an update changes on its run besides status, message and seq. */
 export interface RunChanges {
