@@ -132,16 +132,24 @@ export class RunService {
       throw err;
     }
     const d = task.definition;
-    this.store.createRun({
-      run_id: runId,
-      project: d.project,
-      domain: d.domain,
-      task: d.name,
-      version: d.version,
-      inputs,
-      attempt: 1,
-      max_attempts: (d.retries ?? 0) + 1,
-    });
+    try {
+      this.store.createRun({
+        run_id: runId,
+        project: d.project,
+        domain: d.domain,
+        task: d.name,
+        version: d.version,
+        inputs,
+        attempt: 1,
+        max_attempts: (d.retries ?? 0) + 1,
+      });
+    } catch (err) {
+      // Not stored means not accepted: stop it before it does anything.
+      this.pending.delete(runId);
+      await this.executor.cancel(runId).catch(() => false);
+      this.log.error({ err, run: runId }, 'storing a new run failed');
+      throw new WirehubError('internal', 'the run could not be stored');
+    }
     this.active.set(runId, { status: 'QUEUED', seq: 0 });
     this.apply(runId, { status: 'QUEUED', message: `queued ${task.key}` });
     const early = this.pending.get(runId) ?? [];
@@ -257,7 +265,13 @@ export class RunService {
     if (u.outputs !== undefined) update.outputs = u.outputs;
     if (u.error !== undefined) update.error = u.error;
     const ended = isTerminal(u.status);
-    this.store.appendUpdate(update, { attempt: u.attempt, started: u.status === 'RUNNING', ended });
+    try {
+      this.store.appendUpdate(update, { attempt: u.attempt, started: u.status === 'RUNNING', ended });
+    } catch (err) {
+      // Called from executor events: a storage failure must not take the process down.
+      // Watchers still get the update live; it is missing from the stored history.
+      this.log.error({ err, run: runId, seq: update.seq }, 'storing a run update failed');
+    }
     run.status = u.status;
     run.seq = update.seq;
     this.hub.publish({ channel: runChannel(runId), data: update }).catch((err: unknown) => {
