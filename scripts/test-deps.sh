@@ -7,6 +7,7 @@ set -euo pipefail
 missing=()
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || missing+=(python3-websockets)
 command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -16,6 +16,7 @@ export type {
 } from './endpoints/endpoint.js';
 export { defineEndpoint } from './endpoints/endpoint.js';
 export { rtEndpoint } from './endpoints/rt/rt-endpoint.js';
+export { taskRunnerEndpoint } from './endpoints/task-runner.js';
 export { MemoryEngine } from './engine/memory/memory-engine.js';
 export { SqliteEngine, type SqliteEngineOptions } from './engine/sqlite/sqlite-engine.js';
 export type * from './engine/types.js';
@@ -33,4 +34,27 @@ export type { OverflowPolicy, Session } from './hub/session.js';
 export * from './protocol/index.js';
 export { createServer, type ListenAddress, WirehubServer } from './server/create-server.js';
 export type { ServerOptions } from './server/options.js';
+export type { TaskServerOptions } from './server/task-runtime.js';
 export type { UpgradeCheck } from './server/upgrade-gate.js';
+export {
+  EmbeddedExecutor,
+  type EmbeddedExecutorOptions,
+} from './tasks/executors/embedded/embedded-executor.js';
+export type {
+  ExecutionRequest,
+  Executor,
+  ExecutorListener,
+  ExecutorUpdate,
+} from './tasks/executors/executor.js';
+export * from './tasks/index.js';
+export { type RegisteredTask, type TaskRef, TaskRegistry, type TaskSummary } from './tasks/registry.js';
+export { type PreparedRun, RunService, type RunServiceOptions } from './tasks/runs/run-service.js';
+export { RunStore } from './tasks/runs/run-store.js';
+export {
+  RUN_STATUSES,
+  type RunError,
+  type RunRecord,
+  type RunStatus,
+  type RunUpdate,
+  runChannel,
+} from './tasks/runs/types.js';

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
+import { tasksCommand } from './tasks.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -12,7 +14,9 @@ const program = new Command('wirehub')
   .version(pkg.version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-  .addCommand(serveCommand());
+  .addCommand(serveCommand())
+  .addCommand(tasksCommand())
+  .addCommand(runCommand());
 
 for (const cmd of program.commands) cmd.exitOverride();
 

@@ -59,12 +59,41 @@ export function parseNonEmpty(raw: string): string {
   return raw;
 }
 
-/** A whole number ≥ 1. */
-export function parsePositiveInt(raw: string): number {
-  const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-  if (!(n >= 1)) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return n;
+/** A whole number ≥ `min`. */
+export function parseIntAtLeast(min: number): (raw: string) => number {
+  return (raw: string) => {
+    const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+    if (!(n >= min)) throw new InvalidArgumentError(`expected a whole number of at least ${min}`);
+    return n;
+  };
 }
+
+/** An absolute http(s) URL, without a trailing slash. */
+export function parseHttpUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new InvalidArgumentError('expected an absolute URL such as http://127.0.0.1:8080');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidArgumentError('expected an http:// or https:// URL');
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/** Repeatable list flag: each use (or a comma-separated env value) adds to the list. */
+export function collectList(raw: string, previous: string[] | undefined): string[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0) throw new InvalidArgumentError('must not be empty');
+  return [...(previous ?? []), ...items];
+}
+
+/** A whole number ≥ 1. */
+export const parsePositiveInt: (raw: string) => number = parseIntAtLeast(1);
 
 /** A JSON file holding an array of channel namespace configs. */
 export function parseNamespacesFile(path: string): NamespaceConfig[] {

@@ -1,10 +1,14 @@
+import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
 import { createServer } from '../server/create-server.js';
 import {
+  collectList,
   parseDuration,
   parseHost,
+  parseHttpUrl,
+  parseIntAtLeast,
   parseLogLevel,
   parseNamespacesFile,
   parseNonEmpty,
@@ -25,6 +29,10 @@ interface ServeFlags {
   logLevel: string;
   namespaces?: NamespaceConfig[];
   maxChannels: number;
+  tasks: string[] | undefined;
+  publicUrl: string | undefined;
+  taskWorkers: number;
+  taskQueue: number;
 }
 
 /** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
@@ -44,7 +52,9 @@ function opt<T>(
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('run the wirehub server (the seed endpoints /ws, /echo, /broadcast, /stream, /chat/{room})')
+    .description(
+      'run the wirehub server (the seed endpoints /ws, /echo, /broadcast, /stream, /chat/{room}, /task-runner)',
+    )
     .addOption(opt('--host <host>', 'interface to bind', 'WIREHUB_HOST', parseHost, '127.0.0.1'))
     .addOption(opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, 8080))
     .addOption(
@@ -126,6 +136,35 @@ export function serveCommand(): Command {
         defaults.maxChannelsPerConnection,
       ),
     )
+    .addOption(
+      new Option('--tasks <dir|glob>', 'task modules to serve besides the demo tasks (repeatable)')
+        .env('WIREHUB_TASKS')
+        .argParser(collectList),
+    )
+    .addOption(
+      new Option('--public-url <url>', "base of run URLs (default: from each request's Host)")
+        .env('WIREHUB_PUBLIC_URL')
+        .argParser(parseHttpUrl),
+    )
+    .addOption(
+      opt(
+        '--task-workers <n>',
+        'worker threads that run tasks',
+        'WIREHUB_TASK_WORKERS',
+        parseIntAtLeast(1),
+        availableParallelism(),
+        'number of CPUs',
+      ),
+    )
+    .addOption(
+      opt(
+        '--task-queue <n>',
+        'runs that may wait for a worker; more are refused with queue_full',
+        'WIREHUB_TASK_QUEUE',
+        parseIntAtLeast(0),
+        1000,
+      ),
+    )
     .action(async (flags: ServeFlags) => {
       const server = await createServer({
         host: flags.host,
@@ -139,6 +178,12 @@ export function serveCommand(): Command {
         logLevel: flags.logLevel,
         maxChannelsPerConnection: flags.maxChannels,
         ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
+        tasks: {
+          modules: flags.tasks ?? [],
+          publicUrl: flags.publicUrl,
+          poolSize: flags.taskWorkers,
+          queueSize: flags.taskQueue,
+        },
       });
       const address = await server.listen();
       server.log.info({ url: address.url, dataDir: flags.dataDir }, `wirehub listening on ${address.url}`);

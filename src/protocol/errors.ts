@@ -18,6 +18,8 @@ export const errorCatalog = {
   not_found: { status: 404, message: 'Not found.' },
   unknown_task: { status: 404, message: 'No such task.' },
   unknown_run: { status: 404, message: 'No such run.' },
+  invalid_inputs: { status: 400, message: "The inputs do not match the task's inputs schema." },
+  run_finished: { status: 409, message: 'The run has already ended.' },
   upgrade_required: {
     status: 426,
     message: 'This is a WebSocket endpoint; connect with a WebSocket client.',

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { builtinEndpoints } from '../endpoints/builtin.js';
 import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
+import { taskRunnerEndpoint } from '../endpoints/task-runner.js';
 import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
 import { Hub } from '../hub/hub.js';
 import { CloseCode } from '../protocol/index.js';
@@ -15,6 +16,9 @@ import { ServerMetrics } from './metrics.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
 import { EndpointRouter } from './router.js';
 import { installChannelRoutes } from './routes/channels.js';
+import { installRunRoutes } from './routes/runs.js';
+import { installTaskRoutes } from './routes/tasks.js';
+import { TaskRuntime } from './task-runtime.js';
 import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { WsSession } from './ws-session.js';
@@ -50,6 +54,8 @@ export class WirehubServer {
   readonly metrics: ServerMetrics;
   readonly options: ResolvedServerOptions;
   readonly log: Logger;
+  /** The task runner, unless `tasks: false`. */
+  readonly tasks: TaskRuntime | undefined;
   private readonly router = new EndpointRouter();
   private readonly sessions = new Set<WsSession>();
   private readonly checks: UpgradeCheck[] = [];
@@ -96,6 +102,10 @@ export class WirehubServer {
       s.terminate(1006);
     });
     for (const endpoint of o.builtinEndpoints ? builtinEndpoints : []) this.addEndpoint(endpoint);
+    if (o.tasks !== false) {
+      this.tasks = new TaskRuntime(o.tasks, { hub: this.hub, log: this.log, dataDir: o.dataDir });
+      this.addEndpoint(taskRunnerEndpoint(this.tasks.runs));
+    }
     for (const endpoint of o.endpoints ?? []) this.addEndpoint(endpoint);
   }
 
@@ -135,6 +145,7 @@ export class WirehubServer {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     await this.hub.start();
+    await this.tasks?.start();
     const context: EndpointContext = { hub: this.hub, log: this.log };
     const gate = new UpgradeGate({
       router: this.router,
@@ -155,6 +166,10 @@ export class WirehubServer {
     installOpsRoutes(this.http, this.metrics, () => !this.draining);
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
     installChannelRoutes(this.http, this.hub);
+    if (this.tasks) {
+      installTaskRoutes(this.http, this.tasks.registry);
+      installRunRoutes(this.http, this.tasks.runs);
+    }
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
     this.heartbeat.start();
@@ -221,6 +236,7 @@ export class WirehubServer {
     for (const session of [...this.sessions]) session.terminate(1006);
     this.wss.close();
     await this.http.close();
+    await this.tasks?.close();
     await this.hub.close();
   }
 }

@@ -2,6 +2,7 @@ import type { EndpointDefinition } from '../endpoints/endpoint.js';
 import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
+import type { TaskServerOptions } from './task-runtime.js';
 
 /**
  * Options of `createServer`. Every field has a default; the CLI maps its flags and
@@ -40,10 +41,17 @@ export interface ServerOptions {
   endpoints?: EndpointDefinition<unknown>[];
   /** Register Node's default process metrics in /metrics. Default true. */
   defaultMetrics?: boolean;
+  /**
+   * The task runner (`/task-runner`, `/api/tasks`, `/api/runs`, `/runs/{id}`). Default: on,
+   * with the demo tasks; `false` turns it off.
+   */
+  tasks?: TaskServerOptions | false;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'engine' | 'endpoints' | 'namespaces'>> &
-  Pick<ServerOptions, 'engine' | 'endpoints' | 'namespaces'>;
+export type ResolvedServerOptions = Required<
+  Omit<ServerOptions, 'engine' | 'endpoints' | 'namespaces' | 'tasks'>
+> &
+  Pick<ServerOptions, 'engine' | 'endpoints' | 'namespaces'> & { tasks: TaskServerOptions | false };
 
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
@@ -63,5 +71,6 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     namespaces: o.namespaces,
     engine: o.engine,
     endpoints: o.endpoints,
+    tasks: o.tasks ?? {},
   };
 }
