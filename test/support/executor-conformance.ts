@@ -31,7 +31,7 @@ export class UpdateRecorder {
   private readonly waiters = new Map<string, ((u: ExecutorUpdate) => void)[]>();
   private readonly watchers: ((runId: string, u: ExecutorUpdate) => void)[] = [];
 
-  readonly listener = (runId: string, update: ExecutorUpdate): void => {
+  readonly listener = (runId: string, update: ExecutorUpdate): undefined => {
     const list = this.updates.get(runId) ?? [];
     list.push(update);
     this.updates.set(runId, list);

@@ -1,5 +1,5 @@
 import type { RegisteredTask } from '../registry.js';
-import type { RunError, RunStatus } from '../runs/types.js';
+import type { RunError, RunRecord, RunStatus } from '../runs/types.js';
 
 /** One run handed to an executor. Its inputs already passed the task's inputs schema. */
 export interface ExecutionRequest {
@@ -28,12 +28,23 @@ export interface ExecutorUpdate {
   message: string;
   progress?: number;
   attempt?: number;
+  /**
+   * The attempt this update comes from. Executors whose attempts may outlive their lease (a
+   * BullMQ worker cut off from Redis while another worker took the job over) set it, so an
+   * update from an attempt older than the run's current one is refused.
+   */
+  fromAttempt?: number;
   outputs?: unknown;
   error?: RunError;
 }
 
-/** Receives every update of every run the executor runs. */
-export type ExecutorListener = (runId: string, update: ExecutorUpdate) => void;
+/**
+ * Receives every update the executor emits. The run service's listener resolves true when it
+ * stored the update and false when it refused it (the run already ended, or the update comes
+ * from an attempt that is no longer the run's); an executor that must not run a task for a
+ * run that ended elsewhere waits for that answer before it starts the task's code.
+ */
+export type ExecutorListener = (runId: string, update: ExecutorUpdate) => Promise<boolean> | undefined;
 
 /**
  * Runs tasks somewhere else than the event loop: worker threads (embedded), Redis workers
@@ -45,7 +56,9 @@ export type ExecutorListener = (runId: string, update: ExecutorUpdate) => void;
  * - `submit` resolves once the run is accepted, or rejects with `WirehubError('queue_full')`
  *   (nothing is emitted for a refused run). Updates may start before `submit` resolves.
  * - After accepting a run the executor emits exactly one terminal update for it, unless it
- *   is closed first.
+ *   is closed first. A distributed executor (BullMQ) emits each update from the process that
+ *   holds the run at that moment (the worker running its attempt, or the node that cancelled
+ *   it while it waited), so "the executor" is all its instances together.
  * - `cancel` resolves true when the run was known and not yet ended; an ABORTED update
  *   follows (the task is really stopped, not just forgotten).
  * - After `close()` no update is emitted.
@@ -56,7 +69,13 @@ export interface Executor {
   start(listener: ExecutorListener): Promise<void>;
   submit(request: ExecutionRequest): Promise<void>;
   cancel(runId: string): Promise<boolean>;
-  /** Runs accepted and not yet ended. */
+  /** Runs accepted and not yet ended (for a distributed executor: in the whole cluster, as last seen). */
   readonly active: number;
+  /**
+   * Of these unfinished runs (read from the run store after a start), the ones no instance of
+   * the executor holds any more: the run service re-queues or fails them. Without it, every
+   * unfinished run counts as orphaned (an in-process executor starts empty).
+   */
+  orphaned?(runs: RunRecord[]): Promise<RunRecord[]>;
   close(): Promise<void>;
 }

@@ -1,12 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import { WirehubError } from '../../../protocol/index.js';
 import type { Logger } from '../../../util/logger.js';
 import { silentLogger } from '../../../util/logger.js';
 import type { RunError } from '../../runs/types.js';
 import type { ExecutionRequest, Executor, ExecutorListener, ExecutorUpdate } from '../executor.js';
-import type { AbortMessage, AttemptJob, AttemptResult, WorkerMessage } from './messages.js';
+import { type AttemptEnd, type AttemptHandle, AttemptPool } from './attempt-pool.js';
+import { retryDelay } from './retry-delay.js';
 
 export interface EmbeddedExecutorOptions {
   /** Worker threads. Default: the number of CPUs. */
@@ -29,23 +28,11 @@ interface RunState {
   readonly request: ExecutionRequest;
   readonly maxAttempts: number;
   attempt: number;
-  /** Set when the current attempt's thread said hello. */
-  threadId: number | undefined;
-  port: MessagePort | undefined;
-  /** Aborting it makes piscina drop a queued attempt or terminate the thread running it. */
-  kill: AbortController | undefined;
-  stop: 'cancel' | 'timeout' | undefined;
-  timers: NodeJS.Timeout[];
+  /** The attempt on a thread (or waiting for one); undefined while waiting out a backoff. */
+  handle: AttemptHandle | undefined;
+  cancelled: boolean;
+  backoff: NodeJS.Timeout | undefined;
 }
-
-// Worker threads run JavaScript: the built worker.js, or (from the TypeScript sources, as
-// under vitest) a small .mjs bootstrap that registers tsx in the thread before importing
-// worker.ts. Resolving next to this module keeps both cases free of path guessing.
-const ownUrl = import.meta.url;
-const workerFile = new URL(
-  new URL(ownUrl).pathname.endsWith('.ts') ? './worker-ts-bootstrap.mjs' : './worker.js',
-  ownUrl,
-).href;
 
 /**
  * Runs tasks on worker threads (piscina) in this process: a CPU-heavy task never stalls
@@ -66,10 +53,8 @@ export class EmbeddedExecutor implements Executor {
   readonly queueSize: number;
   private readonly retryDelayMs: number;
   private readonly maxRetryDelayMs: number;
-  private readonly abortGraceMs: number;
-  private readonly log: Logger;
+  private readonly pool: AttemptPool;
   private readonly runs = new Map<string, RunState>();
-  private pool: Piscina<AttemptJob, AttemptResult> | undefined;
   private listener: ExecutorListener | undefined;
   private closed = false;
 
@@ -78,12 +63,15 @@ export class EmbeddedExecutor implements Executor {
     this.queueSize = options.queueSize ?? 1000;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
-    this.abortGraceMs = options.abortGraceMs ?? 2000;
-    this.log = options.log ?? silentLogger;
     if (!(Number.isInteger(this.poolSize) && this.poolSize >= 1))
       throw new RangeError('poolSize must be at least 1');
     if (!(Number.isInteger(this.queueSize) && this.queueSize >= 0))
       throw new RangeError('queueSize must be 0 or more');
+    this.pool = new AttemptPool({
+      size: this.poolSize,
+      abortGraceMs: options.abortGraceMs ?? 2000,
+      log: options.log ?? silentLogger,
+    });
   }
 
   async start(listener: ExecutorListener): Promise<void> {
@@ -96,7 +84,7 @@ export class EmbeddedExecutor implements Executor {
 
   /** Thread ids of the pool's live worker threads (diagnostics and tests). */
   threadIds(): number[] {
-    return this.pool ? this.pool.threads.map((t) => t.threadId) : [];
+    return this.pool.threadIds();
   }
 
   async submit(request: ExecutionRequest): Promise<void> {
@@ -113,11 +101,9 @@ export class EmbeddedExecutor implements Executor {
       request,
       maxAttempts: (request.task.definition.retries ?? 0) + 1,
       attempt: request.attempt,
-      threadId: undefined,
-      port: undefined,
-      kill: undefined,
-      stop: undefined,
-      timers: [],
+      handle: undefined,
+      cancelled: false,
+      backoff: undefined,
     };
     this.runs.set(request.runId, state);
     this.startAttempt(state);
@@ -126,41 +112,24 @@ export class EmbeddedExecutor implements Executor {
   async cancel(runId: string): Promise<boolean> {
     const state = this.runs.get(runId);
     if (!state) return false;
-    if (!state.kill) {
-      // Waiting out a retry backoff: nothing is running.
-      state.stop = 'cancel';
-      this.finish(state, { status: 'ABORTED', message: 'aborted on request', error: abortedError() });
-    } else {
-      this.requestStop(state, 'cancel');
-    }
+    state.cancelled = true;
+    if (state.handle) state.handle.stop('cancel');
+    else this.finish(state, abortedUpdate()); // waiting out a retry backoff: nothing is running
     return true;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const state of this.runs.values()) this.clear(state);
+    for (const state of this.runs.values()) clearTimeout(state.backoff);
     this.runs.clear();
-    await this.pool?.destroy();
-  }
-
-  private getPool(): Piscina<AttemptJob, AttemptResult> {
-    this.pool ??= new Piscina<AttemptJob, AttemptResult>({
-      filename: workerFile,
-      // As many threads kept as allowed: piscina replaces a terminated thread (cancel, timeout,
-      // crash) only up to minThreads, and with fewer live threads queued runs could wait forever.
-      minThreads: this.poolSize,
-      maxThreads: this.poolSize,
-      // Between tasks a thread waits on its event loop, not on Atomics.wait, so a late
-      // port message or timer of a finished task cannot wedge it.
-      atomics: 'disabled',
-    });
-    return this.pool;
+    await this.pool.destroy();
   }
 
   private emit(state: RunState, update: ExecutorUpdate): void {
     if (this.closed || this.runs.get(state.request.runId) !== state) return;
-    this.listener?.(state.request.runId, update);
+    // The run service logs a storage failure; nothing here depends on the answer.
+    this.listener?.(state.request.runId, update)?.catch(() => {});
   }
 
   private describeAttempt(state: RunState): string {
@@ -168,124 +137,42 @@ export class EmbeddedExecutor implements Executor {
   }
 
   private startAttempt(state: RunState): void {
-    const { port1, port2 } = new MessageChannel();
-    const kill = new AbortController();
-    state.port = port1;
-    state.kill = kill;
-    state.threadId = undefined;
-    port1.on('message', (m: WorkerMessage) => this.onWorkerMessage(state, m));
     const { request } = state;
-    const job: AttemptJob = {
-      runId: request.runId,
-      attempt: state.attempt,
-      module: request.task.module,
-      exportName: request.task.exportName,
-      inputs: request.inputs,
-      port: port2,
-    };
-    this.getPool()
-      .run(job, { transferList: [port2], signal: kill.signal })
-      .then(
-        (result) => this.endAttempt(state, kill, result),
-        (err: unknown) =>
-          this.endAttempt(state, kill, {
-            ok: false,
-            aborted: kill.signal.aborted,
-            error: {
-              kind: 'SYSTEM',
-              message: `the worker thread failed: ${err instanceof Error ? err.message : String(err)}`,
-            },
-          }),
-      );
+    const handle = this.pool.run(
+      {
+        runId: request.runId,
+        task: request.task,
+        inputs: request.inputs,
+        attempt: state.attempt,
+        maxAttempts: state.maxAttempts,
+      },
+      (update) => this.emit(state, update),
+    );
+    state.handle = handle;
+    handle.done.then((end) => {
+      if (state.handle === handle) this.endAttempt(state, end);
+    });
   }
 
-  private onWorkerMessage(state: RunState, m: WorkerMessage): void {
-    if (state.stop) return;
-    switch (m.type) {
-      case 'started': {
-        state.threadId = m.threadId;
-        this.emit(state, {
-          status: 'INITIALIZING',
-          message: `loading the task on worker thread ${m.threadId} (${this.describeAttempt(state)})`,
-          attempt: state.attempt,
-        });
-        const timeoutMs = state.request.task.definition.timeoutMs;
-        if (timeoutMs !== undefined) {
-          state.timers.push(setTimeout(() => this.requestStop(state, 'timeout'), timeoutMs));
-        }
-        break;
-      }
-      case 'running':
-        this.emit(state, {
-          status: 'RUNNING',
-          message: `running on worker thread ${state.threadId} (${this.describeAttempt(state)})`,
-        });
-        break;
-      case 'report':
-        this.emit(
-          state,
-          m.progress === undefined
-            ? { status: 'RUNNING', message: m.message }
-            : { status: 'RUNNING', message: m.message, progress: m.progress },
-        );
-        break;
-      case 'log':
-        this.log[m.level]({ run: state.request.runId, task: state.request.task.key, ...m.fields }, m.message);
-        break;
-    }
-  }
-
-  /** Cooperative first (the task's signal fires), then the thread is terminated after the grace. */
-  private requestStop(state: RunState, why: 'cancel' | 'timeout'): void {
-    if (state.stop || !state.kill) return;
-    state.stop = why;
-    const kill = state.kill;
-    if (state.threadId === undefined) {
-      kill.abort();
-      return;
-    }
-    state.port?.postMessage({ type: 'abort', reason: why } satisfies AbortMessage);
-    state.timers.push(setTimeout(() => kill.abort(), this.abortGraceMs));
-  }
-
-  private endAttempt(state: RunState, kill: AbortController, result: AttemptResult): void {
-    if (state.kill !== kill) return;
-    // Reports travel on the run's own port, the result on piscina's: take the reports the
-    // task sent before returning, so none is lost or arrives after the end.
-    const port = state.port;
-    if (port) {
-      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-        this.onWorkerMessage(state, m.message as WorkerMessage);
-      }
-    }
-    this.clear(state);
-    state.kill = undefined;
-    if (state.stop === 'cancel') {
-      this.finish(state, { status: 'ABORTED', message: 'aborted on request', error: abortedError() });
-    } else if (state.stop === 'timeout') {
+  private endAttempt(state: RunState, end: AttemptEnd): void {
+    state.handle = undefined;
+    if (end.kind === 'stopped' && end.why === 'timeout') {
       const ms = state.request.task.definition.timeoutMs;
       const message = `timed out after ${ms} ms (${this.describeAttempt(state)})`;
       this.finish(state, { status: 'TIMED_OUT', message, error: { kind: 'USER', message } });
-    } else if (result.ok) {
-      this.finish(state, {
-        status: 'SUCCEEDED',
-        message: 'succeeded',
-        outputs: result.outputs,
-        progress: 100,
-      });
+    } else if (end.kind === 'stopped' || state.cancelled) {
+      this.finish(state, abortedUpdate());
+    } else if (end.kind === 'succeeded') {
+      this.finish(state, { status: 'SUCCEEDED', message: 'succeeded', outputs: end.outputs, progress: 100 });
     } else if (state.attempt < state.maxAttempts) {
-      this.retry(state, result.error);
+      this.retry(state, end.error);
     } else {
-      this.finish(state, {
-        status: 'FAILED',
-        message: `failed: ${result.error.message}`,
-        error: result.error,
-      });
+      this.finish(state, { status: 'FAILED', message: `failed: ${end.error.message}`, error: end.error });
     }
   }
 
   private retry(state: RunState, error: RunError): void {
-    const delay = Math.min(this.retryDelayMs * 2 ** (state.attempt - 1), this.maxRetryDelayMs);
+    const delay = retryDelay(state.attempt, this.retryDelayMs, this.maxRetryDelayMs);
     const failed = this.describeAttempt(state);
     state.attempt += 1;
     this.emit(state, {
@@ -293,25 +180,21 @@ export class EmbeddedExecutor implements Executor {
       message: `${failed} failed (${error.kind}: ${error.message}); retrying in ${delay} ms`,
       attempt: state.attempt,
     });
-    state.timers.push(
-      setTimeout(() => {
-        if (this.runs.get(state.request.runId) === state && !state.stop) this.startAttempt(state);
-      }, delay),
-    );
+    state.backoff = setTimeout(() => {
+      state.backoff = undefined;
+      if (this.runs.get(state.request.runId) === state && !state.cancelled) this.startAttempt(state);
+    }, delay);
   }
 
   private finish(state: RunState, update: ExecutorUpdate): void {
     this.emit(state, update);
-    this.clear(state);
+    clearTimeout(state.backoff);
     if (this.runs.get(state.request.runId) === state) this.runs.delete(state.request.runId);
   }
+}
 
-  private clear(state: RunState): void {
-    for (const t of state.timers) clearTimeout(t);
-    state.timers = [];
-    state.port?.close();
-    state.port = undefined;
-  }
+function abortedUpdate(): ExecutorUpdate {
+  return { status: 'ABORTED', message: 'aborted on request', error: abortedError() };
 }
 
 function abortedError(): RunError {
