@@ -122,7 +122,8 @@ await measure(echo);
 const idle = await measure(echo);
 const runs = [await startPrimes(wsUrl), await startPrimes(wsUrl)];
 const busy = await measure(echo);
-const stillRunning = runs.every((r) => server.tasks?.runs.get(r.runId)?.status === 'RUNNING');
+const states = await Promise.all(runs.map((r) => server.tasks?.runs.get(r.runId)));
+const stillRunning = states.every((record) => record?.status === 'RUNNING');
 for (const r of runs) r.ws.send(JSON.stringify({ cancel: r.runId }));
 await Promise.all(runs.map((r) => server.tasks?.runs.waitForEnd(r.runId)));
 

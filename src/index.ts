@@ -48,8 +48,10 @@ export type {
 } from './tasks/executors/executor.js';
 export * from './tasks/index.js';
 export { type RegisteredTask, type TaskRef, TaskRegistry, type TaskSummary } from './tasks/registry.js';
+export { RedisRunStore, type RedisRunStoreOptions } from './tasks/runs/redis-run-store.js';
 export { type PreparedRun, RunService, type RunServiceOptions } from './tasks/runs/run-service.js';
-export { RunStore } from './tasks/runs/run-store.js';
+export type { ApplyResult, NewRun, RefusalReason, RunChange, RunStore } from './tasks/runs/run-store.js';
+export { SqliteRunStore } from './tasks/runs/sqlite-run-store.js';
 export {
   RUN_STATUSES,
   type RunError,

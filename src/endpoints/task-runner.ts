@@ -130,11 +130,11 @@ class TaskRunnerConnection {
   private async watch(id: string): Promise<void> {
     this.feeds.get(id)?.end();
     const feed = await this.follow(id);
-    if (!this.runs.get(id)) {
+    if (!(await this.runs.get(id))) {
       feed.end();
       throw new WirehubError('unknown_run', `no run ${id}`, { run_id: id });
     }
-    for (const update of this.runs.updates(id)) feed.replay(update);
+    for (const update of await this.runs.updates(id)) feed.replay(update);
     feed.release();
   }
 
@@ -142,7 +142,7 @@ class TaskRunnerConnection {
     if (!this.feeds.has(id)) {
       // Follow the run from now on, so this client sees the ABORTED update too.
       const feed = await this.follow(id);
-      const record = this.runs.get(id);
+      const record = await this.runs.get(id);
       if (!record || isTerminal(record.status)) feed.end();
       else {
         feed.skipTo(record.seq);

@@ -103,7 +103,12 @@ export class WirehubServer {
     });
     for (const endpoint of o.builtinEndpoints ? builtinEndpoints : []) this.addEndpoint(endpoint);
     if (o.tasks !== false) {
-      this.tasks = new TaskRuntime(o.tasks, { hub: this.hub, log: this.log, dataDir: o.dataDir });
+      this.tasks = new TaskRuntime(o.tasks, {
+        hub: this.hub,
+        log: this.log,
+        dataDir: o.dataDir,
+        redis: o.redis,
+      });
       this.addEndpoint(taskRunnerEndpoint(this.tasks.runs));
     }
     for (const endpoint of o.endpoints ?? []) this.addEndpoint(endpoint);

@@ -29,6 +29,12 @@ export interface ServerOptions {
   logLevel?: string;
   /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
+  /**
+   * `redis://[user:password@]host:port[/db]`: run as one node of a cluster. Run records live
+   * in Redis and runs go to a BullMQ queue (run by this node's task workers and by
+   * `wirehub worker` processes).
+   */
+  redis?: string;
   /** Channel namespaces; a config with a built-in pattern (`chat:*`, …) replaces that one. */
   namespaces?: NamespaceConfig[];
   /** Channels one `/rt` connection may subscribe to at once. Default 128. */
@@ -49,9 +55,9 @@ export interface ServerOptions {
 }
 
 export type ResolvedServerOptions = Required<
-  Omit<ServerOptions, 'engine' | 'endpoints' | 'namespaces' | 'tasks'>
+  Omit<ServerOptions, 'engine' | 'endpoints' | 'namespaces' | 'tasks' | 'redis'>
 > &
-  Pick<ServerOptions, 'engine' | 'endpoints' | 'namespaces'> & { tasks: TaskServerOptions | false };
+  Pick<ServerOptions, 'engine' | 'endpoints' | 'namespaces' | 'redis'> & { tasks: TaskServerOptions | false };
 
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
@@ -70,6 +76,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     presenceTtlMs: o.presenceTtlMs ?? defaults.presenceTtlMs,
     namespaces: o.namespaces,
     engine: o.engine,
+    redis: o.redis,
     endpoints: o.endpoints,
     tasks: o.tasks ?? {},
   };

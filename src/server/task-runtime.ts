@@ -5,8 +5,10 @@ import { EmbeddedExecutor } from '../tasks/executors/embedded/embedded-executor.
 import type { Executor } from '../tasks/executors/executor.js';
 import { resolveTaskModules } from '../tasks/module-files.js';
 import { TaskRegistry } from '../tasks/registry.js';
+import { RedisRunStore } from '../tasks/runs/redis-run-store.js';
 import { RunService } from '../tasks/runs/run-service.js';
-import { RunStore } from '../tasks/runs/run-store.js';
+import type { RunStore } from '../tasks/runs/run-store.js';
+import { SqliteRunStore } from '../tasks/runs/sqlite-run-store.js';
 import type { Logger } from '../util/logger.js';
 
 /** The `tasks` option of `createServer`. */
@@ -15,32 +17,51 @@ export interface TaskServerOptions {
   modules?: string[];
   /** Serve the demo tasks (`demo/development/*@v1`). Default true. */
   demo?: boolean;
-  /** Worker threads of the embedded executor. Default: the number of CPUs. */
+  /**
+   * Worker threads that run tasks in this process. Default: the number of CPUs. With `redis`,
+   * 0 means this node runs no jobs (separate `wirehub worker` processes do).
+   */
   poolSize?: number;
-  /** Runs that may wait for a thread before new ones are refused (`queue_full`). Default 1000. */
+  /**
+   * Runs that may wait before new ones are refused (`queue_full`). Default 1000. With `redis`
+   * it bounds the runs queued or running in the whole cluster.
+   */
   queueSize?: number;
-  /** First retry backoff of the embedded executor (doubles each retry). Default 1 s. */
+  /** First retry backoff (doubles each retry). Default 1 s. */
   retryDelayMs?: number;
   /** Grace between a cancel/timeout signal and terminating the task's thread. Default 2 s. */
   abortGraceMs?: number;
   /** Base of run URLs, e.g. `https://hub.example.com`. Default: from each request's Host. */
   publicUrl?: string;
-  /** Another executor instead of the embedded one. */
+  /** Another executor instead of the embedded one (or, with `redis`, the BullMQ one). */
   executor?: Executor;
+  /** Another run store instead of SQLite (or, with `redis`, Redis). */
+  store?: RunStore;
+  /** With `redis`: BullMQ lock duration of jobs this node runs (how fast a dead worker is noticed). Default 30 s. */
+  lockDurationMs?: number;
+  /** With `redis`: interval of this node's stalled-job check. Default 30 s. */
+  stalledIntervalMs?: number;
   /** Where relative module paths start. Default: the process's working directory. */
   cwd?: string;
 }
 
-/** The task runner inside a server: registry, executor, run store and run service. */
+/**
+ * The task runner inside a server: registry, executor, run store and run service. Embedded
+ * (worker threads, SQLite under the data dir) by default; with a Redis URL, runs go to a
+ * BullMQ queue that any node or `wirehub worker` runs, and run records live in Redis so
+ * every node sees every run.
+ */
 export class TaskRuntime {
   readonly registry = new TaskRegistry();
   readonly runs: RunService;
+  readonly executor: Executor;
 
   constructor(
     private readonly options: TaskServerOptions,
-    deps: { hub: Hub; log: Logger; dataDir: string },
+    deps: { hub: Hub; log: Logger; dataDir: string; redis?: string | undefined },
   ) {
-    const executor =
+    const { redis } = deps;
+    this.executor =
       options.executor ??
       new EmbeddedExecutor({
         poolSize: options.poolSize,
@@ -51,8 +72,10 @@ export class TaskRuntime {
       });
     this.runs = new RunService({
       registry: this.registry,
-      executor,
-      store: new RunStore(join(deps.dataDir, 'runs.db')),
+      executor: this.executor,
+      store:
+        options.store ??
+        (redis ? new RedisRunStore({ url: redis }) : new SqliteRunStore(join(deps.dataDir, 'runs.db'))),
       hub: deps.hub,
       log: deps.log,
       publicUrl: options.publicUrl,
@@ -61,14 +84,21 @@ export class TaskRuntime {
 
   /** Loads the tasks (a duplicate definition or a broken module stops here), then starts runs. */
   async start(): Promise<void> {
-    if (this.options.demo ?? true)
-      for (const module of demoTaskModules) await this.registry.loadModule(module);
-    const files = await resolveTaskModules(this.options.modules ?? [], this.options.cwd);
-    for (const file of files) await this.registry.loadModule(file);
+    await loadTasks(this.registry, this.options);
     await this.runs.start();
   }
 
   close(): Promise<void> {
     return this.runs.close();
   }
+}
+
+/** Registers the demo tasks (unless `demo: false`) and the task modules of `options`. */
+export async function loadTasks(
+  registry: TaskRegistry,
+  options: { modules?: string[]; demo?: boolean; cwd?: string },
+): Promise<void> {
+  if (options.demo ?? true) for (const module of demoTaskModules) await registry.loadModule(module);
+  const files = await resolveTaskModules(options.modules ?? [], options.cwd);
+  for (const file of files) await registry.loadModule(file);
 }

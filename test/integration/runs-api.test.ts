@@ -125,7 +125,7 @@ describe('POST /api/runs/{project}/{domain}/{name}/{version}', () => {
     const res = await fetch(`${srv.url}/api/runs/demo/development/countdown/v1`, { method: 'POST' });
     expect(res.status).toBe(202);
     const { run_id } = (await res.json()) as { run_id: string };
-    expect(runs().get(run_id)?.inputs).toEqual({ n: 5, delayMs: 1000 });
+    expect((await runs().get(run_id))?.inputs).toEqual({ n: 5, delayMs: 1000 });
     await runs().cancel(run_id);
     expect((await runs().waitForEnd(run_id)).status).toBe('ABORTED');
   });

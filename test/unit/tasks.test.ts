@@ -8,7 +8,6 @@ import { errorCatalog } from '../../src/protocol/index.js';
 import { defineTask, isTaskDefinition, TaskDefinitionError } from '../../src/tasks/define-task.js';
 import { resolveTaskModules, TaskModulesNotFoundError } from '../../src/tasks/module-files.js';
 import { summarizeTask, TaskRegistry, TaskRegistryError } from '../../src/tasks/registry.js';
-import { RunStore } from '../../src/tasks/runs/run-store.js';
 import { canTransition, isTerminal } from '../../src/tasks/runs/state-machine.js';
 import { RUN_STATUSES } from '../../src/tasks/runs/types.js';
 
@@ -149,55 +148,6 @@ describe('run state machine', () => {
     expect(canTransition('RUNNING', 'QUEUED')).toBe(true);
     expect(canTransition('RUNNING', 'INITIALIZING')).toBe(false);
     expect(['SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT'].every((s) => isTerminal(s as never))).toBe(true);
-  });
-});
-
-describe('RunStore', () => {
-  it('keeps runs and updates across reopening, and lists unfinished runs', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'wirehub-runs-')), 'runs.db');
-    const store = new RunStore(file);
-    store.open();
-    const base = {
-      project: 'p',
-      domain: 'd',
-      task: 'n',
-      version: 'v1',
-      inputs: { a: 1 },
-      max_attempts: 2,
-      attempt: 1,
-    };
-    store.createRun({ ...base, run_id: 'r-1' });
-    store.createRun({ ...base, run_id: 'r-2' });
-    const at = new Date().toISOString();
-    store.appendUpdate({ run_id: 'r-1', seq: 1, status: 'QUEUED', message: 'q', at }, {});
-    store.appendUpdate(
-      { run_id: 'r-1', seq: 2, status: 'RUNNING', message: 'r', at, progress: 40 },
-      { started: true },
-    );
-    store.appendUpdate(
-      { run_id: 'r-1', seq: 3, status: 'SUCCEEDED', message: 's', at, outputs: { ok: true } },
-      { ended: true },
-    );
-    store.appendUpdate({ run_id: 'r-2', seq: 1, status: 'INITIALIZING', message: 'i', at }, { attempt: 2 });
-    store.close();
-    const again = new RunStore(file);
-    again.open();
-    expect(again.getRun('r-1')).toMatchObject({
-      status: 'SUCCEEDED',
-      progress: 40,
-      outputs: { ok: true },
-      seq: 3,
-      inputs: { a: 1 },
-      started_at: at,
-      ended_at: at,
-    });
-    expect(again.updates('r-1').map((u) => u.status)).toEqual(['QUEUED', 'RUNNING', 'SUCCEEDED']);
-    expect(again.updates('r-1', 2)).toHaveLength(1);
-    expect(again.listActive().map((r) => [r.run_id, r.status, r.attempt])).toEqual([
-      ['r-2', 'INITIALIZING', 2],
-    ]);
-    expect(again.getRun('r-3')).toBeUndefined();
-    again.close();
   });
 });
 

@@ -67,14 +67,14 @@ export function installRunRoutes(app: FastifyInstance, runs: RunService): void {
 
   app.get('/api/runs', async (req) => {
     const query = parse(listQuery, req.query, 'query');
-    return { runs: runs.list(query) };
+    return { runs: await runs.list(query) };
   });
 
   app.get('/api/runs/:id', async (req) => {
     const { id } = parse(idParams, req.params, 'run id');
-    const record = runs.get(id);
+    const record = await runs.get(id);
     if (!record) throw new WirehubError('unknown_run', `no run ${id}`, { run_id: id });
-    return { ...record, url: runs.url(id, baseUrl(req)), updates: runs.updates(id) };
+    return { ...record, url: runs.url(id, baseUrl(req)), updates: await runs.updates(id) };
   });
 
   app.post('/api/runs/:id/abort', async (req, reply) => {
@@ -86,7 +86,7 @@ export function installRunRoutes(app: FastifyInstance, runs: RunService): void {
   app.get('/runs/:id', async (req, reply) => {
     const { id } = parse(idParams, req.params, 'run id');
     reply.header('Content-Type', 'text/html; charset=utf-8').header('Cache-Control', 'no-store');
-    if (!runs.get(id)) {
+    if (!(await runs.get(id))) {
       return reply
         .code(404)
         .send(

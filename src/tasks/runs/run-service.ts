@@ -1,12 +1,14 @@
-import type { Hub } from '../../hub/hub.js';
+import { Frame } from '../../hub/frame.js';
+import type { Encoder, Hub } from '../../hub/hub.js';
+import type { Session } from '../../hub/session.js';
 import { WirehubError } from '../../protocol/index.js';
 import { randomId } from '../../util/ids.js';
 import { type Logger, silentLogger } from '../../util/logger.js';
 import { taskKey } from '../define-task.js';
-import type { Executor, ExecutorUpdate } from '../executors/executor.js';
+import type { Executor } from '../executors/executor.js';
 import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
-import type { RunStore } from './run-store.js';
-import { canTransition, isTerminal } from './state-machine.js';
+import type { RunChange, RunStore } from './run-store.js';
+import { isTerminal } from './state-machine.js';
 import { type RunRecord, type RunStatus, type RunUpdate, runChannel } from './types.js';
 
 export interface RunServiceOptions {
@@ -16,6 +18,11 @@ export interface RunServiceOptions {
   hub: Hub;
   /** Base of run URLs (`<publicUrl>/runs/<id>`); otherwise each caller passes the request's own. */
   publicUrl?: string;
+  /**
+   * At start, re-queue or fail the runs nobody holds any more (left by a crash or restart).
+   * Default true; a `wirehub worker` leaves that to the nodes.
+   */
+  recover?: boolean;
   log?: Logger;
 }
 
@@ -26,19 +33,54 @@ export interface PreparedRun {
   readonly inputs: unknown;
 }
 
-interface ActiveRun {
-  status: RunStatus;
-  seq: number;
-}
-
 const MAX_SHOWN = 200;
 const shown = (s: string): string => (s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN)}…` : s);
 
+/** A `run:<id>` publication seen by the run service itself (to learn when a run ends). */
+class UpdateFrame extends Frame {
+  constructor(readonly update: RunUpdate) {
+    super(Buffer.alloc(0), false);
+  }
+}
+const updateEncoder: Encoder = {
+  name: 'run-service',
+  encode: (pub) => new UpdateFrame(pub.data as RunUpdate),
+};
+
+/** Waits on `run:<id>` for the run's terminal update, wherever it is applied. */
+class EndWatcher implements Session {
+  readonly id = randomId('w');
+  readonly endpoint = 'run-service';
+  readonly remoteAddress = 'internal';
+  readonly connectedAt = new Date();
+  readonly user = undefined;
+  readonly bufferedAmount = 0;
+  isOpen = true;
+  readonly ended: Promise<void>;
+  private resolve!: () => void;
+
+  constructor() {
+    this.ended = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  send(frame: Frame): boolean {
+    if (frame instanceof UpdateFrame && isTerminal(frame.update.status)) this.resolve();
+    return true;
+  }
+
+  close(): void {
+    this.isOpen = false;
+  }
+}
+
 /**
  * Runs: checks requests against the registry, hands runs to the executor, and turns what the
- * executor reports into the run's updates: each one is checked against the state machine,
- * stored (SQLite), then published on channel `run:<id>`. After a restart, runs that had not
- * ended are re-queued when attempts remain, or marked FAILED: none vanishes silently.
+ * executor reports into the run's updates: the store checks each one against the state
+ * machine and gives it its `seq` (atomically, so several processes may report on the same
+ * run), then it is published on channel `run:<id>`. After a restart, runs nobody holds any
+ * more are re-queued when attempts remain, or marked FAILED: none vanishes silently.
  *
  * @example
  * ```ts
@@ -55,10 +97,9 @@ export class RunService {
   private readonly hub: Hub;
   private readonly log: Logger;
   private readonly publicUrl: string | undefined;
-  private readonly active = new Map<string, ActiveRun>();
-  /** Updates that came in while `executor.submit` was still deciding. */
-  private readonly pending = new Map<string, ExecutorUpdate[]>();
-  private readonly waiters = new Map<string, ((record: RunRecord) => void)[]>();
+  private readonly recoverAtStart: boolean;
+  /** Per run, the tail of its applies: a run's updates are stored and published in order. */
+  private readonly chains = new Map<string, Promise<unknown>>();
   private closed = false;
 
   constructor(options: RunServiceOptions) {
@@ -68,18 +109,19 @@ export class RunService {
     this.hub = options.hub;
     this.log = options.log ?? silentLogger;
     this.publicUrl = options.publicUrl?.replace(/\/+$/, '');
+    this.recoverAtStart = options.recover ?? true;
   }
 
   /** Starts the executor and deals with the runs a previous process left unfinished. */
   async start(): Promise<void> {
-    this.store.open();
-    await this.executor.start((runId, update) => this.onExecutorUpdate(runId, update));
-    await this.recover();
+    await this.store.open();
+    await this.executor.start((runId, update) => this.apply(runId, update));
+    if (this.recoverAtStart) await this.recover();
   }
 
-  /** Runs not yet ended on this node. */
+  /** Runs accepted and not yet ended, as the executor counts them. */
   get activeCount(): number {
-    return this.active.size;
+    return this.executor.active;
   }
 
   /**
@@ -118,43 +160,44 @@ export class RunService {
     return { runId: randomId('r', 12), task, inputs: parsed.data };
   }
 
-  /** Queues a prepared run. Throws `queue_full` when the executor has no room. */
+  /**
+   * Queues a prepared run: stores it with its QUEUED update and publishes that, then hands it
+   * to the executor, so whatever the executor reports next (possibly from another process)
+   * comes after it. Throws `queue_full` when the executor has no room (the run is forgotten).
+   */
   async submit(prepared: PreparedRun): Promise<RunRecord> {
     if (this.closed) throw new WirehubError('not_ready', 'the task runner is shut down');
     const { runId, task, inputs } = prepared;
-    if (this.active.has(runId) || this.pending.has(runId))
-      throw new Error(`run ${runId} was already submitted`);
-    this.pending.set(runId, []);
-    try {
-      await this.executor.submit({ runId, task, inputs, attempt: 1 });
-    } catch (err) {
-      this.pending.delete(runId);
-      throw err;
-    }
     const d = task.definition;
+    let first: RunUpdate;
     try {
-      this.store.createRun({
-        run_id: runId,
-        project: d.project,
-        domain: d.domain,
-        task: d.name,
-        version: d.version,
-        inputs,
-        attempt: 1,
-        max_attempts: (d.retries ?? 0) + 1,
-      });
+      first = await this.store.createRun(
+        {
+          run_id: runId,
+          project: d.project,
+          domain: d.domain,
+          task: d.name,
+          version: d.version,
+          inputs,
+          attempt: 1,
+          max_attempts: (d.retries ?? 0) + 1,
+        },
+        `queued ${task.key}`,
+      );
     } catch (err) {
-      // Not stored means not accepted: stop it before it does anything.
-      this.pending.delete(runId);
-      await this.executor.cancel(runId).catch(() => false);
+      // Not stored means not accepted: nothing was started.
       this.log.error({ err, run: runId }, 'storing a new run failed');
       throw new WirehubError('internal', 'the run could not be stored');
     }
-    this.active.set(runId, { status: 'QUEUED', seq: 0 });
-    this.apply(runId, { status: 'QUEUED', message: `queued ${task.key}` });
-    const early = this.pending.get(runId) ?? [];
-    this.pending.delete(runId);
-    for (const update of early) this.apply(runId, update);
+    await this.publish(first);
+    try {
+      await this.executor.submit({ runId, task, inputs, attempt: 1 });
+    } catch (err) {
+      await this.store.deleteRun(runId).catch((e: unknown) => {
+        this.log.error({ err: e, run: runId }, 'forgetting a refused run failed');
+      });
+      throw err;
+    }
     return this.mustGet(runId);
   }
 
@@ -168,7 +211,7 @@ export class RunService {
    * ABORTED update follows once the task has really stopped.
    */
   async cancel(runId: string): Promise<RunRecord> {
-    const record = this.get(runId);
+    const record = await this.get(runId);
     if (!record) throw unknownRun(runId);
     if (isTerminal(record.status)) {
       throw new WirehubError('run_finished', `run ${runId} already ended: ${record.status}`, {
@@ -178,7 +221,7 @@ export class RunService {
     }
     const known = await this.executor.cancel(runId);
     if (!known) {
-      this.apply(runId, {
+      await this.apply(runId, {
         status: 'ABORTED',
         message: 'aborted on request',
         error: { kind: 'USER', message: 'aborted on request' },
@@ -187,29 +230,36 @@ export class RunService {
     return this.mustGet(runId);
   }
 
-  get(runId: string): RunRecord | undefined {
+  get(runId: string): Promise<RunRecord | undefined> {
     return this.store.getRun(runId);
   }
 
   /** A run's stored updates after `afterSeq`, oldest first. */
-  updates(runId: string, afterSeq = 0): RunUpdate[] {
+  updates(runId: string, afterSeq = 0): Promise<RunUpdate[]> {
     return this.store.updates(runId, afterSeq);
   }
 
-  list(options: { status?: RunStatus; limit: number }): RunRecord[] {
+  list(options: { status?: RunStatus; limit: number }): Promise<RunRecord[]> {
     return this.store.list(options);
   }
 
-  /** Resolves with the run's record once it has ended (at once if it already has). */
-  waitForEnd(runId: string): Promise<RunRecord> {
-    const record = this.get(runId);
-    if (!record) return Promise.reject(unknownRun(runId));
-    if (isTerminal(record.status)) return Promise.resolve(record);
-    return new Promise((resolve) => {
-      const list = this.waiters.get(runId) ?? [];
-      list.push(resolve);
-      this.waiters.set(runId, list);
-    });
+  /**
+   * Resolves with the run's record once it has ended (at once if it already has), wherever
+   * its end is applied: this process, another node, a worker.
+   */
+  async waitForEnd(runId: string): Promise<RunRecord> {
+    const channel = runChannel(runId);
+    const watcher = new EndWatcher();
+    // Follow the channel before reading the record, so an end applied in between is not missed.
+    await this.hub.subscribe(channel, { session: watcher, encoder: updateEncoder });
+    try {
+      const record = await this.get(runId);
+      if (!record) throw unknownRun(runId);
+      if (!isTerminal(record.status)) await watcher.ended;
+      return isTerminal(record.status) ? record : await this.mustGet(runId);
+    } finally {
+      this.hub.unsubscribe(channel, watcher);
+    }
   }
 
   /** The run's page: `<publicUrl or base>/runs/<id>`. */
@@ -219,80 +269,75 @@ export class RunService {
 
   /**
    * Stops the executor and closes the store. Runs still going stay unfinished in the store;
-   * the next start re-queues or fails them.
+   * the next start re-queues or fails them (with a distributed executor, other workers go on
+   * with them).
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.executor.close();
-    this.store.close();
-    this.active.clear();
-    this.waiters.clear();
+    await Promise.allSettled([...this.chains.values()]);
+    await this.store.close();
   }
 
-  private mustGet(runId: string): RunRecord {
-    const record = this.get(runId);
+  private async mustGet(runId: string): Promise<RunRecord> {
+    const record = await this.get(runId);
     if (!record) throw unknownRun(runId);
     return record;
   }
 
-  private onExecutorUpdate(runId: string, update: ExecutorUpdate): void {
-    const early = this.pending.get(runId);
-    if (early) early.push(update);
-    else this.apply(runId, update);
-  }
-
-  /** Checks, stores, then publishes one update. */
-  private apply(runId: string, u: ExecutorUpdate): void {
-    if (this.closed) return;
-    const run = this.active.get(runId);
-    if (!run) {
-      this.log.debug({ run: runId, status: u.status }, 'update for a run that is not active: dropped');
-      return;
-    }
-    if (!canTransition(run.status, u.status)) {
-      this.log.warn({ run: runId, from: run.status, to: u.status }, 'invalid run transition: dropped');
-      return;
-    }
-    const update: RunUpdate = {
-      run_id: runId,
-      seq: run.seq + 1,
-      status: u.status,
-      message: u.message,
-      at: new Date().toISOString(),
-    };
-    if (u.progress !== undefined) update.progress = u.progress;
-    if (u.outputs !== undefined) update.outputs = u.outputs;
-    if (u.error !== undefined) update.error = u.error;
-    const ended = isTerminal(u.status);
-    try {
-      this.store.appendUpdate(update, { attempt: u.attempt, started: u.status === 'RUNNING', ended });
-    } catch (err) {
-      // Called from executor events: a storage failure must not take the process down.
-      // Watchers still get the update live; it is missing from the stored history.
-      this.log.error({ err, run: runId, seq: update.seq }, 'storing a run update failed');
-    }
-    run.status = u.status;
-    run.seq = update.seq;
-    this.hub.publish({ channel: runChannel(runId), data: update }).catch((err: unknown) => {
-      this.log.error({ err, run: runId }, 'publishing a run update failed');
+  /**
+   * Stores, then publishes one update, after the run's earlier ones. Resolves true when it was
+   * stored, false when the store refused it (the run ended, an invalid move, a stale attempt);
+   * rejects when the store failed.
+   */
+  private apply(runId: string, change: RunChange): Promise<boolean> {
+    const previous = this.chains.get(runId) ?? Promise.resolve();
+    const next = previous.then(() => this.applyNow(runId, change));
+    const tail = next.catch(() => {});
+    this.chains.set(runId, tail);
+    void tail.then(() => {
+      if (this.chains.get(runId) === tail) this.chains.delete(runId);
     });
-    if (ended) {
-      this.active.delete(runId);
-      const waiters = this.waiters.get(runId);
-      if (waiters) {
-        this.waiters.delete(runId);
-        const record = this.mustGet(runId);
-        for (const resolve of waiters) resolve(record);
-      }
-    }
+    return next;
   }
 
-  /** Runs left unfinished by a previous process (crash, kill -9, restart). */
+  private async applyNow(runId: string, change: RunChange): Promise<boolean> {
+    if (this.closed) return false;
+    let result: Awaited<ReturnType<RunStore['apply']>>;
+    try {
+      result = await this.store.apply(runId, change);
+    } catch (err) {
+      this.log.error({ err, run: runId, status: change.status }, 'storing a run update failed');
+      throw err;
+    }
+    if (!result.applied) {
+      this.log.debug(
+        { run: runId, status: change.status, reason: result.reason, current: result.status },
+        'run update refused',
+      );
+      return false;
+    }
+    // Not awaited: the next update's publish is issued after this one, which keeps them in order.
+    void this.publish(result.update);
+    return true;
+  }
+
+  private publish(update: RunUpdate): Promise<void> {
+    return this.hub.publish({ channel: runChannel(update.run_id), data: update }).then(
+      () => undefined,
+      (err: unknown) => {
+        this.log.error({ err, run: update.run_id }, 'publishing a run update failed');
+      },
+    );
+  }
+
+  /** Runs left unfinished by a previous process (crash, kill -9, restart) that nobody holds. */
   private async recover(): Promise<void> {
-    for (const record of this.store.listActive()) {
+    const unfinished = await this.store.listActive();
+    const orphans = this.executor.orphaned ? await this.executor.orphaned(unfinished) : unfinished;
+    for (const record of orphans) {
       const runId = record.run_id;
-      this.active.set(runId, { status: record.status, seq: record.seq });
       const ref = {
         project: record.project,
         domain: record.domain,
@@ -302,26 +347,30 @@ export class RunService {
       const task = this.registry.resolve(ref);
       // A run still QUEUED never started its attempt; one that started has used it up.
       const attempt = record.status === 'QUEUED' ? record.attempt : record.attempt + 1;
+      // ifSeq: when several nodes start at once, only one of them takes each run over.
       if (!task) {
-        this.interrupted(
+        await this.interrupted(
           runId,
           `interrupted: server restarted (task ${taskKey(ref)} is no longer registered)`,
+          record.seq,
         );
         continue;
       }
       if (attempt > record.max_attempts) {
-        this.interrupted(runId, 'interrupted: server restarted');
+        await this.interrupted(runId, 'interrupted: server restarted', record.seq);
         continue;
       }
-      this.apply(runId, {
+      const requeued = await this.apply(runId, {
         status: 'QUEUED',
         message: `re-queued after a server restart (attempt ${attempt} of ${record.max_attempts})`,
         attempt,
-      });
+        ifSeq: record.seq,
+      }).catch(() => false);
+      if (!requeued) continue;
       try {
         await this.executor.submit({ runId, task, inputs: record.inputs, attempt });
       } catch (err) {
-        this.interrupted(
+        await this.interrupted(
           runId,
           `interrupted: server restarted; re-queueing failed: ${(err as Error).message}`,
         );
@@ -330,9 +379,10 @@ export class RunService {
     }
   }
 
-  private interrupted(runId: string, message: string): void {
-    this.apply(runId, { status: 'FAILED', message, error: { kind: 'SYSTEM', message } });
-    this.log.warn({ run: runId }, message);
+  private async interrupted(runId: string, message: string, ifSeq?: number): Promise<void> {
+    const change: RunChange = { status: 'FAILED', message, error: { kind: 'SYSTEM', message } };
+    if (ifSeq !== undefined) change.ifSeq = ifSeq;
+    if (await this.apply(runId, change).catch(() => false)) this.log.warn({ run: runId }, message);
   }
 }
 

@@ -1,77 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { canTransition, isTerminal } from './state-machine.js';
 import type { RunError, RunRecord, RunStatus, RunUpdate } from './types.js';
-
-const SCHEMA_VERSION = 1;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY,
-  project TEXT NOT NULL,
-  domain TEXT NOT NULL,
-  name TEXT NOT NULL,
-  version TEXT NOT NULL,
-  inputs TEXT NOT NULL,
-  status TEXT NOT NULL,
-  message TEXT NOT NULL,
-  progress REAL,
-  attempt INTEGER NOT NULL,
-  max_attempts INTEGER NOT NULL,
-  outputs TEXT,
-  error TEXT,
-  seq INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  started_at INTEGER,
-  ended_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at DESC);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at DESC);
-CREATE TABLE IF NOT EXISTS run_updates (
-  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  seq INTEGER NOT NULL,
-  at INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  message TEXT NOT NULL,
-  progress REAL,
-  outputs TEXT,
-  error TEXT,
-  PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-`;
-
-interface RunRow {
-  id: string;
-  project: string;
-  domain: string;
-  name: string;
-  version: string;
-  inputs: string;
-  status: RunStatus;
-  message: string;
-  progress: number | null;
-  attempt: number;
-  max_attempts: number;
-  outputs: string | null;
-  error: string | null;
-  seq: number;
-  created_at: number;
-  updated_at: number;
-  started_at: number | null;
-  ended_at: number | null;
-}
-
-interface UpdateRow {
-  run_id: string;
-  seq: number;
-  at: number;
-  status: RunStatus;
-  message: string;
-  progress: number | null;
-  outputs: string | null;
-  error: string | null;
-}
 
 /** A new run, before its first update. */
 export type NewRun = Pick<
@@ -79,200 +7,92 @@ export type NewRun = Pick<
   'run_id' | 'project' | 'domain' | 'task' | 'version' | 'inputs' | 'max_attempts' | 'attempt'
 >;
 
-/** What an update changes on its run besides status, message and seq. */
-export interface RunChanges {
+/** One step to apply to a run. The store gives it its `seq` and time, or refuses it. */
+export interface RunChange {
+  status: RunStatus;
+  message: string;
+  progress?: number;
+  /** The attempt the run moves to (on INITIALIZING, and on QUEUED before a retry). */
   attempt?: number;
-  started?: boolean;
-  ended?: boolean;
+  /** The attempt the change comes from: refused when older than the run's current attempt. */
+  fromAttempt?: number;
+  /** Refused unless the run's last update has this `seq` (compare-and-set). */
+  ifSeq?: number;
+  outputs?: unknown;
+  error?: RunError;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+/** Why a store refused a change. */
+export type RefusalReason = 'unknown_run' | 'ended' | 'invalid_transition' | 'stale_attempt' | 'seq_changed';
 
-function toRecord(row: RunRow): RunRecord {
-  const record: RunRecord = {
-    run_id: row.id,
-    project: row.project,
-    domain: row.domain,
-    task: row.name,
-    version: row.version,
-    inputs: JSON.parse(row.inputs) as unknown,
-    status: row.status,
-    message: row.message,
-    attempt: row.attempt,
-    max_attempts: row.max_attempts,
-    created_at: iso(row.created_at),
-    updated_at: iso(row.updated_at),
-    seq: row.seq,
-  };
-  if (row.progress !== null) record.progress = row.progress;
-  if (row.started_at !== null) record.started_at = iso(row.started_at);
-  if (row.ended_at !== null) record.ended_at = iso(row.ended_at);
-  if (row.outputs !== null) record.outputs = JSON.parse(row.outputs) as unknown;
-  if (row.error !== null) record.error = JSON.parse(row.error) as RunError;
-  return record;
-}
-
-function toUpdate(row: UpdateRow): RunUpdate {
-  const update: RunUpdate = {
-    run_id: row.run_id,
-    seq: row.seq,
-    status: row.status,
-    message: row.message,
-    at: iso(row.at),
-  };
-  if (row.progress !== null) update.progress = row.progress;
-  if (row.outputs !== null) update.outputs = JSON.parse(row.outputs) as unknown;
-  if (row.error !== null) update.error = JSON.parse(row.error) as RunError;
-  return update;
-}
-
-const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+export type ApplyResult =
+  | { applied: true; update: RunUpdate }
+  | { applied: false; reason: RefusalReason; status?: RunStatus };
 
 /**
- * Runs and their updates in SQLite (`<dataDir>/runs.db`). Every update is written in one
- * transaction with the run's new state, in WAL mode, so a crash (even `kill -9`) loses
- * nothing already reported to a client: updates are stored before they are published.
+ * Where runs and their updates are kept: SQLite (one node) or Redis (every node of a
+ * cluster sees every run). Each change is checked and applied atomically by the store
+ * itself — the state machine, the next `seq`, the attempt — so several processes (nodes,
+ * BullMQ workers) may apply updates to the same run without a lost or doubled step. Every
+ * store passes the same conformance suite (`test/support/run-store-conformance.ts`).
  *
  * @example
  * ```ts
- * const store = new RunStore('./.wirehub/runs.db');
- * const active = store.listActive();
+ * const store: RunStore = new SqliteRunStore('./.wirehub/runs.db');
+ * await store.open();
+ * const first = await store.createRun(newRun, 'queued acme/production/greet@v1');
+ * const result = await store.apply(first.run_id, { status: 'INITIALIZING', message: 'loading', attempt: 1 });
  * ```
  */
-export class RunStore {
-  private db: Database.Database | undefined;
-  private stmts: ReturnType<RunStore['prepare']> | undefined;
-
-  /** Nothing is opened until `open()`, so creating a server touches no file. */
-  constructor(readonly file: string) {}
-
-  /** Opens (and creates or migrates) the database. Idempotent. */
-  open(): void {
-    if (this.db) return;
-    if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
-    const db = new Database(this.file);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('foreign_keys = ON');
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) {
-        throw new Error(`${this.file} was written by a newer wirehub (schema ${version}); upgrade wirehub`);
-      }
-      db.exec(SCHEMA);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      this.stmts = this.prepare(db);
-      this.db = db;
-    } catch (err) {
-      db.close();
-      throw err;
-    }
-  }
-
-  private prepare(db: Database.Database) {
-    const insertUpdate = db.prepare(
-      `INSERT INTO run_updates (run_id, seq, at, status, message, progress, outputs, error)
-       VALUES (@run_id, @seq, @at, @status, @message, @progress, @outputs, @error)`,
-    );
-    const updateRun = db.prepare(
-      `UPDATE runs SET status = @status, message = @message, seq = @seq, updated_at = @at,
-         progress = COALESCE(@progress, progress),
-         attempt = COALESCE(@attempt, attempt),
-         outputs = COALESCE(@outputs, outputs),
-         error = COALESCE(@error, error),
-         started_at = CASE WHEN @started = 1 AND started_at IS NULL THEN @at ELSE started_at END,
-         ended_at = CASE WHEN @ended = 1 THEN @at ELSE ended_at END
-       WHERE id = @run_id`,
-    );
-    return {
-      insertRun: db.prepare(
-        `INSERT INTO runs (id, project, domain, name, version, inputs, status, message, attempt, max_attempts, seq, created_at, updated_at)
-         VALUES (@id, @project, @domain, @name, @version, @inputs, 'QUEUED', '', @attempt, @max_attempts, 0, @now, @now)`,
-      ),
-      append: db.transaction((row: Record<string, unknown>, run: Record<string, unknown>) => {
-        insertUpdate.run(row);
-        updateRun.run(run);
-      }),
-      getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
-      updates: db.prepare<[string, number, number], UpdateRow>(
-        'SELECT * FROM run_updates WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-      ),
-      list: db.prepare<[number], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?'),
-      listByStatus: db.prepare<[string, number], RunRow>(
-        'SELECT * FROM runs WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?',
-      ),
-      active: db.prepare<[], RunRow>(
-        `SELECT * FROM runs WHERE status IN ('QUEUED', 'INITIALIZING', 'RUNNING') ORDER BY created_at, rowid`,
-      ),
-    };
-  }
-
-  private get s(): NonNullable<RunStore['stmts']> {
-    if (!this.stmts) throw new Error('the run store is not open');
-    return this.stmts;
-  }
-
-  /** Creates a run (status QUEUED, no updates yet). */
-  createRun(run: NewRun, now = Date.now()): void {
-    this.s.insertRun.run({
-      id: run.run_id,
-      project: run.project,
-      domain: run.domain,
-      name: run.task,
-      version: run.version,
-      inputs: JSON.stringify(run.inputs),
-      attempt: run.attempt,
-      max_attempts: run.max_attempts,
-      now,
-    });
-  }
-
-  /** Appends an update and applies it to its run, in one transaction. */
-  appendUpdate(update: RunUpdate, changes: RunChanges): void {
-    const row = {
-      run_id: update.run_id,
-      seq: update.seq,
-      at: Date.parse(update.at),
-      status: update.status,
-      message: update.message,
-      progress: update.progress ?? null,
-      outputs: json(update.outputs),
-      error: json(update.error),
-    };
-    this.s.append(row, {
-      ...row,
-      attempt: changes.attempt ?? null,
-      started: changes.started ? 1 : 0,
-      ended: changes.ended ? 1 : 0,
-    });
-  }
-
-  getRun(runId: string): RunRecord | undefined {
-    const row = this.s.getRun.get(runId);
-    return row ? toRecord(row) : undefined;
-  }
-
+export interface RunStore {
+  readonly kind: string;
+  /** Connects or opens (creating what is missing). Idempotent. */
+  open(): Promise<void>;
+  /** Creates a run with its first update (QUEUED, `seq` 1) and returns that update. */
+  createRun(run: NewRun, message: string, now?: number): Promise<RunUpdate>;
+  /** Forgets a run entirely (one its executor refused right after it was created). */
+  deleteRun(runId: string): Promise<void>;
+  /**
+   * Applies a change if the run exists, has not ended, may move to `change.status`, and the
+   * change is not from an older attempt (nor, with `ifSeq`, behind the run's last update).
+   */
+  apply(runId: string, change: RunChange, now?: number): Promise<ApplyResult>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
   /** A run's updates after `afterSeq`, oldest first. */
-  updates(runId: string, afterSeq = 0, limit = 100_000): RunUpdate[] {
-    return this.s.updates.all(runId, afterSeq, limit).map(toUpdate);
-  }
-
+  updates(runId: string, afterSeq?: number, limit?: number): Promise<RunUpdate[]>;
   /** Newest runs first, optionally only those in one status. */
-  list(options: { status?: RunStatus; limit: number }): RunRecord[] {
-    const rows = options.status
-      ? this.s.listByStatus.all(options.status, options.limit)
-      : this.s.list.all(options.limit);
-    return rows.map(toRecord);
-  }
+  list(options: { status?: RunStatus; limit: number }): Promise<RunRecord[]>;
+  /** Runs that have not ended, oldest first (what a restart must look after). */
+  listActive(): Promise<RunRecord[]>;
+  close(): Promise<void>;
+}
 
-  /** Runs that had not ended, oldest first (used after a restart). */
-  listActive(): RunRecord[] {
-    return this.s.active.all().map(toRecord);
-  }
+/** Most updates `updates()` returns when no limit is given. */
+export const MAX_UPDATES = 100_000;
 
-  close(): void {
-    this.db?.close();
-    this.db = undefined;
-    this.stmts = undefined;
-  }
+/** The JSON of an update without its `run_id` and `seq`: stores put those in front. */
+export function updateBody(change: RunChange, at: string): Record<string, unknown> {
+  const body: Record<string, unknown> = { status: change.status, message: change.message, at };
+  if (change.progress !== undefined) body.progress = change.progress;
+  if (change.outputs !== undefined) body.outputs = change.outputs;
+  if (change.error !== undefined) body.error = change.error;
+  return body;
+}
+
+/**
+ * Why a change may not apply to a run in this state, if it may not: the rules every store
+ * applies (the Redis store runs the same checks in Lua).
+ */
+export function refusal(
+  cur: { status: RunStatus; seq: number; attempt: number },
+  change: RunChange,
+): ApplyResult | undefined {
+  if (isTerminal(cur.status)) return { applied: false, reason: 'ended', status: cur.status };
+  if (!canTransition(cur.status, change.status))
+    return { applied: false, reason: 'invalid_transition', status: cur.status };
+  if (change.fromAttempt !== undefined && change.fromAttempt < cur.attempt)
+    return { applied: false, reason: 'stale_attempt', status: cur.status };
+  if (change.ifSeq !== undefined && change.ifSeq !== cur.seq)
+    return { applied: false, reason: 'seq_changed', status: cur.status };
+  return undefined;
 }

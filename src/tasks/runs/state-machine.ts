@@ -6,7 +6,7 @@ const TERMINAL: ReadonlySet<RunStatus> = new Set<RunStatus>(['SUCCEEDED', 'FAILE
  * Allowed moves between phases. A status may repeat (reports while RUNNING, a re-queue
  * message while QUEUED); a retry goes back to QUEUED; nothing leaves a terminal status.
  */
-const NEXT: Record<RunStatus, ReadonlySet<RunStatus>> = {
+export const RUN_TRANSITIONS: Readonly<Record<RunStatus, ReadonlySet<RunStatus>>> = {
   QUEUED: new Set(['QUEUED', 'INITIALIZING', 'FAILED', 'ABORTED']),
   INITIALIZING: new Set(['INITIALIZING', 'RUNNING', 'QUEUED', 'FAILED', 'ABORTED', 'TIMED_OUT']),
   RUNNING: new Set(['RUNNING', 'QUEUED', 'SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT']),
@@ -22,5 +22,5 @@ export function isTerminal(status: RunStatus): status is TerminalStatus {
 
 /** True when a run in `from` may move to `to`. */
 export function canTransition(from: RunStatus, to: RunStatus): boolean {
-  return NEXT[from].has(to);
+  return RUN_TRANSITIONS[from].has(to);
 }

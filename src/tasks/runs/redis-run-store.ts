@@ -1,0 +1,339 @@
+import { Redis } from 'ioredis';
+import {
+  type ApplyResult,
+  MAX_UPDATES,
+  type NewRun,
+  type RefusalReason,
+  type RunChange,
+  type RunStore,
+  updateBody,
+} from './run-store.js';
+import { isTerminal, RUN_TRANSITIONS } from './state-machine.js';
+import { RUN_STATUSES, type RunError, type RunRecord, type RunStatus, type RunUpdate } from './types.js';
+
+export interface RedisRunStoreOptions {
+  /** `redis://[user:password@]host:port[/db]`. */
+  url: string;
+  /** Prefix of every key, shared with the engine and the BullMQ queue. Default `wirehub:`. */
+  prefix?: string;
+  /** How long an ended run (record and updates) is kept. Default 7 days, like `run:*` history. */
+  retentionMs?: number;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+/** The state machine as a Lua table literal, generated from the one in TypeScript. */
+const LUA_NEXT = `{${RUN_STATUSES.map(
+  (from) => `${from}={${[...RUN_TRANSITIONS[from]].map((to) => `${to}=true`).join(',')}}`,
+).join(',')}}`;
+const LUA_TERMINAL = `{${RUN_STATUSES.filter(isTerminal)
+  .map((s) => `${s}=true`)
+  .join(',')}}`;
+/** KEYS index of each status's index set in the apply script (they follow run, updates, active). */
+const LUA_STATUS_KEYS = `{${RUN_STATUSES.map((s, i) => `${s}=KEYS[${i + 4}]`).join(',')}}`;
+
+// KEYS: run, updates, all, active, status:QUEUED. ARGV: id, now, score, first update, then
+// field/value pairs of the record.
+const CREATE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
+return 1
+`;
+
+// The rules of refusal() in run-store.ts, applied atomically next to the data.
+// KEYS: run, updates, active, then one index set per status (RUN_STATUSES order).
+// ARGV: id, status, message, now, body JSON (update without run_id/seq), progress, attempt,
+// fromAttempt, ifSeq, outputs JSON, error JSON, retention ms ('' = absent).
+const APPLY_SCRIPT = `
+local NEXT = ${LUA_NEXT}
+local TERMINAL = ${LUA_TERMINAL}
+local BY_STATUS = ${LUA_STATUS_KEYS}
+local cur = redis.call('HMGET', KEYS[1], 'status', 'seq', 'attempt', 'score', 'started_at')
+local from = cur[1]
+if not from then return {0, 'unknown_run'} end
+if TERMINAL[from] then return {0, 'ended', from} end
+local to = ARGV[2]
+if not NEXT[from][to] then return {0, 'invalid_transition', from} end
+if ARGV[8] ~= '' and tonumber(ARGV[8]) < tonumber(cur[3]) then return {0, 'stale_attempt', from} end
+if ARGV[9] ~= '' and tonumber(ARGV[9]) ~= tonumber(cur[2]) then return {0, 'seq_changed', from} end
+local seq = tonumber(cur[2]) + 1
+local set = {'status', to, 'message', ARGV[3], 'seq', seq, 'updated_at', ARGV[4]}
+local function put(field, value) if value ~= '' then set[#set + 1] = field; set[#set + 1] = value end end
+put('progress', ARGV[6])
+put('attempt', ARGV[7])
+put('outputs', ARGV[10])
+put('error', ARGV[11])
+if to == 'RUNNING' and not cur[5] then put('started_at', ARGV[4]) end
+if TERMINAL[to] then put('ended_at', ARGV[4]) end
+redis.call('HSET', KEYS[1], unpack(set))
+redis.call('RPUSH', KEYS[2], '{"run_id":' .. cjson.encode(ARGV[1]) .. ',"seq":' .. seq .. ',' .. string.sub(ARGV[5], 2))
+if to ~= from then
+  redis.call('ZREM', BY_STATUS[from], ARGV[1])
+  redis.call('ZADD', BY_STATUS[to], cur[4], ARGV[1])
+end
+if TERMINAL[to] then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[12])
+  redis.call('PEXPIRE', KEYS[2], ARGV[12])
+end
+return {1, seq}
+`;
+
+// Newest first from an index set, skipping (and dropping) runs whose record expired.
+// KEYS: the index. ARGV: limit, record key prefix. Returns {id, {field, value, …}, …}.
+const LIST_SCRIPT = `
+local limit = tonumber(ARGV[1])
+local out = {}
+local gone = {}
+local start = 0
+local batch = math.max(limit, 50)
+while #out < limit * 2 do
+  local ids = redis.call('ZREVRANGE', KEYS[1], start, start + batch - 1)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    local h = redis.call('HGETALL', ARGV[2] .. id)
+    if #h == 0 then gone[#gone + 1] = id
+    elseif #out < limit * 2 then out[#out + 1] = id; out[#out + 1] = h end
+  end
+  start = start + batch
+end
+for _, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end
+return out
+`;
+
+interface Scripted {
+  whRunCreate(...args: string[]): Promise<number>;
+  whRunApply(...args: string[]): Promise<[number, string | number, string?]>;
+  whRunList(...args: string[]): Promise<(string | string[])[]>;
+}
+
+function fieldsOf(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
+  return out;
+}
+
+const iso = (ms: string): string => new Date(Number(ms)).toISOString();
+
+function toRecord(runId: string, h: Record<string, string>): RunRecord | undefined {
+  if (h.status === undefined) return undefined;
+  const record: RunRecord = {
+    run_id: runId,
+    project: h.project ?? '',
+    domain: h.domain ?? '',
+    task: h.name ?? '',
+    version: h.version ?? '',
+    inputs: JSON.parse(h.inputs ?? 'null') as unknown,
+    status: h.status as RunStatus,
+    message: h.message ?? '',
+    attempt: Number(h.attempt),
+    max_attempts: Number(h.max_attempts),
+    created_at: iso(h.created_at ?? '0'),
+    updated_at: iso(h.updated_at ?? '0'),
+    seq: Number(h.seq),
+  };
+  if (h.progress !== undefined) record.progress = Number(h.progress);
+  if (h.started_at !== undefined) record.started_at = iso(h.started_at);
+  if (h.ended_at !== undefined) record.ended_at = iso(h.ended_at);
+  if (h.outputs !== undefined) record.outputs = JSON.parse(h.outputs) as unknown;
+  if (h.error !== undefined) record.error = JSON.parse(h.error) as RunError;
+  return record;
+}
+
+/**
+ * Runs and their updates in Redis, so every node of a cluster (and every `wirehub worker`)
+ * sees every run. Each change is one Lua script: the state machine check, the next `seq`,
+ * the record and the appended update happen atomically, so processes that apply updates to
+ * the same run (the node that created it, the worker running it, the node that cancels it)
+ * never lose or double a step.
+ *
+ * Keys (all under the hash tag `{runs}`, so the scripts stay valid on Redis Cluster):
+ *
+ * | key                           | type   | holds                                             |
+ * | ----------------------------- | ------ | ------------------------------------------------- |
+ * | `<p>{runs}:r:<id>`            | hash   | the run record                                    |
+ * | `<p>{runs}:u:<id>`            | list   | its updates as JSON, `seq` 1 first                |
+ * | `<p>{runs}:all`               | zset   | every run, by creation time                       |
+ * | `<p>{runs}:active`            | zset   | runs not ended                                    |
+ * | `<p>{runs}:s:<STATUS>`        | zset   | runs per status                                   |
+ *
+ * An ended run's record and updates expire after `retentionMs`; index entries of expired
+ * runs are dropped as lists come across them.
+ *
+ * @example
+ * ```ts
+ * const store = new RedisRunStore({ url: 'redis://127.0.0.1:6379' });
+ * await store.open();
+ * const run = await store.getRun('r-3mA9xQ2pLk0bZq1W');
+ * ```
+ */
+export class RedisRunStore implements RunStore {
+  readonly kind = 'redis';
+  private readonly redis: Redis;
+  private readonly scripts: Scripted;
+  private readonly prefix: string;
+  private readonly retentionMs: number;
+  /** Orders runs created within the same millisecond on this node. */
+  private counter = 0;
+  private opened: Promise<void> | undefined;
+
+  constructor(options: RedisRunStoreOptions) {
+    this.prefix = `${options.prefix ?? 'wirehub:'}{runs}:`;
+    this.retentionMs = options.retentionMs ?? 7 * DAY;
+    this.redis = new Redis(options.url, {
+      lazyConnect: true,
+      // Fail a command after a couple of reconnect attempts instead of holding a request forever.
+      maxRetriesPerRequest: 2,
+      connectionName: 'wirehub:runs',
+    });
+    // Errors surface on the commands that fail; the connection reconnects by itself.
+    this.redis.on('error', () => {});
+    this.redis.defineCommand('whRunCreate', { numberOfKeys: 5, lua: CREATE_SCRIPT });
+    this.redis.defineCommand('whRunApply', { numberOfKeys: 3 + RUN_STATUSES.length, lua: APPLY_SCRIPT });
+    this.redis.defineCommand('whRunList', { numberOfKeys: 1, lua: LIST_SCRIPT });
+    this.scripts = this.redis as unknown as Scripted;
+  }
+
+  private key(kind: string, id = ''): string {
+    return `${this.prefix}${kind}${id}`;
+  }
+
+  private statusKey(status: RunStatus): string {
+    return this.key('s:', status);
+  }
+
+  open(): Promise<void> {
+    this.opened ??= this.redis.connect().catch((err: unknown) => {
+      this.opened = undefined;
+      throw err;
+    });
+    return this.opened;
+  }
+
+  async createRun(run: NewRun, message: string, now = Date.now()): Promise<RunUpdate> {
+    const at = new Date(now).toISOString();
+    const first: RunUpdate = { run_id: run.run_id, seq: 1, status: 'QUEUED', message, at };
+    this.counter = (this.counter + 1) % 1000;
+    // Milliseconds, then three digits of a counter: creation order, even within a millisecond.
+    const score = `${now}${String(this.counter).padStart(3, '0')}`;
+    const created = await this.scripts.whRunCreate(
+      this.key('r:', run.run_id),
+      this.key('u:', run.run_id),
+      this.key('all'),
+      this.key('active'),
+      this.statusKey('QUEUED'),
+      run.run_id,
+      String(now),
+      score,
+      JSON.stringify(first),
+      ...[
+        ['project', run.project],
+        ['domain', run.domain],
+        ['name', run.task],
+        ['version', run.version],
+        ['inputs', JSON.stringify(run.inputs ?? null)],
+        ['status', 'QUEUED'],
+        ['message', message],
+        ['attempt', String(run.attempt)],
+        ['max_attempts', String(run.max_attempts)],
+        ['seq', '1'],
+        ['created_at', String(now)],
+        ['updated_at', String(now)],
+        ['score', score],
+      ].flat(),
+    );
+    if (created !== 1) throw new Error(`run ${run.run_id} already exists`);
+    return first;
+  }
+
+  async deleteRun(runId: string): Promise<void> {
+    const tx = this.redis
+      .multi()
+      .del(this.key('r:', runId), this.key('u:', runId))
+      .zrem(this.key('all'), runId)
+      .zrem(this.key('active'), runId);
+    for (const status of RUN_STATUSES) tx.zrem(this.statusKey(status), runId);
+    await tx.exec();
+  }
+
+  async apply(runId: string, change: RunChange, now = Date.now()): Promise<ApplyResult> {
+    const at = new Date(now).toISOString();
+    const opt = (v: number | undefined) => (v === undefined ? '' : String(v));
+    const json = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
+    const [ok, second, status] = await this.scripts.whRunApply(
+      this.key('r:', runId),
+      this.key('u:', runId),
+      this.key('active'),
+      ...RUN_STATUSES.map((s) => this.statusKey(s)),
+      runId,
+      change.status,
+      change.message,
+      String(now),
+      JSON.stringify(updateBody(change, at)),
+      opt(change.progress),
+      opt(change.attempt),
+      opt(change.fromAttempt),
+      opt(change.ifSeq),
+      json(change.outputs),
+      json(change.error),
+      String(this.retentionMs),
+    );
+    if (ok !== 1) {
+      const refused: ApplyResult = { applied: false, reason: second as RefusalReason };
+      if (status !== undefined) refused.status = status as RunStatus;
+      return refused;
+    }
+    const update = { run_id: runId, seq: Number(second), ...updateBody(change, at) } as RunUpdate;
+    return { applied: true, update };
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    return toRecord(runId, await this.redis.hgetall(this.key('r:', runId)));
+  }
+
+  async updates(runId: string, afterSeq = 0, limit = MAX_UPDATES): Promise<RunUpdate[]> {
+    const from = Math.max(0, afterSeq);
+    const rows = await this.redis.lrange(this.key('u:', runId), from, from + limit - 1);
+    return rows.map((row) => JSON.parse(row) as RunUpdate);
+  }
+
+  async list(options: { status?: RunStatus; limit: number }): Promise<RunRecord[]> {
+    const index = options.status ? this.statusKey(options.status) : this.key('all');
+    const flat = await this.scripts.whRunList(index, String(options.limit), this.key('r:'));
+    const out: RunRecord[] = [];
+    for (let i = 0; i + 1 < flat.length && out.length < options.limit; i += 2) {
+      const record = toRecord(flat[i] as string, fieldsOf(flat[i + 1] as string[]));
+      if (record) out.push(record);
+    }
+    return out;
+  }
+
+  async listActive(): Promise<RunRecord[]> {
+    const ids = await this.redis.zrange(this.key('active'), 0, -1);
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(this.key('r:', id));
+    const replies = (await pipe.exec()) ?? [];
+    const out: RunRecord[] = [];
+    ids.forEach((id, i) => {
+      const [err, hash] = replies[i] ?? [null, {}];
+      if (err) throw err;
+      const record = toRecord(id, hash as Record<string, string>);
+      if (record && !isTerminal(record.status)) out.push(record);
+    });
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.opened = undefined;
+    if (this.redis.status === 'wait' || this.redis.status === 'end') {
+      this.redis.disconnect();
+      return;
+    }
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,268 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { NewRun, RunStore } from '../../src/tasks/runs/run-store.js';
+
+/** What the suite needs from a store under test. */
+export interface RunStoreUnderTest {
+  store: RunStore;
+  /** A second store on the same data (a restart, or another node of the cluster). */
+  reopen(): RunStore;
+  teardown?(): Promise<void>;
+}
+
+let n = 0;
+function newRun(overrides: Partial<NewRun> = {}): NewRun {
+  n += 1;
+  return {
+    run_id: `r-store-${process.pid}-${n}`,
+    project: 'p',
+    domain: 'd',
+    task: 'n',
+    version: 'v1',
+    inputs: { a: 1, list: [], nested: { empty: {} } },
+    max_attempts: 2,
+    attempt: 1,
+    ...overrides,
+  };
+}
+
+/**
+ * The suite every run store passes (SQLite, Redis): creating runs, atomic checked updates
+ * (state machine, seq, stale attempts, compare-and-set), reads, lists, and that what one
+ * store instance wrote another one (after a restart, or on another node) sees.
+ */
+export function runRunStoreConformance(name: string, make: () => Promise<RunStoreUnderTest>): void {
+  describe(`run store conformance: ${name}`, () => {
+    let subject: RunStoreUnderTest;
+    let store: RunStore;
+    const opened: RunStore[] = [];
+
+    beforeEach(async () => {
+      subject = await make();
+      store = subject.store;
+      await store.open();
+    });
+
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+      await store.close();
+      await subject.teardown?.();
+    });
+
+    const reopen = async (): Promise<RunStore> => {
+      const other = subject.reopen();
+      opened.push(other);
+      await other.open();
+      return other;
+    };
+
+    it('creates a run with its QUEUED update as seq 1', async () => {
+      const run = newRun();
+      const first = await store.createRun(run, 'queued p/d/n@v1', Date.parse('2026-01-02T03:04:05.678Z'));
+      expect(first).toEqual({
+        run_id: run.run_id,
+        seq: 1,
+        status: 'QUEUED',
+        message: 'queued p/d/n@v1',
+        at: '2026-01-02T03:04:05.678Z',
+      });
+      expect(await store.getRun(run.run_id)).toEqual({
+        run_id: run.run_id,
+        project: 'p',
+        domain: 'd',
+        task: 'n',
+        version: 'v1',
+        inputs: { a: 1, list: [], nested: { empty: {} } },
+        status: 'QUEUED',
+        message: 'queued p/d/n@v1',
+        attempt: 1,
+        max_attempts: 2,
+        created_at: '2026-01-02T03:04:05.678Z',
+        updated_at: '2026-01-02T03:04:05.678Z',
+        seq: 1,
+      });
+      expect(await store.updates(run.run_id)).toEqual([first]);
+      expect(await store.getRun('r-never-created')).toBeUndefined();
+      await expect(store.createRun(run, 'again')).rejects.toThrow();
+    });
+
+    it('applies updates in order: seq, status, progress, attempt, start and end times, outputs', async () => {
+      const run = newRun();
+      const t0 = Date.parse('2026-01-02T03:04:05.000Z');
+      await store.createRun(run, 'q', t0);
+      const r1 = await store.apply(run.run_id, { status: 'INITIALIZING', message: 'i', attempt: 1 }, t0 + 1);
+      const r2 = await store.apply(run.run_id, { status: 'RUNNING', message: 'r' }, t0 + 2);
+      const r3 = await store.apply(run.run_id, { status: 'RUNNING', message: 'half', progress: 50 }, t0 + 3);
+      const outputs = { top: [], count: 0, nested: { empty: {} } };
+      const r4 = await store.apply(
+        run.run_id,
+        { status: 'SUCCEEDED', message: 'done', progress: 100, outputs },
+        t0 + 4,
+      );
+      expect([r1, r2, r3, r4].map((r) => (r.applied ? r.update.seq : r.reason))).toEqual([2, 3, 4, 5]);
+      expect(r4).toEqual({
+        applied: true,
+        update: {
+          run_id: run.run_id,
+          seq: 5,
+          status: 'SUCCEEDED',
+          message: 'done',
+          at: '2026-01-02T03:04:05.004Z',
+          progress: 100,
+          outputs,
+        },
+      });
+      const record = await store.getRun(run.run_id);
+      expect(record).toMatchObject({
+        status: 'SUCCEEDED',
+        message: 'done',
+        seq: 5,
+        progress: 100,
+        outputs,
+        started_at: '2026-01-02T03:04:05.002Z',
+        ended_at: '2026-01-02T03:04:05.004Z',
+        updated_at: '2026-01-02T03:04:05.004Z',
+      });
+      expect(record?.error).toBeUndefined();
+      const updates = await store.updates(run.run_id);
+      expect(updates.map((u) => [u.seq, u.status, u.message, u.progress])).toEqual([
+        [1, 'QUEUED', 'q', undefined],
+        [2, 'INITIALIZING', 'i', undefined],
+        [3, 'RUNNING', 'r', undefined],
+        [4, 'RUNNING', 'half', 50],
+        [5, 'SUCCEEDED', 'done', 100],
+      ]);
+      expect(updates.at(-1)).toEqual(r4.applied ? r4.update : undefined);
+      expect((await store.updates(run.run_id, 3)).map((u) => u.seq)).toEqual([4, 5]);
+      expect((await store.updates(run.run_id, 1, 2)).map((u) => u.seq)).toEqual([2, 3]);
+    });
+
+    it('keeps the error of a failed run and moves the attempt on a retry', async () => {
+      const run = newRun();
+      await store.createRun(run, 'q');
+      await store.apply(run.run_id, { status: 'INITIALIZING', message: 'i', attempt: 1 });
+      await store.apply(run.run_id, { status: 'QUEUED', message: 'retrying', attempt: 2, fromAttempt: 1 });
+      expect(await store.getRun(run.run_id)).toMatchObject({ status: 'QUEUED', attempt: 2 });
+      await store.apply(run.run_id, { status: 'INITIALIZING', message: 'i2', attempt: 2, fromAttempt: 2 });
+      const error = { kind: 'USER' as const, message: 'it broke' };
+      const end = await store.apply(run.run_id, { status: 'FAILED', message: 'failed: it broke', error });
+      expect(end.applied && end.update.error).toEqual(error);
+      expect(await store.getRun(run.run_id)).toMatchObject({ status: 'FAILED', attempt: 2, error });
+    });
+
+    it('refuses what the state machine forbids, anything after the end, unknown runs, stale attempts and stale seqs', async () => {
+      const run = newRun();
+      await store.createRun(run, 'q');
+      expect(await store.apply(run.run_id, { status: 'RUNNING', message: 'too early' })).toEqual({
+        applied: false,
+        reason: 'invalid_transition',
+        status: 'QUEUED',
+      });
+      expect(await store.apply('r-unknown', { status: 'INITIALIZING', message: 'i' })).toMatchObject({
+        applied: false,
+        reason: 'unknown_run',
+      });
+      await store.apply(run.run_id, { status: 'INITIALIZING', message: 'i', attempt: 1 });
+      await store.apply(run.run_id, { status: 'QUEUED', message: 'again', attempt: 2, fromAttempt: 1 });
+      // A report from attempt 1 after attempt 2 was announced: a worker that lost its job.
+      expect(
+        await store.apply(run.run_id, { status: 'QUEUED', message: 'late', attempt: 2, fromAttempt: 1 }),
+      ).toEqual({ applied: false, reason: 'stale_attempt', status: 'QUEUED' });
+      const seq = (await store.getRun(run.run_id))?.seq ?? 0;
+      expect(await store.apply(run.run_id, { status: 'FAILED', message: 'x', ifSeq: seq - 1 })).toMatchObject(
+        { applied: false, reason: 'seq_changed' },
+      );
+      const aborted = await store.apply(run.run_id, {
+        status: 'ABORTED',
+        message: 'aborted',
+        error: { kind: 'USER', message: 'aborted' },
+        ifSeq: seq,
+      });
+      expect(aborted.applied).toBe(true);
+      expect(await store.apply(run.run_id, { status: 'FAILED', message: 'after the end' })).toEqual({
+        applied: false,
+        reason: 'ended',
+        status: 'ABORTED',
+      });
+      // Refusals leave no trace.
+      expect((await store.updates(run.run_id)).map((u) => u.status)).toEqual([
+        'QUEUED',
+        'INITIALIZING',
+        'QUEUED',
+        'ABORTED',
+      ]);
+    });
+
+    it('gives concurrent updates of one run distinct, gap-free seqs', async () => {
+      const run = newRun();
+      await store.createRun(run, 'q');
+      await store.apply(run.run_id, { status: 'INITIALIZING', message: 'i', attempt: 1 });
+      await store.apply(run.run_id, { status: 'RUNNING', message: 'r' });
+      const other = await reopen();
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          (i % 2 ? other : store).apply(run.run_id, { status: 'RUNNING', message: `report ${i}` }),
+        ),
+      );
+      const seqs = results.map((r) => (r.applied ? r.update.seq : 0)).sort((a, b) => a - b);
+      expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => i + 4));
+      expect((await store.updates(run.run_id)).map((u) => u.seq)).toEqual(
+        Array.from({ length: 43 }, (_, i) => i + 1),
+      );
+      // Exactly one of two racing terminal updates wins.
+      const ends = await Promise.all([
+        store.apply(run.run_id, { status: 'SUCCEEDED', message: 'a', outputs: 1 }),
+        other.apply(run.run_id, { status: 'FAILED', message: 'b', error: { kind: 'SYSTEM', message: 'b' } }),
+      ]);
+      expect(ends.filter((r) => r.applied)).toHaveLength(1);
+    });
+
+    it('lists newest first (creation order within a millisecond), by status, and the unfinished oldest first', async () => {
+      const now = Date.parse('2026-03-04T05:06:07.000Z');
+      const a = newRun();
+      const b = newRun();
+      const c = newRun();
+      await store.createRun(a, 'q', now);
+      await store.createRun(b, 'q', now);
+      await store.createRun(c, 'q', now + 1);
+      await store.apply(b.run_id, { status: 'ABORTED', message: 'x', error: { kind: 'USER', message: 'x' } });
+      await store.apply(c.run_id, { status: 'INITIALIZING', message: 'i', attempt: 1 });
+      const mine = (records: { run_id: string }[]) =>
+        records.map((r) => r.run_id).filter((id) => [a.run_id, b.run_id, c.run_id].includes(id));
+      expect(mine(await store.list({ limit: 500 }))).toEqual([c.run_id, b.run_id, a.run_id]);
+      expect(mine(await store.list({ status: 'ABORTED', limit: 500 }))).toEqual([b.run_id]);
+      expect(mine(await store.list({ status: 'INITIALIZING', limit: 500 }))).toEqual([c.run_id]);
+      expect(mine(await store.list({ status: 'QUEUED', limit: 500 }))).toEqual([a.run_id]);
+      expect(await store.list({ limit: 1 })).toHaveLength(1);
+      expect(mine(await store.listActive())).toEqual([a.run_id, c.run_id]);
+    });
+
+    it('forgets a deleted run everywhere', async () => {
+      const run = newRun();
+      await store.createRun(run, 'q');
+      await store.deleteRun(run.run_id);
+      expect(await store.getRun(run.run_id)).toBeUndefined();
+      expect(await store.updates(run.run_id)).toEqual([]);
+      expect((await store.list({ limit: 500 })).map((r) => r.run_id)).not.toContain(run.run_id);
+      expect((await store.listActive()).map((r) => r.run_id)).not.toContain(run.run_id);
+    });
+
+    it('shows another instance (a restart, or another node) everything that was stored', async () => {
+      const run = newRun({ attempt: 2, max_attempts: 3 });
+      await store.createRun(run, 'q');
+      await store.apply(run.run_id, { status: 'INITIALIZING', message: 'i', attempt: 2 });
+      await store.apply(run.run_id, { status: 'RUNNING', message: 'r', progress: 12.5 });
+      const other = await reopen();
+      expect(await other.getRun(run.run_id)).toEqual(await store.getRun(run.run_id));
+      expect(await other.updates(run.run_id)).toEqual(await store.updates(run.run_id));
+      expect((await other.listActive()).find((r) => r.run_id === run.run_id)).toMatchObject({
+        status: 'RUNNING',
+        attempt: 2,
+        progress: 12.5,
+      });
+      // and the other instance continues the same run
+      const end = await other.apply(run.run_id, { status: 'SUCCEEDED', message: 's', outputs: null });
+      expect(end.applied && end.update.seq).toBe(4);
+      expect((await store.getRun(run.run_id))?.status).toBe('SUCCEEDED');
+    });
+  });
+}
