@@ -37,6 +37,10 @@ export type { ServerOptions } from './server/options.js';
 export type { TaskServerOptions } from './server/task-runtime.js';
 export type { UpgradeCheck } from './server/upgrade-gate.js';
 export {
+  BullmqExecutor,
+  type BullmqExecutorOptions,
+} from './tasks/executors/bullmq/bullmq-executor.js';
+export {
   EmbeddedExecutor,
   type EmbeddedExecutorOptions,
 } from './tasks/executors/embedded/embedded-executor.js';

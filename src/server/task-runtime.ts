@@ -1,6 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Hub } from '../hub/hub.js';
 import { demoTaskModules } from '../tasks/demo/index.js';
+import { BullmqExecutor } from '../tasks/executors/bullmq/bullmq-executor.js';
 import { EmbeddedExecutor } from '../tasks/executors/embedded/embedded-executor.js';
 import type { Executor } from '../tasks/executors/executor.js';
 import { resolveTaskModules } from '../tasks/module-files.js';
@@ -63,13 +65,25 @@ export class TaskRuntime {
     const { redis } = deps;
     this.executor =
       options.executor ??
-      new EmbeddedExecutor({
-        poolSize: options.poolSize,
-        queueSize: options.queueSize,
-        retryDelayMs: options.retryDelayMs,
-        abortGraceMs: options.abortGraceMs,
-        log: deps.log,
-      });
+      (redis
+        ? new BullmqExecutor({
+            redis,
+            registry: this.registry,
+            concurrency: options.poolSize ?? availableParallelism(),
+            capacity: options.queueSize ?? 1000,
+            retryDelayMs: options.retryDelayMs,
+            abortGraceMs: options.abortGraceMs,
+            lockDurationMs: options.lockDurationMs,
+            stalledIntervalMs: options.stalledIntervalMs,
+            log: deps.log,
+          })
+        : new EmbeddedExecutor({
+            poolSize: options.poolSize,
+            queueSize: options.queueSize,
+            retryDelayMs: options.retryDelayMs,
+            abortGraceMs: options.abortGraceMs,
+            log: deps.log,
+          }));
     this.runs = new RunService({
       registry: this.registry,
       executor: this.executor,
