@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
 import { createServer } from '../server/create-server.js';
@@ -10,6 +10,7 @@ import {
   parseNonEmpty,
   parsePort,
   parsePositiveInt,
+  parseRedisUrl,
   parseSize,
 } from './parse.js';
 
@@ -25,6 +26,8 @@ interface ServeFlags {
   logLevel: string;
   namespaces?: NamespaceConfig[];
   maxChannels: number;
+  redis?: string;
+  presenceTtl: number;
 }
 
 /** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
@@ -126,6 +129,28 @@ export function serveCommand(): Command {
         defaults.maxChannelsPerConnection,
       ),
     )
+    .addOption(
+      new Option(
+        '--redis <url>',
+        'run as one node of a cluster: redis://host:port[/db]; channels, history, presence and /ws counts become cluster-wide',
+      )
+        .env('WIREHUB_REDIS_URL')
+        .argParser(parseRedisUrl),
+    )
+    .addOption(
+      opt(
+        '--presence-ttl <duration>',
+        "presence entries live this long unless their node refreshes them (at a third of it); a dead node's members go after it",
+        'WIREHUB_PRESENCE_TTL',
+        (raw) => {
+          const ms = parseDuration(raw);
+          if (ms < 100) throw new InvalidArgumentError('must be at least 100ms');
+          return ms;
+        },
+        defaults.presenceTtlMs,
+        '60s',
+      ),
+    )
     .action(async (flags: ServeFlags) => {
       const server = await createServer({
         host: flags.host,
@@ -138,10 +163,15 @@ export function serveCommand(): Command {
         drainWindowMs: flags.drainWindow,
         logLevel: flags.logLevel,
         maxChannelsPerConnection: flags.maxChannels,
+        presenceTtlMs: flags.presenceTtl,
         ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
+        ...(flags.redis ? { redis: flags.redis } : {}),
       });
       const address = await server.listen();
-      server.log.info({ url: address.url, dataDir: flags.dataDir }, `wirehub listening on ${address.url}`);
+      server.log.info(
+        { url: address.url, dataDir: flags.dataDir, engine: server.hub.engine.kind },
+        `wirehub listening on ${address.url}`,
+      );
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         signals += 1;

@@ -5,7 +5,9 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { builtinEndpoints } from '../endpoints/builtin.js';
 import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
+import { RedisEngine } from '../engine/redis/redis-engine.js';
 import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
+import type { Engine } from '../engine/types.js';
 import { Hub } from '../hub/hub.js';
 import { CloseCode } from '../protocol/index.js';
 import type { Logger } from '../util/logger.js';
@@ -73,8 +75,9 @@ export class WirehubServer {
     this.metrics = new ServerMetrics({
       defaultMetrics: o.defaultMetrics,
       queuedBytes: () => this.queuedBytes(),
+      broker: () => ({ up: this.hub.brokerUp, ...this.hub.counters }),
     });
-    this.hub = new Hub(o.engine ?? new SqliteEngine({ file: join(o.dataDir, 'channels.db') }), {
+    this.hub = new Hub(this.makeEngine(), {
       namespaces: o.namespaces ?? [],
       maxChannelsPerConnection: o.maxChannelsPerConnection,
       presenceTtlMs: o.presenceTtlMs,
@@ -97,6 +100,16 @@ export class WirehubServer {
     });
     for (const endpoint of o.builtinEndpoints ? builtinEndpoints : []) this.addEndpoint(endpoint);
     for (const endpoint of o.endpoints ?? []) this.addEndpoint(endpoint);
+  }
+
+  private makeEngine(): Engine {
+    const o = this.options;
+    if (o.engine) return o.engine;
+    if (o.redis) {
+      const redis = typeof o.redis === 'string' ? { url: o.redis } : o.redis;
+      return new RedisEngine({ log: this.log, ...redis });
+    }
+    return new SqliteEngine({ file: join(o.dataDir, 'channels.db') });
   }
 
   /** Serves another WebSocket endpoint. Call before `listen()`. */
@@ -128,6 +141,13 @@ export class WirehubServer {
     return this.draining;
   }
 
+  /** Why `/readyz` answers 503, or undefined when ready. */
+  notReadyReason(): string | undefined {
+    if (this.draining) return 'this node is draining';
+    if (!this.hub.brokerUp) return 'this node cannot reach its broker (Redis): other nodes cannot hear it';
+    return undefined;
+  }
+
   /** Starts the engine and listens. Resolves with the bound address. */
   async listen(): Promise<ListenAddress> {
     if (this.started) throw new Error('listen() was already called');
@@ -152,7 +172,7 @@ export class WirehubServer {
       },
     });
     installErrorHandling(this.http);
-    installOpsRoutes(this.http, this.metrics, () => !this.draining);
+    installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
     installChannelRoutes(this.http, this.hub);
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));

@@ -1,4 +1,5 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
+import type { RedisEngineOptions } from '../engine/redis/redis-engine.js';
 import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
@@ -28,6 +29,12 @@ export interface ServerOptions {
   logLevel?: string;
   /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
+  /**
+   * Run as one node of a cluster: the Redis engine on this URL (`redis://host:port[/db]`) or
+   * with these options. Channels, history, presence and the `/ws` count become cluster-wide.
+   * Ignored when `engine` is given.
+   */
+  redis?: string | RedisEngineOptions;
   /** Channel namespaces; a config with a built-in pattern (`chat:*`, …) replaces that one. */
   namespaces?: NamespaceConfig[];
   /** Channels one `/rt` connection may subscribe to at once. Default 128. */
@@ -42,8 +49,9 @@ export interface ServerOptions {
   defaultMetrics?: boolean;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'engine' | 'endpoints' | 'namespaces'>> &
-  Pick<ServerOptions, 'engine' | 'endpoints' | 'namespaces'>;
+type Optional = 'engine' | 'endpoints' | 'namespaces' | 'redis';
+
+export type ResolvedServerOptions = Required<Omit<ServerOptions, Optional>> & Pick<ServerOptions, Optional>;
 
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
@@ -62,6 +70,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     presenceTtlMs: o.presenceTtlMs ?? defaults.presenceTtlMs,
     namespaces: o.namespaces,
     engine: o.engine,
+    redis: o.redis,
     endpoints: o.endpoints,
   };
 }

@@ -54,7 +54,13 @@ export class RedisLink {
       keepAlive: 10_000,
       retryStrategy: (attempt) => options.retryDelayMs(attempt),
     };
-    this.cmd = new Redis(options.url, { ...base, connectionName: `${options.name}:cmd` });
+    // Auto-pipelining: the commands of one event-loop turn (a burst of publishes, the
+    // presence refresh of every channel) go out in one write and one round trip.
+    this.cmd = new Redis(options.url, {
+      ...base,
+      connectionName: `${options.name}:cmd`,
+      enableAutoPipelining: true,
+    });
     this.sub = new Redis(options.url, { ...base, connectionName: `${options.name}:sub` });
   }
 
