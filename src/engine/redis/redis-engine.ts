@@ -149,6 +149,11 @@ export class RedisEngine implements Engine {
     };
   }
 
+  /** This node's id: prefix of its publication ids, and of its connection names in `CLIENT LIST`. */
+  get nodeId(): string {
+    return this.ids.prefix;
+  }
+
   /** False while the link to Redis is down (or being re-established). */
   get linkUp(): boolean {
     return this.up;
@@ -178,7 +183,7 @@ export class RedisEngine implements Engine {
     const payload = encodePayload(pub);
     const pubsub = this.keys.pubsub(input.channel);
     if (!input.history) {
-      if (!this.up) {
+      if (!this.link.connected) {
         // No broker: this node's subscribers still get it (other nodes cannot).
         this.deliverLocally(pub);
         return pub;
