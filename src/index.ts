@@ -18,6 +18,7 @@ export { defineEndpoint } from './endpoints/endpoint.js';
 export { rtEndpoint } from './endpoints/rt/rt-endpoint.js';
 export { taskRunnerEndpoint } from './endpoints/task-runner.js';
 export { MemoryEngine } from './engine/memory/memory-engine.js';
+export { RedisEngine, type RedisEngineOptions } from './engine/redis/redis-engine.js';
 export { SqliteEngine, type SqliteEngineOptions } from './engine/sqlite/sqlite-engine.js';
 export type * from './engine/types.js';
 export { Frame } from './hub/frame.js';

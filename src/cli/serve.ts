@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
 import { createServer } from '../server/create-server.js';
@@ -14,6 +14,7 @@ import {
   parseNonEmpty,
   parsePort,
   parsePositiveInt,
+  parseRedisUrl,
   parseSize,
 } from './parse.js';
 
@@ -33,6 +34,8 @@ interface ServeFlags {
   publicUrl: string | undefined;
   taskWorkers: number;
   taskQueue: number;
+  redis?: string;
+  presenceTtl: number;
 }
 
 /** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
@@ -137,6 +140,28 @@ export function serveCommand(): Command {
       ),
     )
     .addOption(
+      new Option(
+        '--redis <url>',
+        'run as one node of a cluster: redis://host:port[/db]; channels, history, presence and /ws counts become cluster-wide',
+      )
+        .env('WIREHUB_REDIS_URL')
+        .argParser(parseRedisUrl),
+    )
+    .addOption(
+      opt(
+        '--presence-ttl <duration>',
+        "presence entries live this long unless their node refreshes them (at a third of it); a dead node's members go after it",
+        'WIREHUB_PRESENCE_TTL',
+        (raw) => {
+          const ms = parseDuration(raw);
+          if (ms < 100) throw new InvalidArgumentError('must be at least 100ms');
+          return ms;
+        },
+        defaults.presenceTtlMs,
+        '60s',
+      ),
+    )
+    .addOption(
       new Option('--tasks <dir|glob>', 'task modules to serve besides the demo tasks (repeatable)')
         .env('WIREHUB_TASKS')
         .argParser(collectList),
@@ -149,9 +174,9 @@ export function serveCommand(): Command {
     .addOption(
       opt(
         '--task-workers <n>',
-        'worker threads that run tasks',
+        'worker threads that run tasks on this node; with --redis, 0 = none (wirehub worker processes run them)',
         'WIREHUB_TASK_WORKERS',
-        parseIntAtLeast(1),
+        parseIntAtLeast(0),
         availableParallelism(),
         'number of CPUs',
       ),
@@ -159,13 +184,25 @@ export function serveCommand(): Command {
     .addOption(
       opt(
         '--task-queue <n>',
-        'runs that may wait for a worker; more are refused with queue_full',
+        'runs that may wait for a worker (with --redis: runs queued or running in the cluster); more are refused with queue_full',
         'WIREHUB_TASK_QUEUE',
         parseIntAtLeast(0),
         1000,
       ),
     )
-    .action(async (flags: ServeFlags) => {
+    .action(async (flags: ServeFlags, command: Command) => {
+      if (flags.taskWorkers === 0 && !flags.redis) {
+        command.error(
+          "error: option '--task-workers <n>' can be 0 only with --redis (then wirehub worker processes run the tasks)",
+          { exitCode: 2, code: 'wirehub.taskWorkers' },
+        );
+      }
+      if (flags.taskQueue === 0 && flags.redis) {
+        command.error(
+          "error: option '--task-queue <n>' must be at least 1 with --redis (it bounds the runs queued or running in the cluster)",
+          { exitCode: 2, code: 'wirehub.taskQueue' },
+        );
+      }
       const server = await createServer({
         host: flags.host,
         port: flags.port,
@@ -177,7 +214,9 @@ export function serveCommand(): Command {
         drainWindowMs: flags.drainWindow,
         logLevel: flags.logLevel,
         maxChannelsPerConnection: flags.maxChannels,
+        presenceTtlMs: flags.presenceTtl,
         ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
+        ...(flags.redis ? { redis: flags.redis } : {}),
         tasks: {
           modules: flags.tasks ?? [],
           publicUrl: flags.publicUrl,
@@ -186,7 +225,10 @@ export function serveCommand(): Command {
         },
       });
       const address = await server.listen();
-      server.log.info({ url: address.url, dataDir: flags.dataDir }, `wirehub listening on ${address.url}`);
+      server.log.info(
+        { url: address.url, dataDir: flags.dataDir, engine: server.hub.engine.kind },
+        `wirehub listening on ${address.url}`,
+      );
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         signals += 1;

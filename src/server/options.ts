@@ -1,4 +1,5 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
+import type { RedisEngineOptions } from '../engine/redis/redis-engine.js';
 import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
@@ -30,11 +31,13 @@ export interface ServerOptions {
   /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
   /**
-   * `redis://[user:password@]host:port[/db]`: run as one node of a cluster. Run records live
-   * in Redis and runs go to a BullMQ queue (run by this node's task workers and by
-   * `wirehub worker` processes).
+   * Run as one node of a cluster: the Redis engine on this URL (`redis://host:port[/db]`) or
+   * with these options. Channels, history, presence and the `/ws` count become cluster-wide.
+   * Run records live in Redis too, and runs go to a BullMQ queue (run by this
+   * node's task workers and by `wirehub worker` processes). Ignored by the engine when
+   * `engine` is given.
    */
-  redis?: string;
+  redis?: string | RedisEngineOptions;
   /** Channel namespaces; a config with a built-in pattern (`chat:*`, …) replaces that one. */
   namespaces?: NamespaceConfig[];
   /** Channels one `/rt` connection may subscribe to at once. Default 128. */
@@ -54,10 +57,10 @@ export interface ServerOptions {
   tasks?: TaskServerOptions | false;
 }
 
-export type ResolvedServerOptions = Required<
-  Omit<ServerOptions, 'engine' | 'endpoints' | 'namespaces' | 'tasks' | 'redis'>
-> &
-  Pick<ServerOptions, 'engine' | 'endpoints' | 'namespaces' | 'redis'> & { tasks: TaskServerOptions | false };
+type Optional = 'engine' | 'endpoints' | 'namespaces' | 'redis';
+
+export type ResolvedServerOptions = Required<Omit<ServerOptions, Optional | 'tasks'>> &
+  Pick<ServerOptions, Optional> & { tasks: TaskServerOptions | false };
 
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {

@@ -13,6 +13,12 @@ import type { RunStore } from '../tasks/runs/run-store.js';
 import { SqliteRunStore } from '../tasks/runs/sqlite-run-store.js';
 import type { Logger } from '../util/logger.js';
 
+/** Where a cluster's Redis is, and the key prefix its engine uses (the task runner shares it). */
+export interface RedisTarget {
+  url: string;
+  prefix?: string | undefined;
+}
+
 /** The `tasks` option of `createServer`. */
 export interface TaskServerOptions {
   /** Task modules: files, directories (every .js/.mjs/.cjs below) or globs. */
@@ -60,17 +66,18 @@ export class TaskRuntime {
 
   constructor(
     private readonly options: TaskServerOptions,
-    deps: { hub: Hub; log: Logger; dataDir: string; redis?: string | undefined },
+    deps: { hub: Hub; log: Logger; dataDir: string; redis?: RedisTarget | undefined },
   ) {
     const { redis } = deps;
     this.executor =
       options.executor ??
       (redis
         ? new BullmqExecutor({
-            redis,
+            redis: redis.url,
+            prefix: redis.prefix,
             registry: this.registry,
             concurrency: options.poolSize ?? availableParallelism(),
-            capacity: options.queueSize ?? 1000,
+            capacity: Math.max(1, options.queueSize ?? 1000),
             retryDelayMs: options.retryDelayMs,
             abortGraceMs: options.abortGraceMs,
             lockDurationMs: options.lockDurationMs,
@@ -89,7 +96,9 @@ export class TaskRuntime {
       executor: this.executor,
       store:
         options.store ??
-        (redis ? new RedisRunStore({ url: redis }) : new SqliteRunStore(join(deps.dataDir, 'runs.db'))),
+        (redis
+          ? new RedisRunStore({ url: redis.url, prefix: redis.prefix })
+          : new SqliteRunStore(join(deps.dataDir, 'runs.db'))),
       hub: deps.hub,
       log: deps.log,
       publicUrl: options.publicUrl,

@@ -1,9 +1,9 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { ConnectionHandlers } from '../endpoints/endpoint.js';
-import type { Frame } from '../hub/frame.js';
+import { Frame } from '../hub/frame.js';
 import type { OverflowPolicy, Session } from '../hub/session.js';
-import { CloseCode } from '../protocol/index.js';
+import { CloseCode, WirehubError } from '../protocol/index.js';
 import type { Logger } from '../util/logger.js';
 import type { EndpointStats } from './metrics.js';
 import type { WriteBatcher } from './write-batcher.js';
@@ -159,7 +159,16 @@ export class WsSession implements Session {
     }
   }
 
+  /**
+   * A message handler failed. A WirehubError is an answer for the client (e.g. a publish
+   * refused while the broker is down): it gets `{"error":{"code","message"}}` and the socket
+   * stays open. Anything else is a bug: logged, and the connection closes with 1011.
+   */
   private handlerFailed(err: unknown): void {
+    if (err instanceof WirehubError) {
+      this.send(Frame.json({ error: err.toJSON() }));
+      return;
+    }
     this.opts.log.error({ session: this.id, endpoint: this.endpoint, err }, 'endpoint handler failed');
     this.close(CloseCode.Internal, 'internal error');
   }
