@@ -35,8 +35,9 @@ export type { OverflowPolicy, Session } from './hub/session.js';
 export * from './protocol/index.js';
 export { createServer, type ListenAddress, WirehubServer } from './server/create-server.js';
 export type { ServerOptions } from './server/options.js';
-export type { TaskServerOptions } from './server/task-runtime.js';
+export type { RedisTarget, TaskServerOptions } from './server/task-runtime.js';
 export type { UpgradeCheck } from './server/upgrade-gate.js';
+export { createWorker, WorkerNode, type WorkerNodeOptions } from './server/worker-node.js';
 export {
   BullmqExecutor,
   type BullmqExecutorOptions,

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { tasksCommand } from './tasks.js';
+import { workerCommand } from './worker.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -15,6 +16,7 @@ const program = new Command('wirehub')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   .addCommand(serveCommand())
+  .addCommand(workerCommand())
   .addCommand(tasksCommand())
   .addCommand(runCommand());
 

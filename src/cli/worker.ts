@@ -1,0 +1,145 @@
+import { availableParallelism } from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createWorker } from '../server/worker-node.js';
+import { collectList, parseDuration, parseIntAtLeast, parseLogLevel, parseRedisUrl } from './parse.js';
+
+interface WorkerFlags {
+  redis?: string;
+  tasks?: string[];
+  concurrency: number;
+  drainTimeout: number;
+  lockDuration: number;
+  stalledInterval: number;
+  logLevel: string;
+}
+
+/** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
+function opt<T>(
+  flags: string,
+  description: string,
+  env: string,
+  parse: (raw: string) => T,
+  fallback: T,
+  shown?: string,
+) {
+  return new Option(flags, description)
+    .env(env)
+    .argParser((raw: string) => parse(raw))
+    .default(fallback, shown);
+}
+
+const atLeast = (min: number) => (raw: string) => {
+  const ms = parseDuration(raw);
+  if (ms < min) throw new InvalidArgumentError(`must be at least ${min}ms`);
+  return ms;
+};
+
+/**
+ * `wirehub worker`: runs the cluster's queued runs. Updates go to Redis (run records) and
+ * to `run:<id>` on every node; SIGTERM/SIGINT drain it (no new jobs, running ones get
+ * `--drain-timeout`, then are handed back to the queue).
+ */
+export function workerCommand(): Command {
+  return new Command('worker')
+    .description(
+      'run queued task runs of a wirehub cluster (the nodes run with --redis); updates reach run:<id> on every node',
+    )
+    .addOption(
+      new Option('--redis <url>', "the cluster's Redis: redis://host:port[/db] (required)")
+        .env('WIREHUB_REDIS_URL')
+        .argParser(parseRedisUrl),
+    )
+    .addOption(
+      new Option('--tasks <dir|glob>', 'task modules to run besides the demo tasks (repeatable)')
+        .env('WIREHUB_TASKS')
+        .argParser(collectList),
+    )
+    .addOption(
+      opt(
+        '--concurrency <n>',
+        'runs at once, each on its own worker thread',
+        'WIREHUB_CONCURRENCY',
+        parseIntAtLeast(1),
+        availableParallelism(),
+        'number of CPUs',
+      ),
+    )
+    .addOption(
+      opt(
+        '--drain-timeout <duration>',
+        'on SIGTERM/SIGINT, how long running attempts may go on; then they are handed back to the queue',
+        'WIREHUB_DRAIN_TIMEOUT',
+        parseDuration,
+        30_000,
+        '30s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--lock-duration <duration>',
+        "how long this worker's hold on a job lasts unless renewed (at half of it): a worker that dies is noticed about this long after",
+        'WIREHUB_LOCK_DURATION',
+        atLeast(200),
+        30_000,
+        '30s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--stalled-interval <duration>',
+        'how often this worker looks for jobs whose worker died',
+        'WIREHUB_STALLED_INTERVAL',
+        atLeast(100),
+        30_000,
+        '30s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--log-level <level>',
+        'fatal|error|warn|info|debug|trace|silent',
+        'WIREHUB_LOG_LEVEL',
+        parseLogLevel,
+        'info',
+      ),
+    )
+    .action(async (flags: WorkerFlags, command: Command) => {
+      if (!flags.redis) {
+        command.error("error: required option '--redis <url>' not specified (or set WIREHUB_REDIS_URL)", {
+          exitCode: 2,
+          code: 'wirehub.redisRequired',
+        });
+      }
+      const worker = await createWorker({
+        redis: flags.redis,
+        modules: flags.tasks ?? [],
+        concurrency: flags.concurrency,
+        lockDurationMs: flags.lockDuration,
+        stalledIntervalMs: flags.stalledInterval,
+        logLevel: flags.logLevel,
+      });
+      await worker.start();
+      worker.log.info(
+        { worker: worker.name, concurrency: flags.concurrency, tasks: worker.registry.size },
+        `wirehub worker ${worker.name} ready`,
+      );
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        signals += 1;
+        if (signals > 1) {
+          worker.log.warn({ signal }, 'second signal: exiting now');
+          process.exit(1);
+        }
+        worker.log.info({ signal, running: worker.executor.runningHere }, 'draining');
+        worker.drain(flags.drainTimeout).then(
+          () => process.exit(0),
+          (err: unknown) => {
+            worker.log.error({ err }, 'drain failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+}

@@ -1,0 +1,121 @@
+import { availableParallelism } from 'node:os';
+import { pino } from 'pino';
+import { RedisEngine, type RedisEngineOptions } from '../engine/redis/redis-engine.js';
+import { Hub } from '../hub/hub.js';
+import { BullmqExecutor } from '../tasks/executors/bullmq/bullmq-executor.js';
+import { TaskRegistry } from '../tasks/registry.js';
+import { RedisRunStore } from '../tasks/runs/redis-run-store.js';
+import { RunService } from '../tasks/runs/run-service.js';
+import type { Logger } from '../util/logger.js';
+import { loadTasks } from './task-runtime.js';
+
+export interface WorkerNodeOptions {
+  /** The cluster's Redis: a URL or the engine's options (same URL and prefix as the nodes). */
+  redis: string | RedisEngineOptions;
+  /** Task modules: files, directories or globs (as `serve --tasks`). */
+  modules?: string[];
+  /** Load the demo tasks too. Default true (nodes always offer them). */
+  demo?: boolean;
+  /** Jobs run at once, each on its own worker thread. Default: the number of CPUs. */
+  concurrency?: number;
+  /** Which worker this is in run updates. Default `<host>:<pid>:<random>`. */
+  name?: string;
+  /** Grace between a cancel/timeout signal and terminating the task's thread. Default 2 s. */
+  abortGraceMs?: number;
+  /** How long this worker's hold on a job lasts without renewal. Default 30 s. */
+  lockDurationMs?: number;
+  /** Interval of this worker's stalled-job check. Default 30 s. */
+  stalledIntervalMs?: number;
+  /** pino level. Default `info`. */
+  logLevel?: string;
+  /** Another logger instead of pino on stdout. */
+  log?: Logger;
+  /** Where relative module paths start. Default: the working directory. */
+  cwd?: string;
+}
+
+/**
+ * `wirehub worker`: runs the jobs of the cluster's run queue and nothing else (no HTTP, no
+ * WebSockets). It is a node without sockets: its run service stores each update in Redis
+ * and publishes it on `run:<id>` through the Redis engine, so every node's watchers get it.
+ * It never re-queues interrupted runs itself (the nodes do, at their start).
+ *
+ * @example
+ * ```ts
+ * import { createWorker } from 'wirehub';
+ * const worker = await createWorker({ redis: 'redis://127.0.0.1:6379', modules: ['./tasks'], concurrency: 4 });
+ * await worker.start();
+ * process.once('SIGTERM', () => void worker.drain(30_000).then(() => process.exit(0)));
+ * ```
+ */
+export class WorkerNode {
+  readonly registry = new TaskRegistry();
+  readonly hub: Hub;
+  readonly executor: BullmqExecutor;
+  readonly runs: RunService;
+  readonly log: Logger;
+  private stopped: Promise<void> | undefined;
+
+  constructor(private readonly options: WorkerNodeOptions) {
+    const redis = typeof options.redis === 'string' ? { url: options.redis } : options.redis;
+    this.log = options.log ?? pino({ level: options.logLevel ?? 'info' });
+    this.hub = new Hub(new RedisEngine({ log: this.log, ...redis }), { log: this.log });
+    this.executor = new BullmqExecutor({
+      redis: redis.url,
+      prefix: redis.prefix,
+      registry: this.registry,
+      concurrency: options.concurrency ?? availableParallelism(),
+      abortGraceMs: options.abortGraceMs,
+      lockDurationMs: options.lockDurationMs,
+      stalledIntervalMs: options.stalledIntervalMs,
+      name: options.name,
+      log: this.log,
+    });
+    this.runs = new RunService({
+      registry: this.registry,
+      executor: this.executor,
+      store: new RedisRunStore({ url: redis.url, prefix: redis.prefix }),
+      hub: this.hub,
+      recover: false,
+      log: this.log,
+    });
+  }
+
+  get name(): string {
+    return this.executor.name;
+  }
+
+  /** Loads the tasks, connects, and starts taking jobs. */
+  async start(): Promise<void> {
+    await loadTasks(this.registry, this.options);
+    await this.hub.start();
+    await this.runs.start();
+  }
+
+  /**
+   * Stops taking jobs; running attempts get up to `timeoutMs` to finish, then are interrupted
+   * and handed back to the queue (retried by another worker when attempts remain).
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.stopped ??= (async () => {
+      await this.executor.drain(timeoutMs);
+      await this.runs.close();
+      await this.hub.close();
+    })();
+    return this.stopped;
+  }
+
+  /** Stops at once: running attempts are abandoned; their jobs stall and are retried elsewhere. */
+  close(): Promise<void> {
+    this.stopped ??= (async () => {
+      await this.runs.close();
+      await this.hub.close();
+    })();
+    return this.stopped;
+  }
+}
+
+/** Creates a worker (not yet started). */
+export async function createWorker(options: WorkerNodeOptions): Promise<WorkerNode> {
+  return new WorkerNode(options);
+}
