@@ -236,6 +236,10 @@ export class WirehubServer {
 
   private async runDrain(windowMs: number): Promise<void> {
     this.draining = true;
+    // Task attempts running here (BullMQ) get the same window, then go back to the queue.
+    const tasksDrained = this.tasks
+      ?.drain(windowMs)
+      .catch((err: unknown) => this.log.error({ err }, 'draining the task runner failed'));
     const sessions = [...this.sessions];
     const timers: NodeJS.Timeout[] = [];
     if (sessions.length > 0) {
@@ -257,6 +261,7 @@ export class WirehubServer {
       clearTimeout(grace);
     }
     for (const t of timers) clearTimeout(t);
+    await tasksDrained;
     await this.close();
   }
 

@@ -111,6 +111,15 @@ export class TaskRuntime {
     await this.runs.start();
   }
 
+  /**
+   * Graceful stop of what runs here: a BullMQ executor takes no new jobs and gives running
+   * attempts `timeoutMs` before handing them back to the queue. Embedded runs simply stop
+   * with the process (the next start re-queues them).
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.executor instanceof BullmqExecutor) await this.executor.drain(timeoutMs);
+  }
+
   close(): Promise<void> {
     return this.runs.close();
   }

@@ -279,8 +279,12 @@ export class BullmqExecutor implements Executor {
     return answer instanceof Promise ? answer : Promise.resolve(true);
   }
 
-  /** The run no longer takes a place in the queue. True when this call released it. */
+  /**
+   * The run no longer takes a place in the queue. True when this call released it. Once closed,
+   * nothing is released: runs abandoned by a close stay queued (their jobs stall and are retried).
+   */
   private async release(runId: string): Promise<boolean> {
+    if (this.closed) return false;
     const reply = await this.connection
       .multi()
       .zrem(this.keys.admitted, runId)
