@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WirehubError } from '../../src/protocol/index.js';
 import {
   BullmqExecutor,
@@ -46,10 +46,14 @@ describe.runIf(redisAvailable())('BullMQ executor', () => {
   }));
 
   describe('in a cluster', () => {
-    let prefix: string;
+    let prefix = '';
     const open: BullmqExecutor[] = [];
     let seq = 0;
 
+    beforeEach(() => {
+      // A fresh queue (and admission set) per test.
+      prefix = `c${randomBytes(4).toString('hex')}:`;
+    });
     afterEach(async () => {
       for (const e of open.splice(0)) await e.close();
     });
@@ -92,13 +96,6 @@ describe.runIf(redisAvailable())('BullMQ executor', () => {
       created_at: new Date(Date.now() - updatedAgoMs).toISOString(),
       updated_at: new Date(Date.now() - updatedAgoMs).toISOString(),
       seq: 3,
-    });
-
-    beforeAll(() => {
-      prefix = `c${randomBytes(4).toString('hex')}:`;
-    });
-    afterEach(() => {
-      prefix = `c${randomBytes(4).toString('hex')}:`;
     });
 
     it('shares one capacity between the nodes of a cluster: racing for the last place, one wins', async () => {
