@@ -25,9 +25,7 @@ describe('wirehub worker: usage', () => {
       [[], {}, /required option '--redis <url>'/],
       [['--redis', 'http://127.0.0.1:6379'], {}, /--redis/],
       [[], { WIREHUB_REDIS_URL: 'localhost' }, /WIREHUB_REDIS_URL/],
-      [['--redis', 'redis://127.0.0.1:6379', '--concurrency', '0'], {}, /--concurrency/],
       [['--redis', 'redis://127.0.0.1:6379', '--lock-duration', '10ms'], {}, /--lock-duration/],
-      [['--redis', 'redis://127.0.0.1:6379', '--drain-timeout', 'soon'], {}, /--drain-timeout/],
     ];
     const results = await Promise.all(cases.map(([args, env]) => runCli(['worker', ...args], env)));
     results.forEach((r, i) => {
