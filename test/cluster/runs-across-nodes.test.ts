@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord, RunUpdate } from '../../src/tasks/runs/types.js';
 import { get } from '../support/cluster.js';
@@ -145,6 +146,27 @@ describe.runIf(redisAvailable())(
       expect(onA.updates(queued).map((u) => u.status)).toEqual(['QUEUED', 'ABORTED']);
       for (const b of blockers) onA.send({ cancel: b });
       for (const b of blockers) expect((await onA.ended(b)).status).toBe('ABORTED');
+    });
+
+    it('a run ended by a node while a worker still runs it: the worker stops the task at its next report', async () => {
+      const onA = await client(A);
+      const id = await onA.start('countdown', { n: 1000, delayMs: 20 });
+      await onA.when(id, (u) => u.message === '998…');
+      // The queue forgets the run (as after a partial loss of Redis data): cancel finds no job
+      // to stop, so the node ends the run itself...
+      const redisClient = new Redis(redis.url);
+      expect(await redisClient.zrem('wirehub:bull:runs:wh:admitted', id)).toBe(1);
+      await redisClient.quit();
+      onA.send({ cancel: id });
+      expect(await onA.ended(id)).toMatchObject({ status: 'ABORTED' });
+      // ...and the worker, whose next report is refused, stops the task: both slots serve new runs.
+      const sleeper = await onA.start('sleep', { ms: 60_000 }, 'test', 'fixtures');
+      const quick = await onA.start('countdown', { n: 1, delayMs: 0 });
+      expect((await onA.ended(quick)).status).toBe('SUCCEEDED');
+      onA.send({ cancel: sleeper });
+      expect((await onA.ended(sleeper)).status).toBe('ABORTED');
+      const record = (await get(A, `/api/runs/${id}`)).body as RunView;
+      expect(record.updates.at(-1)?.status).toBe('ABORTED');
     });
   },
 );

@@ -250,7 +250,15 @@ export class BullmqWorkerHost {
       const handle = this.pool.run(
         { runId, task, inputs: d.inputs, attempt, maxAttempts: d.maxAttempts },
         (update) => {
-          this.emit(runId, { ...update, fromAttempt: attempt }).catch(() => {});
+          // Refused: the run ended elsewhere (aborted by a node that found no job) or this
+          // attempt is no longer the run's (its lock was lost and another worker took over).
+          // Either way nobody wants what it computes any more.
+          this.emit(runId, { ...update, fromAttempt: attempt }).then(
+            (stored) => {
+              if (!stored) handle.stop('cancel');
+            },
+            () => {},
+          );
         },
       );
       entry.handle = handle;
