@@ -15,7 +15,7 @@ export type {
   UpgradeInfo,
 } from './endpoints/endpoint.js';
 export { defineEndpoint } from './endpoints/endpoint.js';
-export { rtEndpoint } from './endpoints/rt/rt-endpoint.js';
+export { type RtEndpointOptions, rtEndpoint } from './endpoints/rt/rt-endpoint.js';
 export { taskRunnerEndpoint } from './endpoints/task-runner.js';
 export { MemoryEngine } from './engine/memory/memory-engine.js';
 export { SqliteEngine, type SqliteEngineOptions } from './engine/sqlite/sqlite-engine.js';

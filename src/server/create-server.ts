@@ -101,11 +101,14 @@ export class WirehubServer {
       this.log.debug({ session: s.id }, 'no pong: terminating');
       s.terminate(1006);
     });
-    for (const endpoint of o.builtinEndpoints ? builtinEndpoints : []) this.addEndpoint(endpoint);
     if (o.tasks !== false) {
       this.tasks = new TaskRuntime(o.tasks, { hub: this.hub, log: this.log, dataDir: o.dataDir });
-      this.addEndpoint(taskRunnerEndpoint(this.tasks.runs));
     }
+    const runs = this.tasks?.runs;
+    for (const endpoint of o.builtinEndpoints ? builtinEndpoints(runs ? { runs } : {}) : []) {
+      this.addEndpoint(endpoint);
+    }
+    if (runs) this.addEndpoint(taskRunnerEndpoint(runs));
     for (const endpoint of o.endpoints ?? []) this.addEndpoint(endpoint);
   }
 
