@@ -1,4 +1,5 @@
 import type { Hub } from '../hub/hub.js';
+import type { TokenVerifier } from '../hub/principal.js';
 import type { Session } from '../hub/session.js';
 import type { Logger } from '../util/logger.js';
 
@@ -10,6 +11,7 @@ export interface UpgradeInfo {
   params: Record<string, string>;
   query: URLSearchParams;
   headers: Record<string, string | string[] | undefined>;
+  /** The client's address: the socket peer, or from X-Forwarded-For behind a trusted proxy. */
   remoteAddress: string;
 }
 
@@ -25,6 +27,8 @@ export interface ConnectionHandlers {
 export interface EndpointContext {
   hub: Hub;
   log: Logger;
+  /** Verifies tokens (for `/rt` `refresh`): hand the principal to `session.reauthenticate`. */
+  auth: TokenVerifier;
 }
 
 /**

@@ -1,6 +1,10 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
+import type { LimitStore } from '../engine/limits.js';
 import type { Engine } from '../engine/types.js';
+import type { PermissionConfig } from '../hub/permissions.js';
 import { defaults } from '../protocol/index.js';
+import type { AuthOptions } from './security/authenticator.js';
+import { type LimitOptions, type ResolvedLimits, resolveLimits } from './security/limits.js';
 
 /**
  * Options of `createServer`. Every field has a default; the CLI maps its flags and
@@ -33,10 +37,43 @@ export interface ServerOptions {
   endpoints?: EndpointDefinition<unknown>[];
   /** Register Node's default process metrics in /metrics. Default true. */
   defaultMetrics?: boolean;
+  /** JWT / JWKS / API-key authentication. With none configured, auth is off (a warning is logged). */
+  auth?: AuthOptions;
+  /** Who may do what: grants for anonymous and authenticated callers and by role. */
+  permissions?: PermissionConfig;
+  /**
+   * Origins (besides the server's own) whose pages may open WebSockets: `https://app.example.com`,
+   * `https://*.example.com`, or `*`. Pages on localhost are also allowed while auth is off.
+   */
+  allowedOrigins?: string[];
+  /** Connection and message limits (0 turns one off). */
+  limits?: LimitOptions;
+  /** Where limit state lives; default in this process. */
+  limitStore?: LimitStore;
+  /** Serve https and wss with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Proxies trusted to set X-Forwarded-For/-Host: IPs, CIDRs, `loopback`, `linklocal`, `uniquelocal`. */
+  trustProxy?: string[];
+  /** Time a client has to send its complete request headers (slowloris bound). Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send a complete request. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Serve /metrics without credentials even when auth is on. Default false. */
+  publicMetrics?: boolean;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'engine' | 'endpoints'>> &
-  Pick<ServerOptions, 'engine' | 'endpoints'>;
+type Passed =
+  | 'engine'
+  | 'endpoints'
+  | 'auth'
+  | 'permissions'
+  | 'allowedOrigins'
+  | 'limitStore'
+  | 'tls'
+  | 'trustProxy';
+
+export type ResolvedServerOptions = Required<Omit<ServerOptions, Passed | 'limits'>> &
+  Pick<ServerOptions, Passed> & { limits: ResolvedLimits };
 
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
@@ -53,5 +90,17 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     defaultMetrics: o.defaultMetrics ?? true,
     engine: o.engine,
     endpoints: o.endpoints,
+    auth: o.auth,
+    permissions: o.permissions,
+    allowedOrigins: o.allowedOrigins,
+    limits: resolveLimits(o.limits),
+    limitStore: o.limitStore,
+    tls: o.tls,
+    trustProxy: o.trustProxy,
+    headersTimeoutMs: o.headersTimeoutMs ?? 10_000,
+    // Node wants the request timeout (when on) to be at least the headers timeout.
+    requestTimeoutMs:
+      o.requestTimeoutMs === 0 ? 0 : Math.max(o.requestTimeoutMs ?? 30_000, o.headersTimeoutMs ?? 10_000),
+    publicMetrics: o.publicMetrics ?? false,
   };
 }

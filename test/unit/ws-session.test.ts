@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { streamEndpoint } from '../../src/endpoints/stream.js';
 import { Frame } from '../../src/hub/frame.js';
+import { anonymousPrincipal } from '../../src/hub/principal.js';
 import type { OverflowPolicy, Session } from '../../src/hub/session.js';
 import { EndpointStats } from '../../src/server/metrics.js';
 import { WriteBatcher } from '../../src/server/write-batcher.js';
@@ -49,6 +50,7 @@ function makeSession(cap: number) {
     endpoint: 'test',
     remoteAddress: '127.0.0.1',
     user: undefined,
+    principal: anonymousPrincipal(),
     socket: socket as unknown as Duplex,
     maxQueuedBytes: cap,
     acceptsBinary: false,
