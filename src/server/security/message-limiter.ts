@@ -13,9 +13,9 @@ export class MessageLimiter {
   private readonly messages: TokenBucket;
   private readonly strikes: TokenBucket;
 
-  constructor(ratePerSec: number, burst: number, strikes: number) {
-    this.messages = new TokenBucket(ratePerSec, Math.max(1, burst));
-    this.strikes = new TokenBucket(1, Math.max(1, strikes));
+  constructor(ratePerSec: number, burst: number, strikes: number, now = Date.now()) {
+    this.messages = new TokenBucket(ratePerSec, Math.max(1, burst), now);
+    this.strikes = new TokenBucket(1, Math.max(1, strikes), now);
   }
 
   take(now = Date.now()): MessageVerdict {
