@@ -61,7 +61,7 @@ it('cuts upgrade headers dribbled slowly (slowloris) at the headers timeout; a b
     expect(a.sent).toBeLessThan(1_000);
     expect(a.elapsedMs).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
     expect(a.elapsedMs).toBeLessThan(HEADERS_TIMEOUT_MS * 4);
-    expect(a.answer === '' || a.answer.startsWith('HTTP/1.1 408')).toBe(true);
+    expect(a.answer).toMatch(/^HTTP\/1\.1 408 Request Timeout/);
   }
   expect(bystander.exchanges).toBeGreaterThan(before);
   expect(await bystander.stop()).toBeGreaterThan(0);
