@@ -15,13 +15,22 @@ export type {
   UpgradeInfo,
 } from './endpoints/endpoint.js';
 export { defineEndpoint } from './endpoints/endpoint.js';
+export type { LimitStore, RateDecision, RateRule } from './engine/limits.js';
 export { MemoryEngine } from './engine/memory/memory-engine.js';
+export { MemoryLimitStore } from './engine/memory/memory-limit-store.js';
 export type * from './engine/types.js';
 export { Frame } from './hub/frame.js';
 export type { Encoder, Subscriber } from './hub/hub.js';
 export { Hub } from './hub/hub.js';
+export type { Action, ChannelAction, Grants, PermissionConfig } from './hub/permissions.js';
+export { ALL_GRANTS, PermissionPolicy, Permissions, taskResource } from './hub/permissions.js';
+export type { AuthMethod, Principal, TokenVerifier } from './hub/principal.js';
+export { anonymousPrincipal } from './hub/principal.js';
 export type { OverflowPolicy, Session } from './hub/session.js';
 export * from './protocol/index.js';
 export { createServer, type ListenAddress, WirehubServer } from './server/create-server.js';
 export type { ServerOptions } from './server/options.js';
+export type { AuthOptions } from './server/security/authenticator.js';
+export { type GuardCheck, principalOf } from './server/security/http-guard.js';
+export type { LimitOptions } from './server/security/limits.js';
 export type { UpgradeCheck } from './server/upgrade-gate.js';

@@ -80,12 +80,6 @@ export class WirehubServer {
     this.proxyTrust = new ProxyTrust(o.trustProxy);
     this.auth = new Authenticator(o.auth ?? {}, new PermissionPolicy(o.permissions));
     this.limitStore = o.limitStore ?? new MemoryLimitStore();
-    this.security = new UpgradeSecurity({
-      auth: this.auth,
-      origins: new OriginPolicy({ allowed: o.allowedOrigins, allowLocalhost: !this.auth.enabled }),
-      limits: o.limits,
-      store: this.limitStore,
-    });
     // Slowloris: a client gets a bounded time for its headers and its whole request; Node
     // checks those deadlines every `connectionsCheckingInterval`, so that follows the bound.
     const timeouts = {
@@ -107,6 +101,13 @@ export class WirehubServer {
       ...transport,
     } as FastifyServerOptions) as unknown as FastifyInstance;
     this.log = this.http.log;
+    this.security = new UpgradeSecurity({
+      auth: this.auth,
+      origins: new OriginPolicy({ allowed: o.allowedOrigins, allowLocalhost: !this.auth.enabled }),
+      limits: o.limits,
+      store: this.limitStore,
+      log: this.log,
+    });
     installHttpGuard(this.http, this.auth, { publicMetrics: o.publicMetrics });
     this.metrics = new ServerMetrics({
       defaultMetrics: o.defaultMetrics,

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { LimitOptions } from '../../src/server/security/limits.js';
 import { TestClient } from '../support/client.js';
 import { rawUpgrade, statusOf } from '../support/raw-http.js';
 import { Bystander, http } from '../support/security.js';
@@ -11,27 +12,41 @@ afterEach(async () => {
   srv = undefined;
 });
 
+/**
+ * Fills a limit with `hold` connections, checks that `attempts` more are refused with
+ * `status`/`code` while a bystander keeps talking, then that closing one lets the next in.
+ */
+async function fillThenRefuse(
+  limits: LimitOptions,
+  hold: number,
+  attempts: number,
+  status: number,
+  code: string,
+) {
+  srv = await startServer({ limits });
+  const url = `${srv.wsUrl}/echo`;
+  const bystander = await Bystander.start(srv.wsUrl);
+  const held: TestClient[] = [];
+  for (let i = 0; i < hold; i += 1) held.push(await TestClient.connect(url));
+  const refusals = await Promise.all(Array.from({ length: attempts }, () => TestClient.refused(url)));
+  for (const r of refusals) {
+    expect(r.status).toBe(status);
+    expect(JSON.parse(r.body).error.code).toBe(code);
+  }
+  await bystander.checkpoint();
+  await held[0]?.close();
+  // The client sees the close before the server lets go of the slot: wait for that
+  // (open then: the other held clients and the bystander).
+  await vi.waitFor(() => expect(srv?.server.connectionCount).toBe(hold - 1 + 1));
+  const again = await TestClient.connect(url);
+  for (const c of [again, ...held]) c.ws.terminate();
+  expect(await bystander.stop()).toBeGreaterThan(0);
+}
+
 describe('connection floods', () => {
   it('caps open connections per IP with 429, and frees the slot when one closes', async () => {
-    srv = await startServer({ limits: { maxConnectionsPerIp: 5, ipConnectionRate: 0 } });
-    const bystander = await Bystander.start(srv.wsUrl);
-    const held: TestClient[] = [];
-    for (let i = 0; i < 5; i += 1) held.push(await TestClient.connect(`${srv.wsUrl}/echo`));
-    const refusals = await Promise.all(
-      Array.from({ length: 20 }, () => TestClient.refused(`${srv?.wsUrl}/echo`)),
-    );
-    for (const r of refusals) {
-      expect(r.status).toBe(429);
-      expect(JSON.parse(r.body).error.code).toBe('rate_limited');
-    }
-    await bystander.checkpoint();
-    await held[0]?.close();
-    // The client sees the close before the server has let go of the slot: wait for that.
-    // Open now: the other held clients and the bystander.
-    await vi.waitFor(() => expect(srv?.server.connectionCount).toBe(held.length - 1 + 1));
-    const again = await TestClient.connect(`${srv.wsUrl}/echo`);
-    for (const c of [again, ...held]) c.ws.terminate();
-    expect(await bystander.stop()).toBeGreaterThan(0);
+    // The bystander comes from another address, so it does not count here.
+    await fillThenRefuse({ maxConnectionsPerIp: 5, ipConnectionRate: 0 }, 5, 20, 429, 'rate_limited');
   });
 
   it('limits the connection rate per IP with 429 and Retry-After', async () => {
@@ -49,27 +64,8 @@ describe('connection floods', () => {
   });
 
   it('refuses upgrades past the node limit with 503, and admits again when one leaves', async () => {
-    srv = await startServer({ limits: { maxConnections: 3, ipConnectionRate: 0 } });
-    const bystander = await Bystander.start(srv.wsUrl);
-    const held = [
-      await TestClient.connect(`${srv.wsUrl}/echo`),
-      await TestClient.connect(`${srv.wsUrl}/echo`),
-    ];
-    const refusals = await Promise.all(
-      Array.from({ length: 4 }, () => TestClient.refused(`${srv?.wsUrl}/echo`)),
-    );
-    for (const r of refusals) {
-      expect(r.status).toBe(503);
-      expect(JSON.parse(r.body).error.code).toBe('node_full');
-    }
-    await bystander.checkpoint();
-    await held[0]?.close();
-    // The client sees the close before the server has let go of the slot: wait for that.
-    // Open now: the other held clients and the bystander.
-    await vi.waitFor(() => expect(srv?.server.connectionCount).toBe(held.length - 1 + 1));
-    const again = await TestClient.connect(`${srv.wsUrl}/echo`);
-    for (const c of [again, ...held]) c.ws.terminate();
-    expect(await bystander.stop()).toBeGreaterThan(0);
+    // Node-wide: the bystander takes one of the three slots.
+    await fillThenRefuse({ maxConnections: 3, ipConnectionRate: 0 }, 2, 4, 503, 'node_full');
   });
 
   it('counts clients by X-Forwarded-For only from a trusted proxy', async () => {
@@ -77,6 +73,7 @@ describe('connection floods', () => {
       trustProxy: ['127.0.0.1'],
       limits: { maxConnectionsPerIp: 1, ipConnectionRate: 0 },
     });
+    const bystander = await Bystander.start(srv.wsUrl);
     const from = (ip: string) => ({ headers: { 'x-forwarded-for': ip } });
     const a = await TestClient.connect(`${srv.wsUrl}/echo`, from('203.0.113.1'));
     const b = await TestClient.connect(`${srv.wsUrl}/echo`, from('203.0.113.2'));
@@ -92,6 +89,7 @@ describe('connection floods', () => {
     });
     expect(spoof.status).toBe(429);
     for (const c of [a, b, direct]) c.ws.terminate();
+    expect(await bystander.stop()).toBeGreaterThan(0);
   });
 });
 

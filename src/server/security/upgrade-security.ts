@@ -2,6 +2,7 @@ import type { EndpointDefinition, UpgradeInfo } from '../../endpoints/endpoint.j
 import type { LimitStore } from '../../engine/limits.js';
 import type { Principal } from '../../hub/principal.js';
 import { WirehubError } from '../../protocol/index.js';
+import type { Logger } from '../../util/logger.js';
 import type { Authenticator } from './authenticator.js';
 import type { ResolvedLimits } from './limits.js';
 import type { OriginPolicy } from './origin-policy.js';
@@ -21,6 +22,7 @@ export interface UpgradeSecurityOptions {
   origins: OriginPolicy;
   limits: ResolvedLimits;
   store: LimitStore;
+  log: Logger;
 }
 
 /** `Authorization: Bearer <token>` → the token. */
@@ -85,7 +87,11 @@ export class UpgradeSecurity {
       if (released) return;
       released = true;
       this.open -= 1;
-      if (perIp) void store.release(ipKey);
+      // A remote store may fail; the slot then expires there, and this process goes on.
+      if (perIp)
+        Promise.resolve()
+          .then(() => store.release(ipKey))
+          .catch((err: unknown) => this.o.log.warn({ err, key: ipKey }, 'limit store release failed'));
     };
     try {
       this.o.origins.check(firstHeader(info.headers.origin), host);
