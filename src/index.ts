@@ -15,13 +15,22 @@ export type {
   UpgradeInfo,
 } from './endpoints/endpoint.js';
 export { defineEndpoint } from './endpoints/endpoint.js';
+export { rtEndpoint } from './endpoints/rt/rt-endpoint.js';
 export type { LimitStore, RateDecision, RateRule } from './engine/limits.js';
 export { MemoryEngine } from './engine/memory/memory-engine.js';
 export { MemoryLimitStore } from './engine/memory/memory-limit-store.js';
+export { SqliteEngine, type SqliteEngineOptions } from './engine/sqlite/sqlite-engine.js';
 export type * from './engine/types.js';
 export { Frame } from './hub/frame.js';
-export type { Encoder, Subscriber } from './hub/hub.js';
+export type { Encoder, HubOptions, Subscriber } from './hub/hub.js';
 export { Hub } from './hub/hub.js';
+export {
+  builtinNamespaces,
+  type Namespace,
+  type NamespaceConfig,
+  Namespaces,
+  type PublishPermission,
+} from './hub/namespaces.js';
 export type { Action, ChannelAction, Grants, PermissionConfig } from './hub/permissions.js';
 export { ALL_GRANTS, PermissionPolicy, Permissions, taskResource } from './hub/permissions.js';
 export type { AuthMethod, Principal, TokenVerifier } from './hub/principal.js';

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { type NamespaceConfig, parseNamespaceConfigs } from '../hub/namespaces.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i;
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
@@ -55,4 +57,32 @@ export function parseHost(raw: string): string {
 export function parseNonEmpty(raw: string): string {
   if (raw.trim() === '') throw new InvalidArgumentError('must not be empty');
   return raw;
+}
+
+/** A whole number ≥ 1. */
+export function parsePositiveInt(raw: string): number {
+  const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!(n >= 1)) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+/** A JSON file holding an array of channel namespace configs. */
+export function parseNamespacesFile(path: string): NamespaceConfig[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidArgumentError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  try {
+    return parseNamespaceConfigs(json);
+  } catch (err) {
+    throw new InvalidArgumentError(`${path}: ${(err as Error).message}`);
+  }
 }

@@ -1,7 +1,17 @@
 import { Command, Option } from 'commander';
+import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
 import { createServer } from '../server/create-server.js';
-import { parseDuration, parseHost, parseLogLevel, parseNonEmpty, parsePort, parseSize } from './parse.js';
+import {
+  parseDuration,
+  parseHost,
+  parseLogLevel,
+  parseNamespacesFile,
+  parseNonEmpty,
+  parsePort,
+  parsePositiveInt,
+  parseSize,
+} from './parse.js';
 import {
   type SecurityFlags,
   securityFlagsProblem,
@@ -19,6 +29,8 @@ interface ServeFlags extends SecurityFlags {
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
+  namespaces?: NamespaceConfig[];
+  maxChannels: number;
 }
 
 /** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
@@ -103,6 +115,23 @@ export function serveCommand(): Command {
         parseLogLevel,
         'info',
       ),
+    )
+    .addOption(
+      new Option(
+        '--namespaces <file>',
+        'JSON file: an array of channel namespaces ({pattern, history, presence, joinLeave, joinLeaveDebounceMs, publish, overflow}); same patterns replace the built-in ones',
+      )
+        .env('WIREHUB_NAMESPACES')
+        .argParser(parseNamespacesFile),
+    )
+    .addOption(
+      opt(
+        '--max-channels <n>',
+        'channels one /rt connection may subscribe to',
+        'WIREHUB_MAX_CHANNELS',
+        parsePositiveInt,
+        defaults.maxChannelsPerConnection,
+      ),
     );
   for (const option of securityOptions()) command.addOption(option);
   return command.action(async (flags: ServeFlags) => {
@@ -119,6 +148,8 @@ export function serveCommand(): Command {
       maxQueuedBytes: flags.maxQueued,
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,
+      maxChannelsPerConnection: flags.maxChannels,
+      ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
     });
     const address = await server.listen();
     server.log.info({ url: address.url, dataDir: flags.dataDir }, `wirehub listening on ${address.url}`);

@@ -3,6 +3,7 @@ import { broadcastEndpoint } from './broadcast.js';
 import { chatEndpoint } from './chat.js';
 import { echoEndpoint } from './echo.js';
 import type { EndpointDefinition } from './endpoint.js';
+import { rtEndpoint } from './rt/rt-endpoint.js';
 import { streamEndpoint } from './stream.js';
 
 /** The seed's plain patterns, served by default. */
@@ -12,4 +13,5 @@ export const builtinEndpoints: EndpointDefinition<unknown>[] = [
   broadcastEndpoint,
   streamEndpoint,
   chatEndpoint,
+  rtEndpoint,
 ];

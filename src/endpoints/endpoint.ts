@@ -55,6 +55,11 @@ export interface EndpointDefinition<State = unknown> {
   /** Accept binary frames. Text-only endpoints close on binary with 1003. */
   binary?: boolean;
   /**
+   * WebSocket subprotocols the endpoint speaks, preferred first. The handshake selects the
+   * first one the client offers; none is selected when the client offers none of them.
+   */
+  protocols?: readonly string[];
+  /**
    * Checks the upgrade request before any socket is opened. Throw a `WirehubError` to
    * refuse it with that error's HTTP status and a JSON body. Returns per-connection state.
    */

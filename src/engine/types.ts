@@ -85,8 +85,15 @@ export interface Engine {
   history(channel: string, query: HistoryQuery, policy: HistoryPolicy): Promise<HistoryResult>;
   /** Current stream position (epoch and last offset). */
   position(channel: string): Promise<StreamPosition>;
-  presenceAdd(channel: string, member: PresenceMember): Promise<void>;
+  /**
+   * Adds (or replaces) a member. With `ttlMs` the entry expires unless refreshed: the node
+   * that added it refreshes it while the member is connected, so a dead node's members go.
+   */
+  presenceAdd(channel: string, member: PresenceMember, ttlMs?: number): Promise<void>;
+  /** Extends the TTL of these members (the ones this node holds) by `ttlMs` from now. */
+  presenceRefresh(channel: string, clients: string[], ttlMs: number): Promise<void>;
   presenceRemove(channel: string, client: string): Promise<void>;
+  /** Current, unexpired members. */
   presenceList(channel: string): Promise<PresenceMember[]>;
   presenceCount(channel: string): Promise<number>;
   close(): Promise<void>;

@@ -11,6 +11,10 @@ export const errorCatalog = {
   bad_channel: { status: 400, message: 'Invalid channel name.' },
   bad_room: { status: 400, message: 'Invalid room name.' },
   bad_interval: { status: 400, message: 'Invalid stream interval.' },
+  unknown_namespace: { status: 400, message: 'No channel namespace matches this channel.' },
+  already_subscribed: { status: 400, message: 'This connection is already subscribed to the channel.' },
+  not_subscribed: { status: 400, message: 'This connection is not subscribed to the channel.' },
+  not_enabled: { status: 400, message: 'The channel namespace does not enable this feature.' },
   not_found: { status: 404, message: 'Not found.' },
   unknown_task: { status: 404, message: 'No such task.' },
   unknown_run: { status: 404, message: 'No such run.' },
@@ -27,6 +31,7 @@ export const errorCatalog = {
   not_ready: { status: 503, message: 'The server is draining or not ready.' },
   node_full: { status: 503, message: 'This node has no room for more connections.' },
   internal: { status: 500, message: 'Internal error.' },
+  not_available: { status: 501, message: 'Not available on this server yet.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

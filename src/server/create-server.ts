@@ -1,12 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { builtinEndpoints } from '../endpoints/builtin.js';
 import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
 import type { LimitStore } from '../engine/limits.js';
-import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { MemoryLimitStore } from '../engine/memory/memory-limit-store.js';
+import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
 import { Hub } from '../hub/hub.js';
 import { PermissionPolicy } from '../hub/permissions.js';
 import { CloseCode } from '../protocol/index.js';
@@ -16,6 +17,7 @@ import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } 
 import { ServerMetrics } from './metrics.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
 import { EndpointRouter } from './router.js';
+import { installChannelRoutes } from './routes/channels.js';
 import { Authenticator } from './security/authenticator.js';
 import { ProxyTrust } from './security/client-ip.js';
 import { type GuardCheck, installHttpGuard, makeGuard } from './security/http-guard.js';
@@ -113,11 +115,22 @@ export class WirehubServer {
       defaultMetrics: o.defaultMetrics,
       queuedBytes: () => this.queuedBytes(),
     });
-    this.hub = new Hub(o.engine ?? new MemoryEngine());
+    this.hub = new Hub(o.engine ?? new SqliteEngine({ file: join(o.dataDir, 'channels.db') }), {
+      namespaces: o.namespaces ?? [],
+      maxChannelsPerConnection: o.maxChannelsPerConnection,
+      presenceTtlMs: o.presenceTtlMs,
+      log: this.log,
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: o.maxPayloadBytes,
       perMessageDeflate: false,
+      // Select the first subprotocol the client offers that its endpoint speaks (`wirehub.v1` for /rt).
+      handleProtocols: (offered, req) => {
+        const path = new URL(req.url ?? '/', 'http://wirehub.invalid').pathname;
+        const spoken = this.router.match(path)?.endpoint.protocols ?? [];
+        return spoken.find((p) => offered.has(p)) ?? false;
+      },
     });
     this.heartbeat = new Heartbeat(this.sessions, o.pingIntervalMs, o.pongTimeoutMs, (s) => {
       this.log.debug({ session: s.id }, 'no pong: terminating');
@@ -203,6 +216,7 @@ export class WirehubServer {
     installErrorHandling(this.http);
     installOpsRoutes(this.http, this.metrics, () => !this.draining);
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
+    installChannelRoutes(this.http, this.hub);
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
     this.heartbeat.start();

@@ -1,6 +1,7 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
 import type { LimitStore } from '../engine/limits.js';
 import type { Engine } from '../engine/types.js';
+import type { NamespaceConfig } from '../hub/namespaces.js';
 import type { PermissionConfig } from '../hub/permissions.js';
 import { defaults } from '../protocol/index.js';
 import type { AuthOptions } from './security/authenticator.js';
@@ -29,8 +30,14 @@ export interface ServerOptions {
   drainWindowMs?: number;
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   logLevel?: string;
-  /** The engine; default the embedded memory engine. */
+  /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
+  /** Channel namespaces; a config with a built-in pattern (`chat:*`, …) replaces that one. */
+  namespaces?: NamespaceConfig[];
+  /** Channels one `/rt` connection may subscribe to at once. Default 128. */
+  maxChannelsPerConnection?: number;
+  /** TTL of presence entries (refreshed by their node at a third of it). Default 60 s. */
+  presenceTtlMs?: number;
   /** Serve the seed's plain endpoints (`/ws`, `/echo`, …). Default true. */
   builtinEndpoints?: boolean;
   /** More endpoints to serve. */
@@ -65,6 +72,7 @@ export interface ServerOptions {
 type Passed =
   | 'engine'
   | 'endpoints'
+  | 'namespaces'
   | 'auth'
   | 'permissions'
   | 'allowedOrigins'
@@ -88,6 +96,9 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     logLevel: o.logLevel ?? 'info',
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
+    maxChannelsPerConnection: o.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection,
+    presenceTtlMs: o.presenceTtlMs ?? defaults.presenceTtlMs,
+    namespaces: o.namespaces,
     engine: o.engine,
     endpoints: o.endpoints,
     auth: o.auth,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type ServerOptions, type WirehubServer } from '../../src/index.js';
 import { principalOf } from '../../src/server/security/http-guard.js';
+import { TestClient } from '../support/client.js';
 import { rawRequest, statusOf } from '../support/raw-http.js';
 import { API_KEY, Bystander, http, mintToken, SECRET } from '../support/security.js';
 import { tempDir } from '../support/server.js';
@@ -12,7 +13,10 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** A server with an API route of the kind #3/#4 add: it checks the publish permission itself. */
+/**
+ * A server with its real channel API (`/api/publish`, history, presence), an extra API route
+ * that says what it parsed (for the body tests), and two routes outside `/api`.
+ */
 async function start(options: ServerOptions) {
   server = await createServer({
     port: 0,
@@ -21,13 +25,10 @@ async function start(options: ServerOptions) {
     dataDir: tempDir(),
     ...options,
   });
-  server.http.post('/api/publish', async (req) => {
-    const body = req.body as { channel?: unknown };
-    const channel = typeof body.channel === 'string' ? body.channel : '';
-    const principal = principalOf(req);
-    principal.permissions.assert('publish', channel);
-    return { ok: true, user: principal.user ?? null, keys: Object.keys(body) };
-  });
+  server.http.post('/api/test/parsed', async (req) => ({
+    user: principalOf(req).user ?? null,
+    keys: Object.keys(req.body as object),
+  }));
   server.http.get(
     '/custom',
     { onRequest: server.guard((p) => p.permissions.assert('metrics')) },
@@ -63,9 +64,14 @@ describe('HTTP API guard with auth on', () => {
     // The query-string token is for WebSocket upgrades only.
     expect((await http(`${url}/api/publish?access_token=${await mintToken()}`, json(body))).status).toBe(401);
 
+    // A chat client (itself authenticated) hears what the API publishes.
+    const room = await TestClient.connect(`${wsUrl}/chat/lobby`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
     const key = await http(`${url}/api/publish`, json(body, { authorization: `Bearer ${API_KEY}` }));
     expect(key.status).toBe(200);
-    expect(JSON.parse(key.body)).toMatchObject({ ok: true, user: 'api-key:1' });
+    expect(JSON.parse(key.body)).toMatchObject({ channel: 'chat:lobby' });
+    expect(await room.next()).toBe('hi');
 
     const reader = await mintToken({ wirehub: { subscribe: ['chat:*'] } });
     const denied = await http(`${url}/api/publish`, json(body, { authorization: `Bearer ${reader}` }));
@@ -75,8 +81,34 @@ describe('HTTP API guard with auth on', () => {
       message: 'not allowed to publish "chat:lobby"',
     });
     const writer = await mintToken({ sub: 'bob', wirehub: { publish: ['chat:*'] } });
-    const allowed = await http(`${url}/api/publish`, json(body, { authorization: `Bearer ${writer}` }));
-    expect(JSON.parse(allowed.body)).toMatchObject({ ok: true, user: 'bob' });
+    const allowed = await http(
+      `${url}/api/publish`,
+      json({ ...body, data: 'from bob' }, { authorization: `Bearer ${writer}` }),
+    );
+    expect(allowed.status).toBe(200);
+    expect(await room.next()).toBe('from bob');
+    room.ws.terminate();
+
+    // History and presence need their own grants.
+    const history = `${url}/api/channels/chat:lobby/history`;
+    const presence = `${url}/api/channels/chat:lobby/presence`;
+    expect((await http(history, { headers: { authorization: `Bearer ${writer}` } })).status).toBe(403);
+    expect((await http(presence, { headers: { authorization: `Bearer ${writer}` } })).status).toBe(403);
+    const historian = await mintToken({ wirehub: { history: ['chat:*'], presence: ['chat:lobby'] } });
+    const page = await http(history, { headers: { authorization: `Bearer ${historian}` } });
+    expect(page.status).toBe(200);
+    expect(JSON.parse(page.body).publications.map((p: { data: unknown }) => p.data)).toEqual([
+      'hi',
+      'from bob',
+    ]);
+    expect((await http(presence, { headers: { authorization: `Bearer ${historian}` } })).status).toBe(200);
+    expect(
+      (
+        await http(`${url}/api/channels/chat:other/presence`, {
+          headers: { authorization: `Bearer ${historian}` },
+        })
+      ).status,
+    ).toBe(403);
 
     // Percent-encoded paths route to the same handler (find-my-way decodes), and meet the same guard.
     for (const path of ['/%61pi/publish', '/api/%70ublish']) {
@@ -119,21 +151,21 @@ describe('HTTP API guard with auth on', () => {
     const { url } = await start({ auth: { apiKeys: [API_KEY] } });
     const auth = { authorization: `Bearer ${API_KEY}` };
     const proto = await http(
-      `${url}/api/publish`,
+      `${url}/api/test/parsed`,
       json('{"channel":"x","__proto__":{"polluted":true}}', auth),
     );
     expect(proto.status).toBe(400);
     expect(JSON.parse(proto.body).error.code).toBe('bad_request');
     const ctor = await http(
-      `${url}/api/publish`,
+      `${url}/api/test/parsed`,
       json('{"channel":"x","constructor":{"prototype":{"polluted":true}}}', auth),
     );
     expect(ctor.status).toBe(400);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const deep = `{"channel":"x","data":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
-    const r = await http(`${url}/api/publish`, json(deep, auth));
+    const r = await http(`${url}/api/test/parsed`, json(deep, auth));
     expect(r.status).toBe(200);
-    expect(JSON.parse(r.body)).toMatchObject({ ok: true, keys: ['channel', 'data'] });
+    expect(JSON.parse(r.body)).toEqual({ user: 'api-key:1', keys: ['channel', 'data'] });
     expect((await http(`${url}/healthz`)).status).toBe(200);
   });
 
@@ -145,14 +177,27 @@ describe('HTTP API guard with auth on', () => {
 });
 
 describe('HTTP API with auth off', () => {
-  it('lets anonymous callers through with the anonymous grants', async () => {
+  it('answers this machine only, with the anonymous grants', async () => {
     const { url } = await start({ permissions: { anonymous: { subscribe: ['*'] } } });
-    const denied = await http(`${url}/api/publish`, json({ channel: 'chat:lobby' }));
+    const denied = await http(`${url}/api/publish`, json({ channel: 'chat:lobby', data: 'x' }));
     expect(denied.status).toBe(403);
+    expect(JSON.parse(denied.body).error.message).toBe('not allowed to publish "chat:lobby"');
     await server?.close();
-    const open = await start({});
-    const r = await http(`${open.url}/api/publish`, json({ channel: 'chat:lobby' }));
-    expect(JSON.parse(r.body)).toMatchObject({ ok: true, user: null });
+
+    const open = await start({ trustProxy: ['loopback'] });
+    const r = await http(`${open.url}/api/publish`, json({ channel: 'chat:lobby', data: 'x' }));
+    expect(r.status).toBe(200);
+    expect(JSON.parse((await http(`${open.url}/api/test/parsed`, json({ a: 1 }))).body)).toEqual({
+      user: null,
+      keys: ['a'],
+    });
+    // A remote client behind a trusted local proxy is still remote.
+    const remote = await http(`${open.url}/api/publish`, {
+      ...json({ channel: 'chat:lobby', data: 'x' }),
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.7' },
+    });
+    expect(remote.status).toBe(403);
+    expect(JSON.parse(remote.body).error.details).toEqual({ reason: 'loopback_only' });
     expect((await http(`${open.url}/metrics`)).status).toBe(200);
   });
 });

@@ -39,6 +39,13 @@ function countingEncoder(name: string) {
   return { encoder, calls };
 }
 
+/** A hub whose namespaces are the plain channel names these tests use. */
+function testHub(): Hub {
+  return new Hub(new MemoryEngine(), {
+    namespaces: [{ pattern: 'room' }, { pattern: 'x' }, { pattern: 'chat' }],
+  });
+}
+
 async function delivered(hub: Hub, channel: string, data: unknown, client = 'c-pub') {
   const pub = await hub.publish({ channel, data, from: { client } });
   // The memory engine delivers in a microtask after publish resolves.
@@ -48,7 +55,7 @@ async function delivered(hub: Hub, channel: string, data: unknown, client = 'c-p
 
 describe('Hub fan-out', () => {
   it('encodes once per encoder and hands every subscriber the same Frame', async () => {
-    const hub = new Hub(new MemoryEngine());
+    const hub = testHub();
     await hub.start();
     const plain = countingEncoder('plain');
     const rt = countingEncoder('rt');
@@ -65,7 +72,7 @@ describe('Hub fan-out', () => {
   });
 
   it('handles more than two encoders on one channel', async () => {
-    const hub = new Hub(new MemoryEngine());
+    const hub = testHub();
     await hub.start();
     const encoders = ['a', 'b', 'c', 'd'].map(countingEncoder);
     const subs = encoders.flatMap((e) => [
@@ -93,7 +100,7 @@ describe('Hub fan-out', () => {
   });
 
   it('skips the sender when excludeOwn is set, and stops after unsubscribe', async () => {
-    const hub = new Hub(new MemoryEngine());
+    const hub = testHub();
     await hub.start();
     const { encoder } = countingEncoder('p');
     const a = fakeSession('c-a');

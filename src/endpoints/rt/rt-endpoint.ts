@@ -1,0 +1,84 @@
+import { Frame } from '../../hub/frame.js';
+import type { Session } from '../../hub/session.js';
+import {
+  decodeCommand,
+  RT_SUBPROTOCOL,
+  type RtError,
+  toWirehubError,
+  WirehubError,
+} from '../../protocol/index.js';
+import type { Logger } from '../../util/logger.js';
+import { defineEndpoint } from '../endpoint.js';
+import { type CommandContext, runCommand } from './commands.js';
+import { RtSubscriptions } from './subscriptions.js';
+
+function sendError(session: Session, id: number | undefined, err: WirehubError): void {
+  const frame: RtError = {
+    op: 'error',
+    ...(id === undefined ? {} : { id }),
+    code: err.code,
+    message: err.message,
+  };
+  if (err.details !== undefined) frame.details = err.details;
+  session.send(Frame.json(frame));
+}
+
+/** Runs one frame: exactly one `reply` or `error` per command, whatever happens. */
+async function handleFrame(text: string, ctx: CommandContext, log: Logger): Promise<void> {
+  // Commands still queued when the connection went away have nobody to answer.
+  if (!ctx.session.isOpen) return;
+  const decoded = decodeCommand(text);
+  if (!decoded.ok) {
+    sendError(ctx.session, decoded.id, decoded.error);
+    return;
+  }
+  const { id } = decoded.command;
+  try {
+    const outcome = await runCommand(decoded.command, ctx);
+    ctx.session.send(Frame.json({ op: 'reply', id, result: outcome.result }));
+    outcome.afterReply?.();
+  } catch (err) {
+    if (!(err instanceof WirehubError))
+      log.error({ err, session: ctx.session.id, op: decoded.command.op }, 'rt command failed');
+    sendError(ctx.session, id, toWirehubError(err));
+  }
+}
+
+/**
+ * `/rt`: the multiplexed JSON protocol (subprotocol `wirehub.v1`). Many channels over one
+ * socket, every command answered, history recovery with offsets and epochs, presence. A
+ * connection's commands run one after another, in the order they arrived.
+ *
+ * @example
+ * ```ts
+ * const ws = new WebSocket('ws://127.0.0.1:8080/rt', 'wirehub.v1');
+ * ws.onopen = () => ws.send(JSON.stringify({ op: 'subscribe', id: 1, channel: 'chat:lobby' }));
+ * ```
+ */
+export const rtEndpoint = defineEndpoint({
+  path: '/rt',
+  name: 'rt',
+  protocols: [RT_SUBPROTOCOL],
+  accept(info) {
+    const offered = info.headers['sec-websocket-protocol'];
+    if (offered === undefined) return;
+    const list = (Array.isArray(offered) ? offered.join(',') : offered).split(',').map((p) => p.trim());
+    if (!list.includes(RT_SUBPROTOCOL)) {
+      throw new WirehubError('bad_request', `/rt speaks the subprotocol ${RT_SUBPROTOCOL}; offer it or none`);
+    }
+  },
+  open(session, { hub, log }) {
+    const ctx: CommandContext = { hub, session, subscriptions: new RtSubscriptions(hub, session) };
+    let queue: Promise<void> = Promise.resolve();
+    return {
+      message(data) {
+        queue = queue
+          .then(() => handleFrame(String(data), ctx, log))
+          .catch((err: unknown) => log.error({ err, session: session.id }, 'rt frame failed'));
+      },
+      close() {
+        ctx.subscriptions.clear();
+      },
+    };
+  },
+});
