@@ -129,6 +129,7 @@ export class UpgradeGate {
         limits.messageRate > 0
           ? new MessageLimiter(limits.messageRate, limits.messageBurst, limits.messageStrikes)
           : undefined,
+      errorFrame: endpoint.errorFrame?.bind(endpoint),
       socket,
       maxQueuedBytes: this.o.maxQueuedBytes,
       acceptsBinary: endpoint.binary === true,

@@ -23,6 +23,8 @@ export interface WsSessionOptions {
   principal: Principal;
   /** Inbound message rate; none when the limit is off. */
   limiter?: MessageLimiter | undefined;
+  /** How the endpoint words an error about a dropped message (default `{"error":…}`). */
+  errorFrame?: ((err: WirehubError, data: string | Buffer) => Frame) | undefined;
   /** The raw socket of the upgrade: frames are written to it directly, pre-framed. */
   socket: Duplex;
   maxQueuedBytes: number;
@@ -203,7 +205,8 @@ export class WsSession implements Session {
         const error = new WirehubError('rate_limited', 'too many messages: this one was dropped', {
           retryAfterMs: limiter.retryAfterMs(),
         });
-        this.send(Frame.json({ error: error.toJSON() }), 'drop');
+        const text = isBinary ? data : data.toString('utf8');
+        this.send(this.opts.errorFrame?.(error, text) ?? Frame.json({ error: error.toJSON() }), 'drop');
         return;
       }
     }

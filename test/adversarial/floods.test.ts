@@ -115,4 +115,26 @@ describe('message floods', () => {
     expect(metrics.body).toMatch(/wirehub_rate_limited_messages_total\{endpoint="echo"\} [1-9]/);
     expect(metrics.body).toMatch(/wirehub_closes_total\{endpoint="echo",code="4029"\} 1/);
   });
+
+  it('on /rt, answers each dropped command with its own op:error id, then closes with 4029', async () => {
+    srv = await startServer({ limits: { messageRate: 1, messageBurst: 5, messageStrikes: 3 } });
+    const bystander = await Bystander.start(srv.wsUrl);
+    const rt = await TestClient.connect(`${srv.wsUrl}/rt`);
+    const ping = (id: number) => rt.ws.send(JSON.stringify({ op: 'ping', id }));
+    for (let id = 1; id <= 5; id += 1) ping(id);
+    for (let id = 1; id <= 5; id += 1) expect(await rt.nextJson()).toMatchObject({ op: 'reply', id });
+    for (let id = 6; id <= 50; id += 1) ping(id);
+    expect(await rt.closed).toEqual({ code: 4029, reason: 'rate limited: too many messages' });
+    const errors = rt.messages.map((m) => JSON.parse(String(m)));
+    expect(errors).toEqual(
+      [6, 7, 8].map((id) => ({
+        op: 'error',
+        id,
+        code: 'rate_limited',
+        message: 'too many messages: this one was dropped',
+        details: { retryAfterMs: expect.any(Number) },
+      })),
+    );
+    expect(await bystander.stop()).toBeGreaterThan(0);
+  });
 });
