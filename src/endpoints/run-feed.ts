@@ -1,5 +1,6 @@
 import { Frame } from '../hub/frame.js';
 import type { Encoder, Hub } from '../hub/hub.js';
+import type { Principal } from '../hub/principal.js';
 import type { OverflowPolicy, Session } from '../hub/session.js';
 import { WirehubError } from '../protocol/index.js';
 import { isTerminal } from '../tasks/runs/state-machine.js';
@@ -72,6 +73,12 @@ export class RunFeed implements Session {
   }
   get user(): string | undefined {
     return this.session.user;
+  }
+  get principal(): Principal {
+    return this.session.principal;
+  }
+  reauthenticate(principal: Principal): void {
+    this.session.reauthenticate(principal);
   }
   get bufferedAmount(): number {
     return this.session.bufferedAmount;

@@ -14,6 +14,7 @@ export class EndpointStats {
   bytesOut = 0;
   drops = 0;
   slowDisconnects = 0;
+  rateLimited = 0;
   readonly closes = new Map<number, number>();
 
   countClose(code: number): void {
@@ -78,6 +79,12 @@ export class ServerMetrics {
       'wirehub_slow_consumer_disconnects_total',
       'Clients closed with 4008 because they were over their output cap',
       'slowDisconnects',
+      'counter',
+    );
+    perEndpoint(
+      'wirehub_rate_limited_messages_total',
+      'Inbound messages dropped because a client was over its message rate',
+      'rateLimited',
       'counter',
     );
     new Counter({

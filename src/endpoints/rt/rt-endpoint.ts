@@ -16,7 +16,7 @@ import { type CommandContext, runCommand } from './commands.js';
 import { rtRunUpdates } from './encoders.js';
 import { RtSubscriptions } from './subscriptions.js';
 
-function sendError(session: Session, id: number | undefined, err: WirehubError): void {
+function errorFrame(id: number | undefined, err: WirehubError): Frame {
   const frame: RtError = {
     op: 'error',
     ...(id === undefined ? {} : { id }),
@@ -24,7 +24,21 @@ function sendError(session: Session, id: number | undefined, err: WirehubError):
     message: err.message,
   };
   if (err.details !== undefined) frame.details = err.details;
-  session.send(Frame.json(frame));
+  return Frame.json(frame);
+}
+
+function sendError(session: Session, id: number | undefined, err: WirehubError): void {
+  session.send(errorFrame(id, err));
+}
+
+/** The `id` of a command the server dropped unread, so the client knows which one failed. */
+function commandId(data: string | Buffer): number | undefined {
+  try {
+    const id = (JSON.parse(String(data)) as { id?: unknown } | null)?.id;
+    return typeof id === 'number' && Number.isSafeInteger(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs one frame: exactly one `reply` or `error` per command, whatever happens. */
@@ -69,6 +83,9 @@ export function rtEndpoint(options: RtEndpointOptions = {}) {
     path: '/rt',
     name: 'rt',
     protocols: [RT_SUBPROTOCOL],
+    // Parsing a dropped frame for its id is bounded: a client gets only a few such answers
+    // before the rate limit closes it with 4029.
+    errorFrame: (err, data) => errorFrame(commandId(data), err),
     accept(info) {
       const offered = info.headers['sec-websocket-protocol'];
       if (offered !== undefined) {
