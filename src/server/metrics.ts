@@ -124,24 +124,27 @@ export class ServerMetrics {
           this.set(broker().up ? 1 : 0);
         },
       });
-      new Counter({
-        name: 'wirehub_broker_disconnects_total',
-        help: 'Times the link to the broker (Redis) went down',
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(broker().brokerDowns);
-        },
-      });
-      new Counter({
-        name: 'wirehub_broker_reconnects_total',
-        help: 'Times the link to the broker came back (subscriptions re-established and caught up)',
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(broker().brokerReconnects);
-        },
-      });
+      // Plain totals read at scrape time.
+      const total = (name: string, help: string, read: (stats: BrokerStats) => number) =>
+        new Counter({
+          name,
+          help,
+          registers: [this.registry],
+          collect() {
+            this.reset();
+            this.inc(read(broker()));
+          },
+        });
+      total(
+        'wirehub_broker_disconnects_total',
+        'Times the link to the broker (Redis) went down',
+        (b) => b.brokerDowns,
+      );
+      total(
+        'wirehub_broker_reconnects_total',
+        'Times the link to the broker came back (subscriptions re-established and caught up)',
+        (b) => b.brokerReconnects,
+      );
       new Counter({
         name: 'wirehub_broker_gaps_total',
         help: 'Gaps detected in live channel subscriptions: recovered from history, or lost (clients resync)',
