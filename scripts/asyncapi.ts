@@ -5,6 +5,7 @@ import { z } from 'zod';
 import {
   CloseCode,
   cancelCommand,
+  cancelResult,
   errorCatalog,
   errorFrame,
   historyCommand,
@@ -23,6 +24,7 @@ import {
   replyFrame,
   runCommand,
   runPush,
+  runResult,
   subscribeCommand,
   subscribeResult,
   unsubscribeCommand,
@@ -148,6 +150,8 @@ const results: Record<string, z.ZodType> = {
   HistoryResult: historyResult,
   PresenceResult: presenceResult,
   PingResult: pingResult,
+  RunResult: runResult,
+  CancelResult: cancelResult,
 };
 
 function schemaOf(type: z.ZodType): unknown {

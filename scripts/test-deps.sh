@@ -6,6 +6,8 @@ set -euo pipefail
 
 missing=()
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || missing+=(python3-websockets)
+# The TLS tests make a self-signed certificate with openssl.
+command -v openssl >/dev/null || missing+=(openssl)
 command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 

@@ -17,8 +17,14 @@ import {
   parseRedisUrl,
   parseSize,
 } from './parse.js';
+import {
+  type SecurityFlags,
+  securityFlagsProblem,
+  securityOptions,
+  toServerSecurityOptions,
+} from './security-flags.js';
 
-interface ServeFlags {
+interface ServeFlags extends SecurityFlags {
   host: string;
   port: number;
   dataDir: string;
@@ -54,9 +60,10 @@ function opt<T>(
 }
 
 export function serveCommand(): Command {
-  return new Command('serve')
+  const command = new Command('serve');
+  command
     .description(
-      'run the wirehub server (the seed endpoints /ws, /echo, /broadcast, /stream, /chat/{room}, /task-runner)',
+      'run the wirehub server (the seed endpoints /ws, /echo, /broadcast, /stream, /chat/{room}, /task-runner, and /rt)',
     )
     .addOption(opt('--host <host>', 'interface to bind', 'WIREHUB_HOST', parseHost, '127.0.0.1'))
     .addOption(opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, 8080))
@@ -189,63 +196,67 @@ export function serveCommand(): Command {
         parseIntAtLeast(0),
         1000,
       ),
-    )
-    .action(async (flags: ServeFlags, command: Command) => {
-      if (flags.taskWorkers === 0 && !flags.redis) {
-        command.error(
-          "error: option '--task-workers <n>' can be 0 only with --redis (then wirehub worker processes run the tasks)",
-          { exitCode: 2, code: 'wirehub.taskWorkers' },
-        );
-      }
-      if (flags.taskQueue === 0 && flags.redis) {
-        command.error(
-          "error: option '--task-queue <n>' must be at least 1 with --redis (it bounds the runs queued or running in the cluster)",
-          { exitCode: 2, code: 'wirehub.taskQueue' },
-        );
-      }
-      const server = await createServer({
-        host: flags.host,
-        port: flags.port,
-        dataDir: flags.dataDir,
-        pingIntervalMs: flags.pingInterval,
-        pongTimeoutMs: flags.pongTimeout,
-        maxPayloadBytes: flags.maxPayload,
-        maxQueuedBytes: flags.maxQueued,
-        drainWindowMs: flags.drainWindow,
-        logLevel: flags.logLevel,
-        maxChannelsPerConnection: flags.maxChannels,
-        presenceTtlMs: flags.presenceTtl,
-        ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
-        ...(flags.redis ? { redis: flags.redis } : {}),
-        tasks: {
-          modules: flags.tasks ?? [],
-          publicUrl: flags.publicUrl,
-          poolSize: flags.taskWorkers,
-          queueSize: flags.taskQueue,
-        },
-      });
-      const address = await server.listen();
-      server.log.info(
-        { url: address.url, dataDir: flags.dataDir, engine: server.hub.engine.kind },
-        `wirehub listening on ${address.url}`,
+    );
+  for (const option of securityOptions()) command.addOption(option);
+  return command.action(async (flags: ServeFlags) => {
+    const problem = securityFlagsProblem(flags);
+    if (problem) command.error(`error: ${problem}`, { exitCode: 2, code: 'wirehub.usage' });
+    if (flags.taskWorkers === 0 && !flags.redis) {
+      command.error(
+        "error: option '--task-workers <n>' can be 0 only with --redis (then wirehub worker processes run the tasks)",
+        { exitCode: 2, code: 'wirehub.usage' },
       );
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        signals += 1;
-        if (signals > 1) {
-          server.log.warn({ signal }, 'second signal: exiting now');
-          process.exit(1);
-        }
-        server.log.info({ signal, connections: server.connectionCount }, 'draining');
-        server.drain().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            server.log.error({ err }, 'drain failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+    }
+    if (flags.taskQueue === 0 && flags.redis) {
+      command.error(
+        "error: option '--task-queue <n>' must be at least 1 with --redis (it bounds the runs queued or running in the cluster)",
+        { exitCode: 2, code: 'wirehub.usage' },
+      );
+    }
+    const server = await createServer({
+      ...toServerSecurityOptions(flags),
+      host: flags.host,
+      port: flags.port,
+      dataDir: flags.dataDir,
+      pingIntervalMs: flags.pingInterval,
+      pongTimeoutMs: flags.pongTimeout,
+      maxPayloadBytes: flags.maxPayload,
+      maxQueuedBytes: flags.maxQueued,
+      drainWindowMs: flags.drainWindow,
+      logLevel: flags.logLevel,
+      maxChannelsPerConnection: flags.maxChannels,
+      presenceTtlMs: flags.presenceTtl,
+      ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
+      ...(flags.redis ? { redis: flags.redis } : {}),
+      tasks: {
+        modules: flags.tasks ?? [],
+        publicUrl: flags.publicUrl,
+        poolSize: flags.taskWorkers,
+        queueSize: flags.taskQueue,
+      },
     });
+    const address = await server.listen();
+    server.log.info(
+      { url: address.url, dataDir: flags.dataDir, engine: server.hub.engine.kind },
+      `wirehub listening on ${address.url}`,
+    );
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        server.log.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      server.log.info({ signal, connections: server.connectionCount }, 'draining');
+      server.drain().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          server.log.error({ err }, 'drain failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
 }

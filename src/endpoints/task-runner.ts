@@ -5,14 +5,10 @@ import { WirehubError } from '../protocol/index.js';
 import { LATEST } from '../tasks/define-task.js';
 import type { RunService } from '../tasks/runs/run-service.js';
 import { isTerminal } from '../tasks/runs/state-machine.js';
-import { runChannel } from '../tasks/runs/types.js';
 import type { Logger } from '../util/logger.js';
 import type { EndpointContext, UpgradeInfo } from './endpoint.js';
 import { defineEndpoint } from './endpoint.js';
-import { RunFeed, runUpdateEncoder } from './run-feed.js';
-
-/** Runs one `/task-runner` connection may follow at once. */
-export const MAX_FEEDS_PER_CONNECTION = 100;
+import { plainRunUpdates, RunFeeds } from './run-feed.js';
 
 const runRequest = z.object({
   project: z.string(),
@@ -46,16 +42,17 @@ export function requestBaseUrl(info: UpgradeInfo): string {
 
 /** One `/task-runner` connection: its requests are handled one after another, in order. */
 class TaskRunnerConnection {
-  private readonly feeds = new Map<string, RunFeed>();
+  private readonly feeds: RunFeeds;
   private queue: Promise<void> = Promise.resolve();
-  private closed = false;
 
   constructor(
     private readonly session: Session,
     private readonly ctx: EndpointContext,
     private readonly runs: RunService,
     private readonly baseUrl: string,
-  ) {}
+  ) {
+    this.feeds = new RunFeeds(ctx.hub, session, plainRunUpdates);
+  }
 
   /** Queues one message; the chain goes on whatever happens to it. */
   receive(text: string): Promise<void> {
@@ -65,9 +62,8 @@ class TaskRunnerConnection {
   }
 
   closeAll(): void {
-    this.closed = true;
     // The runs go on: only this client's view of them ends.
-    for (const feed of [...this.feeds.values()]) feed.end();
+    this.feeds.endAll();
   }
 
   private async handle(text: string): Promise<void> {
@@ -110,7 +106,7 @@ class TaskRunnerConnection {
       { project: req.project, domain: req.domain, name: req.task, version: req.version },
       req.inputs,
     );
-    const feed = await this.follow(prepared.runId);
+    const feed = await this.feeds.follow(prepared.runId);
     try {
       await this.runs.submit(prepared);
     } catch (err) {
@@ -128,8 +124,7 @@ class TaskRunnerConnection {
   }
 
   private async watch(id: string): Promise<void> {
-    this.feeds.get(id)?.end();
-    const feed = await this.follow(id);
+    const feed = await this.feeds.follow(id);
     if (!(await this.runs.get(id))) {
       feed.end();
       throw new WirehubError('unknown_run', `no run ${id}`, { run_id: id });
@@ -139,9 +134,9 @@ class TaskRunnerConnection {
   }
 
   private async cancel(id: string): Promise<void> {
-    if (!this.feeds.has(id)) {
+    if (!this.feeds.get(id)) {
       // Follow the run from now on, so this client sees the ABORTED update too.
-      const feed = await this.follow(id);
+      const feed = await this.feeds.follow(id);
       const record = await this.runs.get(id);
       if (!record || isTerminal(record.status)) feed.end();
       else {
@@ -150,25 +145,6 @@ class TaskRunnerConnection {
       }
     }
     await this.runs.cancel(id);
-  }
-
-  /** Subscribes a held feed to `run:<id>`, before anything about the run is sent. */
-  private async follow(id: string): Promise<RunFeed> {
-    if (this.closed) throw new WirehubError('not_ready', 'the connection is closing');
-    if (this.feeds.size >= MAX_FEEDS_PER_CONNECTION) {
-      throw new WirehubError(
-        'too_many_channels',
-        `this connection already follows ${MAX_FEEDS_PER_CONNECTION} runs; wait for some to end`,
-      );
-    }
-    const channel = runChannel(id);
-    const feed = new RunFeed(this.session, id, (f) => {
-      this.ctx.hub.unsubscribe(channel, f);
-      if (this.feeds.get(id) === f) this.feeds.delete(id);
-    });
-    this.feeds.set(id, feed);
-    await this.ctx.hub.subscribe(channel, { session: feed, encoder: runUpdateEncoder });
-    return feed;
   }
 }
 

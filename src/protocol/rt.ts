@@ -187,6 +187,17 @@ export const presenceResult = z.object({ members: z.array(presenceMemberSchema) 
 
 export const pingResult = z.object({});
 
+/** Reply to `run`: the run id, its page, its status now, and the channel carrying its updates. */
+export const runResult = z.object({
+  run: z.string(),
+  url: z.string(),
+  status: z.string(),
+  channel: z.string(),
+});
+
+/** Reply to `cancel`: the run and its status after the cancel (ABORTED once it has stopped). */
+export const cancelResult = z.object({ run: z.string(), status: z.string() });
+
 export const replyFrame = z.object({
   op: z.literal('reply'),
   id: commandIdSchema,
@@ -239,6 +250,8 @@ export type RtMessagePush = z.infer<typeof messagePush>;
 export type RtJoinPush = z.infer<typeof joinPush>;
 export type RtLeavePush = z.infer<typeof leavePush>;
 export type RtRunPush = z.infer<typeof runPush>;
+export type RtRunResult = z.infer<typeof runResult>;
+export type RtCancelResult = z.infer<typeof cancelResult>;
 export type RtSubscribeResult = z.infer<typeof subscribeResult>;
 export type RtPublishResult = z.infer<typeof publishResult>;
 export type RtHistoryResult = z.infer<typeof historyResult>;

@@ -14,6 +14,7 @@ export class EndpointStats {
   bytesOut = 0;
   drops = 0;
   slowDisconnects = 0;
+  rateLimited = 0;
   readonly closes = new Map<number, number>();
 
   countClose(code: number): void {
@@ -91,6 +92,12 @@ export class ServerMetrics {
       'slowDisconnects',
       'counter',
     );
+    perEndpoint(
+      'wirehub_rate_limited_messages_total',
+      'Inbound messages dropped because a client was over its message rate',
+      'rateLimited',
+      'counter',
+    );
     new Counter({
       name: 'wirehub_closes_total',
       help: 'Closed WebSocket connections by endpoint and close code',
@@ -124,24 +131,27 @@ export class ServerMetrics {
           this.set(broker().up ? 1 : 0);
         },
       });
-      new Counter({
-        name: 'wirehub_broker_disconnects_total',
-        help: 'Times the link to the broker (Redis) went down',
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(broker().brokerDowns);
-        },
-      });
-      new Counter({
-        name: 'wirehub_broker_reconnects_total',
-        help: 'Times the link to the broker came back (subscriptions re-established and caught up)',
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(broker().brokerReconnects);
-        },
-      });
+      // Plain totals read at scrape time.
+      const total = (name: string, help: string, read: (stats: BrokerStats) => number) =>
+        new Counter({
+          name,
+          help,
+          registers: [this.registry],
+          collect() {
+            this.reset();
+            this.inc(read(broker()));
+          },
+        });
+      total(
+        'wirehub_broker_disconnects_total',
+        'Times the link to the broker (Redis) went down',
+        (b) => b.brokerDowns,
+      );
+      total(
+        'wirehub_broker_reconnects_total',
+        'Times the link to the broker came back (subscriptions re-established and caught up)',
+        (b) => b.brokerReconnects,
+      );
       new Counter({
         name: 'wirehub_broker_gaps_total',
         help: 'Gaps detected in live channel subscriptions: recovered from history, or lost (clients resync)',

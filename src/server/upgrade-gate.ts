@@ -2,22 +2,30 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 import type { EndpointContext, EndpointDefinition, UpgradeInfo } from '../endpoints/endpoint.js';
+import type { Principal } from '../hub/principal.js';
 import { WirehubError } from '../protocol/index.js';
 import { randomId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { rejectUpgrade } from './http-reject.js';
 import type { ServerMetrics } from './metrics.js';
 import type { EndpointRouter } from './router.js';
+import type { ProxyTrust } from './security/client-ip.js';
+import { BEARER_CHALLENGE } from './security/http-guard.js';
+import type { ResolvedLimits } from './security/limits.js';
+import { MessageLimiter } from './security/message-limiter.js';
+import { TOKEN_QUERY_PARAM, type UpgradeSecurity } from './security/upgrade-security.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { WsSession } from './ws-session.js';
 
 /**
- * A check every upgrade passes before its endpoint sees it (auth, origin, limits). Throw a
+ * A check every upgrade passes after the built-in security (limits, origin, auth, endpoint
+ * permission) and before its endpoint sees it. It gets the authenticated principal. Throw a
  * `WirehubError` to refuse with its HTTP status; return a user id to attach one.
  */
 export type UpgradeCheck = (
   info: UpgradeInfo,
   endpoint: EndpointDefinition<unknown>,
+  principal: Principal,
 ) => undefined | { user?: string } | Promise<undefined | { user?: string }>;
 
 export interface UpgradeGateOptions {
@@ -30,6 +38,9 @@ export interface UpgradeGateOptions {
   sessions: Set<WsSession>;
   maxQueuedBytes: number;
   checks: UpgradeCheck[];
+  security: UpgradeSecurity;
+  proxyTrust: ProxyTrust;
+  limits: ResolvedLimits;
   isDraining(): boolean;
   onSessionClosed(session: WsSession, code: number): void;
 }
@@ -50,7 +61,7 @@ export class UpgradeGate {
       const error = err instanceof WirehubError ? err : new WirehubError('internal');
       if (!(err instanceof WirehubError)) this.o.log.error({ err }, 'upgrade failed');
       this.o.metrics.countRejection(error.status);
-      rejectUpgrade(socket, error);
+      rejectUpgrade(socket, error, refusalHeaders(error));
     });
   }
 
@@ -71,23 +82,54 @@ export class UpgradeGate {
       params: match.params,
       query,
       headers: req.headers,
-      remoteAddress: req.socket.remoteAddress ?? '',
+      remoteAddress: this.o.proxyTrust.clientIp(req),
     };
-    let user: string | undefined;
-    for (const check of this.o.checks) {
-      const result = await check(info, match.endpoint);
-      if (result?.user !== undefined) user = result.user;
-    }
     const endpoint = match.endpoint;
-    const state = endpoint.accept ? await endpoint.accept(info, this.o.context) : undefined;
-    if (socket.destroyed) return;
+    const admission = await this.o.security.admit(info, endpoint, this.o.proxyTrust.host(req));
+    let session: WsSession;
+    let state: unknown;
+    try {
+      // The token has done its job: endpoints and their logs never see it.
+      query.delete(TOKEN_QUERY_PARAM);
+      let user: string | undefined;
+      for (const check of this.o.checks) {
+        const result = await check(info, endpoint, admission.principal);
+        if (result?.user !== undefined) user = result.user;
+      }
+      state = endpoint.accept ? await endpoint.accept(info, this.o.context) : undefined;
+      if (socket.destroyed) {
+        admission.release();
+        return;
+      }
+      session = this.createSession(socket, info, endpoint, user, admission.principal, admission.release);
+    } catch (err) {
+      admission.release();
+      throw err;
+    }
+    await this.openSession({ req, socket, head, session, endpoint, info, state });
+  }
 
+  private createSession(
+    socket: Duplex,
+    info: UpgradeInfo,
+    endpoint: EndpointDefinition<unknown>,
+    user: string | undefined,
+    principal: Principal,
+    release: () => void,
+  ): WsSession {
+    const limits = this.o.limits;
     const stats = this.o.metrics.endpoint(endpoint.name);
     const session = new WsSession({
       id: randomId('c'),
       endpoint: endpoint.name,
       remoteAddress: info.remoteAddress,
       user,
+      principal,
+      limiter:
+        limits.messageRate > 0
+          ? new MessageLimiter(limits.messageRate, limits.messageBurst, limits.messageStrikes)
+          : undefined,
+      errorFrame: endpoint.errorFrame?.bind(endpoint),
       socket,
       maxQueuedBytes: this.o.maxQueuedBytes,
       acceptsBinary: endpoint.binary === true,
@@ -95,6 +137,7 @@ export class UpgradeGate {
       batcher: this.o.batcher,
       log: this.o.log,
       onClosed: (s, code) => {
+        release();
         this.o.sessions.delete(s);
         stats.open -= 1;
         stats.countClose(code);
@@ -105,6 +148,20 @@ export class UpgradeGate {
     this.o.sessions.add(session);
     stats.open += 1;
     stats.accepted += 1;
+    return session;
+  }
+
+  /** Runs the endpoint's `open` (before the 101), then completes the handshake. */
+  private async openSession(a: {
+    req: IncomingMessage;
+    socket: Duplex;
+    head: Buffer;
+    session: WsSession;
+    endpoint: EndpointDefinition<unknown>;
+    info: UpgradeInfo;
+    state: unknown;
+  }): Promise<void> {
+    const { req, socket, head, session, endpoint, info, state } = a;
     const onEarlyClose = () => session.abandon();
     socket.once('close', onEarlyClose);
     try {
@@ -123,6 +180,16 @@ export class UpgradeGate {
       session.attach(ws);
     });
   }
+}
+
+/** Headers that tell a refused client what to do: how to authenticate, when to retry. */
+function refusalHeaders(err: WirehubError): Record<string, string> {
+  if (err.code === 'unauthorized') return { 'WWW-Authenticate': BEARER_CHALLENGE };
+  const retryAfterMs = (err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  if (err.status === 429 && typeof retryAfterMs === 'number') {
+    return { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
+  }
+  return {};
 }
 
 /** The checks `ws` would make, done first so that a refused handshake never leaks a session. */

@@ -2,20 +2,29 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { ConnectionHandlers } from '../endpoints/endpoint.js';
 import { Frame } from '../hub/frame.js';
+import type { Principal } from '../hub/principal.js';
 import type { OverflowPolicy, Session } from '../hub/session.js';
 import { CloseCode, WirehubError } from '../protocol/index.js';
 import type { Logger } from '../util/logger.js';
 import type { EndpointStats } from './metrics.js';
+import type { MessageLimiter } from './security/message-limiter.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { wireBytes } from './ws-framing.js';
 
 const OPEN = 1;
+/** Longest delay setTimeout honours; a later expiry is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface WsSessionOptions {
   id: string;
   endpoint: string;
   remoteAddress: string;
   user: string | undefined;
+  principal: Principal;
+  /** Inbound message rate; none when the limit is off. */
+  limiter?: MessageLimiter | undefined;
+  /** How the endpoint words an error about a dropped message (default `{"error":…}`). */
+  errorFrame?: ((err: WirehubError, data: string | Buffer) => Frame) | undefined;
   /** The raw socket of the upgrade: frames are written to it directly, pre-framed. */
   socket: Duplex;
   maxQueuedBytes: number;
@@ -38,9 +47,10 @@ export class WsSession implements Session {
   readonly endpoint: string;
   readonly remoteAddress: string;
   readonly connectedAt = new Date();
-  readonly user: string | undefined;
-  /** Heartbeat bookkeeping: when the last ping went out and whether its pong came back. */
-  pongPending = false;
+  private _principal: Principal;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Heartbeat bookkeeping: when (performance.now()) the last pong came back. */
+  lastPongAt = performance.now();
   private ws: WebSocket | undefined;
   private handlers: ConnectionHandlers = {};
   private early: Frame[] | undefined = [];
@@ -53,7 +63,39 @@ export class WsSession implements Session {
     this.id = opts.id;
     this.endpoint = opts.endpoint;
     this.remoteAddress = opts.remoteAddress;
-    this.user = opts.user;
+    this._principal = opts.principal;
+    this.armExpiry();
+  }
+
+  get user(): string | undefined {
+    return this.opts.user ?? this._principal.user;
+  }
+
+  get principal(): Principal {
+    return this._principal;
+  }
+
+  reauthenticate(principal: Principal): void {
+    if (principal.user !== this._principal.user) {
+      throw new WirehubError('forbidden', 'the new token is for another user than this connection');
+    }
+    this._principal = principal;
+    this.armExpiry();
+  }
+
+  /** Closes the connection with 4001 when its credentials expire (a refresh moves the deadline). */
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    const expiresAt = this._principal.expiresAt;
+    if (expiresAt === undefined || this.closed) return;
+    const wait = expiresAt - Date.now();
+    if (wait <= 0) {
+      this.close(CloseCode.Unauthorized, 'token expired');
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(wait, MAX_TIMER_MS));
+    this.expiryTimer.unref();
   }
 
   get bufferedAmount(): number {
@@ -81,7 +123,7 @@ export class WsSession implements Session {
     this.early = undefined;
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => {
-      this.pongPending = false;
+      this.lastPongAt = performance.now();
     });
     ws.on('error', (err: Error & { code?: string }) => {
       // ws closes the connection itself (1007 bad UTF-8, 1009 too big, 1002 protocol).
@@ -124,7 +166,6 @@ export class WsSession implements Session {
 
   /** Sends a heartbeat ping. */
   ping(): void {
-    this.pongPending = true;
     this.ws?.ping();
   }
 
@@ -148,6 +189,25 @@ export class WsSession implements Session {
     if (isBinary && !this.opts.acceptsBinary) {
       this.close(CloseCode.UnsupportedData, 'binary frames are not supported on this endpoint; send text');
       return;
+    }
+    const limiter = this.opts.limiter;
+    if (limiter) {
+      const verdict = limiter.take();
+      if (verdict !== 'accept') {
+        stats.rateLimited += 1;
+        if (verdict === 'close') {
+          this.close(CloseCode.RateLimited, 'rate limited: too many messages');
+          return;
+        }
+        // The client learns which message was lost; the overflow policy is drop, so a
+        // flooder that does not read cannot make us queue its errors.
+        const error = new WirehubError('rate_limited', 'too many messages: this one was dropped', {
+          retryAfterMs: limiter.retryAfterMs(),
+        });
+        const text = isBinary ? data : data.toString('utf8');
+        this.send(this.opts.errorFrame?.(error, text) ?? Frame.json({ error: error.toJSON() }), 'drop');
+        return;
+      }
     }
     const handler = this.handlers.message;
     if (!handler) return;
@@ -177,6 +237,7 @@ export class WsSession implements Session {
     if (this.closed) return;
     this.closed = true;
     this.early = undefined;
+    clearTimeout(this.expiryTimer);
     this.opts.onClosed(this, code);
     this.runCloseHandler(code);
   }

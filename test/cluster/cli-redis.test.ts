@@ -12,16 +12,20 @@ describe('wirehub serve --redis', () => {
   });
 
   it('refuses a URL that is not a Redis URL: usage error, exit 2', async () => {
-    for (const args of [
+    const cases = [
       ['--redis', 'http://127.0.0.1:6379'],
       ['--redis', 'redis://127.0.0.1:6379/cache'],
       ['--presence-ttl', '10ms'],
-    ]) {
-      const r = await runCli(['serve', '--port', '0', ...args]);
+    ];
+    const [results, fromEnv] = await Promise.all([
+      Promise.all(cases.map((args) => runCli(['serve', '--port', '0', ...args]))),
+      runCli(['serve', '--port', '0'], { WIREHUB_REDIS_URL: 'localhost:6379' }),
+    ]);
+    for (const [i, r] of results.entries()) {
+      const args = cases[i] ?? [];
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.split('\n')[0], args.join(' ')).toContain(args[0]);
     }
-    const fromEnv = await runCli(['serve', '--port', '0'], { WIREHUB_REDIS_URL: 'localhost:6379' });
     expect(fromEnv.code).toBe(2);
     expect(fromEnv.stderr).toContain('WIREHUB_REDIS_URL');
   });

@@ -207,6 +207,22 @@ describe.runIf(redisAvailable())('redis engine: loss detection and link faults',
     admin = new Redis(redis.url);
   });
 
+  it('notices a Redis that hangs without closing the connection (PING unanswered), and comes back', async () => {
+    await fresh();
+    const a = await node({ linkCheckMs: 100, commandTimeoutMs: 200, retryDelayMs: () => 50 });
+    await a.engine.subscribe('chat:h');
+    redis.pause();
+    try {
+      await a.rec.until(() => a.rec.events.includes('down'), 'the link check to give up');
+    } finally {
+      redis.resume();
+    }
+    await a.rec.until(() => a.rec.events.includes('up'), 'the link coming back');
+    const pub = await a.engine.publish({ channel: 'chat:h', data: 'alive', history: KEEP });
+    await a.rec.until(() => a.rec.delivered.length === 1, 'a delivery');
+    expect(a.rec.delivered[0]).toMatchObject({ data: 'alive', offset: pub.offset });
+  });
+
   it('fails to start with a clear error when Redis cannot be reached', async () => {
     const engine = new RedisEngine({ url: 'redis://127.0.0.1:1' });
     await expect(engine.start(() => {})).rejects.toThrow(

@@ -48,7 +48,7 @@ export function startCliServer(
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      const m = /wirehub listening on (http:\/\/[^\s"]+:(\d+))/.exec(out);
+      const m = /wirehub listening on (https?:\/\/[^\s"]+:(\d+))/.exec(out);
       if (m?.[1] && m[2]) {
         resolve({
           child,

@@ -3,6 +3,7 @@ import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import type { Publication } from '../../src/engine/types.js';
 import { Frame } from '../../src/hub/frame.js';
 import { type Encoder, Hub } from '../../src/hub/hub.js';
+import { anonymousPrincipal } from '../../src/hub/principal.js';
 import type { Session } from '../../src/hub/session.js';
 
 function fakeSession(id: string) {
@@ -13,6 +14,7 @@ function fakeSession(id: string) {
     remoteAddress: '',
     connectedAt: new Date(1_000),
     user: id === 'c-alice' ? 'alice' : undefined,
+    principal: anonymousPrincipal(),
     bufferedAmount: 0,
     isOpen: true,
     send: (f) => {
@@ -20,6 +22,7 @@ function fakeSession(id: string) {
       return true;
     },
     close: () => {},
+    reauthenticate: () => {},
   };
   return { session, frames };
 }

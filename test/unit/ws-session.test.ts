@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { streamEndpoint } from '../../src/endpoints/stream.js';
 import { Frame } from '../../src/hub/frame.js';
+import { Permissions } from '../../src/hub/permissions.js';
+import { anonymousPrincipal, type Principal } from '../../src/hub/principal.js';
 import type { OverflowPolicy, Session } from '../../src/hub/session.js';
 import { EndpointStats } from '../../src/server/metrics.js';
 import { WriteBatcher } from '../../src/server/write-batcher.js';
@@ -40,7 +42,7 @@ class FakeWs extends EventEmitter {
   ping() {}
 }
 
-function makeSession(cap: number) {
+function makeSession(cap: number, principal: Principal = anonymousPrincipal()) {
   const socket = new StuckSocket();
   const stats = new EndpointStats();
   const closes: number[] = [];
@@ -49,6 +51,7 @@ function makeSession(cap: number) {
     endpoint: 'test',
     remoteAddress: '127.0.0.1',
     user: undefined,
+    principal,
     socket: socket as unknown as Duplex,
     maxQueuedBytes: cap,
     acceptsBinary: false,
@@ -109,5 +112,54 @@ describe('/stream under a slow client', () => {
     const handlers = streamEndpoint.open(session, {} as never, 60_000) as { close?: (c: number) => void };
     handlers.close?.(1000);
     expect(policies).toEqual(['drop']);
+  });
+});
+
+function jwtPrincipal(user: string, expiresAt: number): Principal {
+  return { user, method: 'jwt', claims: { sub: user }, expiresAt, permissions: new Permissions({}, user) };
+}
+
+describe('WsSession credential expiry', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('closes with 4001 when the token expires, and a refresh for the same user moves the deadline', () => {
+    vi.useFakeTimers({ now: 0 });
+    const { session, ws, attach } = makeSession(1024, jwtPrincipal('alice', 10_000));
+    attach();
+    expect(session.user).toBe('alice');
+    vi.advanceTimersByTime(9_000);
+    session.reauthenticate(jwtPrincipal('alice', 20_000));
+    vi.advanceTimersByTime(2_000);
+    expect(ws.closedWith).toBeUndefined();
+    expect(() => session.reauthenticate(jwtPrincipal('mallory', 60_000))).toThrow(
+      expect.objectContaining({ code: 'forbidden' }),
+    );
+    expect(session.principal.expiresAt).toBe(20_000);
+    vi.advanceTimersByTime(9_000);
+    expect(ws.closedWith).toBe(4001);
+  });
+
+  it('reaches expiries beyond the longest timer in steps', () => {
+    vi.useFakeTimers({ now: 0 });
+    const far = 40 * 24 * 3600 * 1000; // 40 days: over setTimeout's 24.8-day ceiling
+    const { ws, attach } = makeSession(1024, jwtPrincipal('alice', far));
+    attach();
+    vi.advanceTimersByTime(far - 1);
+    expect(ws.closedWith).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    expect(ws.closedWith).toBe(4001);
+  });
+
+  it('closes at once when the credentials are already expired, and never for anonymous sessions', () => {
+    vi.useFakeTimers({ now: 5_000 });
+    const expired = makeSession(1024, jwtPrincipal('alice', 4_000));
+    expired.attach();
+    expect(expired.ws.closedWith).toBe(4001);
+    const anon = makeSession(1024);
+    anon.attach();
+    vi.advanceTimersByTime(365 * 24 * 3600 * 1000);
+    expect(anon.ws.closedWith).toBeUndefined();
   });
 });

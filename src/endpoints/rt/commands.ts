@@ -1,15 +1,20 @@
 import type { Hub } from '../../hub/hub.js';
 import type { Session } from '../../hub/session.js';
 import {
+  type RtCancelResult,
   type RtCommand,
   type RtCommandOf,
   type RtHistoryResult,
   type RtOp,
   type RtPresenceResult,
   type RtPublishResult,
+  type RtRunResult,
   WirehubError,
 } from '../../protocol/index.js';
+import type { RunService } from '../../tasks/runs/run-service.js';
+import { runChannel } from '../../tasks/runs/types.js';
 import { originOf } from '../origin.js';
+import type { RunFeeds } from '../run-feed.js';
 import { toRtPublication } from './encoders.js';
 import type { RtSubscriptions } from './subscriptions.js';
 
@@ -24,6 +29,17 @@ export interface CommandContext {
   hub: Hub;
   session: Session;
   subscriptions: RtSubscriptions;
+  /** The task runner, when this server has one. */
+  runs: RunService | undefined;
+  /** The runs this connection started and follows (`run` pushes). */
+  runFeeds: RunFeeds;
+  /** Base of run URLs (public URL, or the upgrade request's Host). */
+  baseUrl: string;
+}
+
+function requireRuns(runs: RunService | undefined): RunService {
+  if (!runs) throw new WirehubError('not_available', 'the task runner is turned off on this server');
+  return runs;
 }
 
 type Handler<Op extends RtOp> = (cmd: RtCommandOf<Op>, ctx: CommandContext) => Promise<CommandOutcome>;
@@ -68,12 +84,34 @@ const handlers: { [Op in RtOp]: Handler<Op> } = {
     return { result };
   },
 
-  async run() {
-    throw new WirehubError('not_available', 'the task runner is not available on this server');
+  async run(cmd, { runs, runFeeds, baseUrl }) {
+    const service = requireRuns(runs);
+    const prepared = service.prepare(
+      { project: cmd.project, domain: cmd.domain, name: cmd.task, version: cmd.version },
+      cmd.inputs,
+    );
+    // Follow before submitting so no update is missed; they are held until the reply is out.
+    const feed = await runFeeds.follow(prepared.runId);
+    let record: Awaited<ReturnType<RunService['submit']>>;
+    try {
+      record = await service.submit(prepared);
+    } catch (err) {
+      feed.end();
+      throw err;
+    }
+    const result: RtRunResult = {
+      run: prepared.runId,
+      url: service.url(prepared.runId, baseUrl),
+      status: record.status,
+      channel: runChannel(prepared.runId),
+    };
+    return { result, afterReply: () => feed.release() };
   },
 
-  async cancel() {
-    throw new WirehubError('not_available', 'the task runner is not available on this server');
+  async cancel(cmd, { runs }) {
+    const record = await requireRuns(runs).cancel(cmd.run);
+    const result: RtCancelResult = { run: cmd.run, status: record.status };
+    return { result };
   },
 
   async refresh() {

@@ -7,12 +7,16 @@ import {
   toWirehubError,
   WirehubError,
 } from '../../protocol/index.js';
+import type { RunService } from '../../tasks/runs/run-service.js';
 import type { Logger } from '../../util/logger.js';
 import { defineEndpoint } from '../endpoint.js';
+import { RunFeeds } from '../run-feed.js';
+import { requestBaseUrl } from '../task-runner.js';
 import { type CommandContext, runCommand } from './commands.js';
+import { rtRunUpdates } from './encoders.js';
 import { RtSubscriptions } from './subscriptions.js';
 
-function sendError(session: Session, id: number | undefined, err: WirehubError): void {
+function errorFrame(id: number | undefined, err: WirehubError): Frame {
   const frame: RtError = {
     op: 'error',
     ...(id === undefined ? {} : { id }),
@@ -20,7 +24,21 @@ function sendError(session: Session, id: number | undefined, err: WirehubError):
     message: err.message,
   };
   if (err.details !== undefined) frame.details = err.details;
-  session.send(Frame.json(frame));
+  return Frame.json(frame);
+}
+
+function sendError(session: Session, id: number | undefined, err: WirehubError): void {
+  session.send(errorFrame(id, err));
+}
+
+/** The `id` of a command the server dropped unread, so the client knows which one failed. */
+function commandId(data: string | Buffer): number | undefined {
+  try {
+    const id = (JSON.parse(String(data)) as { id?: unknown } | null)?.id;
+    return typeof id === 'number' && Number.isSafeInteger(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs one frame: exactly one `reply` or `error` per command, whatever happens. */
@@ -44,6 +62,11 @@ async function handleFrame(text: string, ctx: CommandContext, log: Logger): Prom
   }
 }
 
+export interface RtEndpointOptions {
+  /** The task runner behind the `run` and `cancel` commands; without it they answer `not_available`. */
+  runs?: RunService;
+}
+
 /**
  * `/rt`: the multiplexed JSON protocol (subprotocol `wirehub.v1`). Many channels over one
  * socket, every command answered, history recovery with offsets and epochs, presence. A
@@ -55,30 +78,48 @@ async function handleFrame(text: string, ctx: CommandContext, log: Logger): Prom
  * ws.onopen = () => ws.send(JSON.stringify({ op: 'subscribe', id: 1, channel: 'chat:lobby' }));
  * ```
  */
-export const rtEndpoint = defineEndpoint({
-  path: '/rt',
-  name: 'rt',
-  protocols: [RT_SUBPROTOCOL],
-  accept(info) {
-    const offered = info.headers['sec-websocket-protocol'];
-    if (offered === undefined) return;
-    const list = (Array.isArray(offered) ? offered.join(',') : offered).split(',').map((p) => p.trim());
-    if (!list.includes(RT_SUBPROTOCOL)) {
-      throw new WirehubError('bad_request', `/rt speaks the subprotocol ${RT_SUBPROTOCOL}; offer it or none`);
-    }
-  },
-  open(session, { hub, log }) {
-    const ctx: CommandContext = { hub, session, subscriptions: new RtSubscriptions(hub, session) };
-    let queue: Promise<void> = Promise.resolve();
-    return {
-      message(data) {
-        queue = queue
-          .then(() => handleFrame(String(data), ctx, log))
-          .catch((err: unknown) => log.error({ err, session: session.id }, 'rt frame failed'));
-      },
-      close() {
-        ctx.subscriptions.clear();
-      },
-    };
-  },
-});
+export function rtEndpoint(options: RtEndpointOptions = {}) {
+  return defineEndpoint<string>({
+    path: '/rt',
+    name: 'rt',
+    protocols: [RT_SUBPROTOCOL],
+    // Parsing a dropped frame for its id is bounded: a client gets only a few such answers
+    // before the rate limit closes it with 4029.
+    errorFrame: (err, data) => errorFrame(commandId(data), err),
+    accept(info) {
+      const offered = info.headers['sec-websocket-protocol'];
+      if (offered !== undefined) {
+        const list = (Array.isArray(offered) ? offered.join(',') : offered).split(',').map((p) => p.trim());
+        if (!list.includes(RT_SUBPROTOCOL)) {
+          throw new WirehubError(
+            'bad_request',
+            `/rt speaks the subprotocol ${RT_SUBPROTOCOL}; offer it or none`,
+          );
+        }
+      }
+      return requestBaseUrl(info);
+    },
+    open(session, { hub, log }, baseUrl) {
+      const ctx: CommandContext = {
+        hub,
+        session,
+        subscriptions: new RtSubscriptions(hub, session),
+        runs: options.runs,
+        runFeeds: new RunFeeds(hub, session, rtRunUpdates),
+        baseUrl,
+      };
+      let queue: Promise<void> = Promise.resolve();
+      return {
+        message(data) {
+          queue = queue
+            .then(() => handleFrame(String(data), ctx, log))
+            .catch((err: unknown) => log.error({ err, session: session.id }, 'rt frame failed'));
+        },
+        close() {
+          ctx.subscriptions.clear();
+          ctx.runFeeds.endAll();
+        },
+      };
+    },
+  });
+}

@@ -2,6 +2,7 @@ import { ReplyError } from 'ioredis';
 import { WirehubError } from '../../protocol/index.js';
 import { IdSequence, randomId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
+import { newPublication } from '../publication.js';
 import type {
   Engine,
   EngineEvents,
@@ -173,13 +174,7 @@ export class RedisEngine implements Engine {
   }
 
   async publish(input: PublishInput): Promise<Publication> {
-    const pub: Publication = {
-      id: this.ids.mint(),
-      channel: input.channel,
-      data: input.data,
-      at: Date.now(),
-    };
-    if (input.from) pub.from = input.from;
+    const pub = newPublication(this.ids.mint(), input);
     const payload = encodePayload(pub);
     const pubsub = this.keys.pubsub(input.channel);
     if (!input.history) {

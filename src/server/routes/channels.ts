@@ -1,8 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { toRtPublication } from '../../endpoints/rt/encoders.js';
 import type { Hub } from '../../hub/hub.js';
 import { channelNameSchema, RT_HISTORY_MAX_LIMIT, WirehubError } from '../../protocol/index.js';
+import { principalOf } from '../security/http-guard.js';
 
 const publishBody = z.strictObject({
   channel: channelNameSchema,
@@ -14,20 +15,6 @@ const historyQuery = z.strictObject({
   epoch: z.string().min(1).max(64).optional(),
   limit: z.coerce.number().int().min(1).max(RT_HISTORY_MAX_LIMIT).optional(),
 });
-
-/** Loopback addresses: 127.0.0.0/8, ::1 and their IPv4-mapped IPv6 forms. */
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return v4.startsWith('127.') || address === '::1';
-}
-
-/** The server publish API is open to this machine only until authentication exists. */
-function requireLoopback(req: FastifyRequest): void {
-  if (!isLoopback(req.socket.remoteAddress)) {
-    throw new WirehubError('forbidden', 'the channel API only answers clients on this machine (loopback)');
-  }
-}
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
@@ -53,7 +40,9 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  * The server publish API: `POST /api/publish {channel, data}`,
  * `GET /api/channels/:channel/history?since=&epoch=&limit=` and
  * `GET /api/channels/:channel/presence`. Publications reach `/rt` subscribers and the plain
- * endpoints of the same channel (`/chat/{room}`, `/broadcast`).
+ * endpoints of the same channel (`/chat/{room}`, `/broadcast`). The HTTP guard authenticates
+ * every `/api/*` request (loopback only while auth is off); each route then checks the
+ * principal's `publish` / `history` / `presence` grant for the channel (403 `forbidden`).
  *
  * @example
  * ```sh
@@ -63,8 +52,8 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  */
 export function installChannelRoutes(app: FastifyInstance, hub: Hub): void {
   app.post('/api/publish', async (req) => {
-    requireLoopback(req);
     const body = parse(publishBody, req.body ?? {}, 'publish body');
+    principalOf(req).permissions.assert('publish', body.channel);
     const pub = await hub.publish({ channel: body.channel, data: body.data });
     return {
       id: pub.id,
@@ -74,8 +63,8 @@ export function installChannelRoutes(app: FastifyInstance, hub: Hub): void {
   });
 
   app.get<{ Params: { channel: string } }>('/api/channels/:channel/history', async (req) => {
-    requireLoopback(req);
     const channel = parse(channelNameSchema, req.params.channel, 'channel');
+    principalOf(req).permissions.assert('history', channel);
     const query = parse(historyQuery, req.query, 'history query');
     if ((query.since === undefined) !== (query.epoch === undefined)) {
       throw new WirehubError(
@@ -99,8 +88,8 @@ export function installChannelRoutes(app: FastifyInstance, hub: Hub): void {
   });
 
   app.get<{ Params: { channel: string } }>('/api/channels/:channel/presence', async (req) => {
-    requireLoopback(req);
     const channel = parse(channelNameSchema, req.params.channel, 'channel');
+    principalOf(req).permissions.assert('presence', channel);
     return { channel, members: await hub.presence(channel) };
   });
 }

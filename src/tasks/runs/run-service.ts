@@ -1,5 +1,6 @@
 import { Frame } from '../../hub/frame.js';
 import type { Encoder, Hub } from '../../hub/hub.js';
+import { anonymousPrincipal, type Principal } from '../../hub/principal.js';
 import type { Session } from '../../hub/session.js';
 import { WirehubError } from '../../protocol/index.js';
 import { randomId } from '../../util/ids.js';
@@ -54,6 +55,7 @@ class EndWatcher implements Session {
   readonly remoteAddress = 'internal';
   readonly connectedAt = new Date();
   readonly user = undefined;
+  readonly principal: Principal = anonymousPrincipal();
   readonly bufferedAmount = 0;
   isOpen = true;
   readonly ended: Promise<void>;
@@ -69,6 +71,9 @@ class EndWatcher implements Session {
     if (frame instanceof UpdateFrame && isTerminal(frame.update.status)) this.resolve();
     return true;
   }
+
+  /** An internal subscriber has no credentials to renew. */
+  reauthenticate(): void {}
 
   close(): void {
     this.isOpen = false;
