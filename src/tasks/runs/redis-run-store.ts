@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
+import { WirehubError } from '../../protocol/index.js';
 import {
   type ApplyResult,
   MAX_UPDATES,
@@ -186,8 +187,11 @@ export class RedisRunStore implements RunStore {
     this.retentionMs = options.retentionMs ?? 7 * DAY;
     this.redis = new Redis(options.url, {
       lazyConnect: true,
-      // Fail a command after a couple of reconnect attempts instead of holding a request forever.
-      maxRetriesPerRequest: 2,
+      // Fail fast while Redis is away (the caller gets broker_unavailable), and never send a
+      // command again after a reconnect: an update applied twice would get two seqs.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
       connectionName: 'wirehub:runs',
     });
     // Errors surface on the commands that fail; the connection reconnects by itself.
@@ -215,6 +219,10 @@ export class RedisRunStore implements RunStore {
   }
 
   async createRun(run: NewRun, message: string, now = Date.now()): Promise<RunUpdate> {
+    return this.call(() => this.create(run, message, now));
+  }
+
+  private async create(run: NewRun, message: string, now: number): Promise<RunUpdate> {
     const at = new Date(now).toISOString();
     const first: RunUpdate = { run_id: run.run_id, seq: 1, status: 'QUEUED', message, at };
     this.counter = (this.counter + 1) % 1000;
@@ -246,11 +254,15 @@ export class RedisRunStore implements RunStore {
         ['score', score],
       ].flat(),
     );
-    if (created !== 1) throw new Error(`run ${run.run_id} already exists`);
+    if (created !== 1) throw new WirehubError('internal', `run ${run.run_id} already exists`);
     return first;
   }
 
   async deleteRun(runId: string): Promise<void> {
+    return this.call(() => this.delete(runId));
+  }
+
+  private async delete(runId: string): Promise<void> {
     const tx = this.redis
       .multi()
       .del(this.key('r:', runId), this.key('u:', runId))
@@ -261,6 +273,10 @@ export class RedisRunStore implements RunStore {
   }
 
   async apply(runId: string, change: RunChange, now = Date.now()): Promise<ApplyResult> {
+    return this.call(() => this.applyNow(runId, change, now));
+  }
+
+  private async applyNow(runId: string, change: RunChange, now: number): Promise<ApplyResult> {
     const at = new Date(now).toISOString();
     const opt = (v: number | undefined) => (v === undefined ? '' : String(v));
     const json = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
@@ -292,16 +308,20 @@ export class RedisRunStore implements RunStore {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    return toRecord(runId, await this.redis.hgetall(this.key('r:', runId)));
+    return toRecord(runId, await this.call(() => this.redis.hgetall(this.key('r:', runId))));
   }
 
   async updates(runId: string, afterSeq = 0, limit = MAX_UPDATES): Promise<RunUpdate[]> {
     const from = Math.max(0, afterSeq);
-    const rows = await this.redis.lrange(this.key('u:', runId), from, from + limit - 1);
+    const rows = await this.call(() => this.redis.lrange(this.key('u:', runId), from, from + limit - 1));
     return rows.map((row) => JSON.parse(row) as RunUpdate);
   }
 
-  async list(options: { status?: RunStatus; limit: number }): Promise<RunRecord[]> {
+  list(options: { status?: RunStatus; limit: number }): Promise<RunRecord[]> {
+    return this.call(() => this.listNow(options));
+  }
+
+  private async listNow(options: { status?: RunStatus; limit: number }): Promise<RunRecord[]> {
     const index = options.status ? this.statusKey(options.status) : this.key('all');
     const flat = await this.scripts.whRunList(index, String(options.limit), this.key('r:'));
     const out: RunRecord[] = [];
@@ -312,7 +332,11 @@ export class RedisRunStore implements RunStore {
     return out;
   }
 
-  async listActive(): Promise<RunRecord[]> {
+  listActive(): Promise<RunRecord[]> {
+    return this.call(() => this.listActiveNow());
+  }
+
+  private async listActiveNow(): Promise<RunRecord[]> {
     const ids = await this.redis.zrange(this.key('active'), 0, -1);
     if (ids.length === 0) return [];
     const pipe = this.redis.pipeline();
@@ -326,6 +350,17 @@ export class RedisRunStore implements RunStore {
       if (record && !isTerminal(record.status)) out.push(record);
     });
     return out;
+  }
+
+  /** Runs a Redis call; a failure to reach Redis becomes `broker_unavailable`. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WirehubError || err instanceof (ReplyError as typeof Error)) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new WirehubError('broker_unavailable', `the run store (Redis) is unavailable: ${reason}`);
+    }
   }
 
   async close(): Promise<void> {

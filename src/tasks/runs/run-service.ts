@@ -192,6 +192,7 @@ export class RunService {
     } catch (err) {
       // Not stored means not accepted: nothing was started.
       this.log.error({ err, run: runId }, 'storing a new run failed');
+      if (err instanceof WirehubError) throw err; // e.g. broker_unavailable: Redis is away
       throw new WirehubError('internal', 'the run could not be stored');
     }
     await this.publish(first);
