@@ -143,7 +143,12 @@ export class WirehubServer {
       s.terminate(1006);
     });
     if (o.tasks !== false) {
-      this.tasks = new TaskRuntime(o.tasks, { hub: this.hub, log: this.log, dataDir: o.dataDir });
+      this.tasks = new TaskRuntime(o.tasks, {
+        hub: this.hub,
+        log: this.log,
+        dataDir: o.dataDir,
+        quota: { store: this.limitStore, maxPerUser: o.limits.maxRunsPerUser },
+      });
     }
     const runs = this.tasks?.runs;
     for (const endpoint of o.builtinEndpoints ? builtinEndpoints(runs ? { runs } : {}) : []) {
@@ -233,7 +238,7 @@ export class WirehubServer {
     installChannelRoutes(this.http, this.hub);
     if (this.tasks) {
       installTaskRoutes(this.http, this.tasks.registry);
-      installRunRoutes(this.http, this.tasks.runs);
+      installRunRoutes(this.http, this.tasks.runs, { authEnabled: this.auth.enabled });
     }
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
