@@ -1,0 +1,32 @@
+import { type ChannelAction, forbidden } from '../../hub/permissions.js';
+import type { Session } from '../../hub/session.js';
+import { maySeeRun } from '../../tasks/runs/run-access.js';
+import type { RunService } from '../../tasks/runs/run-service.js';
+import { runIdOfChannel } from '../../tasks/runs/types.js';
+
+/**
+ * What one `/rt` connection may do on channels: its principal's channel grants, plus reading
+ * (`subscribe`, `history`) the channel `run:<id>` of every run the principal may see, so a
+ * client can follow its own runs after a reconnect without a grant on all of `run:*`. The
+ * principal is read on every check, so a `refresh` takes effect at once.
+ */
+export class ChannelAccess {
+  constructor(
+    private readonly session: Session,
+    private readonly runs: RunService | undefined,
+  ) {}
+
+  may(action: ChannelAction, channel: string): boolean {
+    const principal = this.session.principal;
+    if (principal.permissions.can(action, channel)) return true;
+    if (action !== 'subscribe' && action !== 'history') return false;
+    const runId = runIdOfChannel(channel);
+    const run = runId === undefined ? undefined : this.runs?.get(runId);
+    return run !== undefined && maySeeRun(principal, run);
+  }
+
+  /** Throws `forbidden` unless `may`. */
+  assert(action: ChannelAction, channel: string): void {
+    if (!this.may(action, channel)) throw forbidden(action, channel);
+  }
+}
