@@ -235,7 +235,7 @@ export class WirehubServer {
     installErrorHandling(this.http);
     installOpsRoutes(this.http, this.metrics, () => !this.draining);
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
-    installChannelRoutes(this.http, this.hub);
+    installChannelRoutes(this.http, this.hub, this.tasks?.runs);
     if (this.tasks) {
       installTaskRoutes(this.http, this.tasks.registry);
       installRunRoutes(this.http, this.tasks.runs, { authEnabled: this.auth.enabled });

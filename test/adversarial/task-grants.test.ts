@@ -184,6 +184,10 @@ describe('the run API with a token for other tasks', () => {
     expect((await api('GET', `/api/runs/${alices}`, 'ops')).status).toBe(200);
     expect((await api('GET', `/api/runs/${alices}`, 'counter')).status).toBe(403);
     expect((await api('POST', `/api/runs/${alices}/abort`, 'bob')).status).toBe(403);
+    // Its channel's history, as on /rt: readable by whoever may see the run.
+    const channelHistory = `/api/channels/run:${alices}/history`;
+    expect((await api('GET', channelHistory, 'alice')).status).toBe(200);
+    expect((await api('GET', channelHistory, 'bob')).status).toBe(403);
 
     const listed = async (as: string) => {
       const r = await api('GET', '/api/runs?limit=500', as);

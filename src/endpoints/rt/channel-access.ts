@@ -1,8 +1,7 @@
 import { type ChannelAction, forbidden } from '../../hub/permissions.js';
 import type { Session } from '../../hub/session.js';
-import { maySeeRun } from '../../tasks/runs/run-access.js';
+import { maySeeRunChannel } from '../../tasks/runs/run-access.js';
 import type { RunService } from '../../tasks/runs/run-service.js';
-import { runIdOfChannel } from '../../tasks/runs/types.js';
 
 /**
  * What one `/rt` connection may do on channels: its principal's channel grants, plus reading
@@ -19,10 +18,9 @@ export class ChannelAccess {
   may(action: ChannelAction, channel: string): boolean {
     const principal = this.session.principal;
     if (principal.permissions.can(action, channel)) return true;
-    if (action !== 'subscribe' && action !== 'history') return false;
-    const runId = runIdOfChannel(channel);
-    const run = runId === undefined ? undefined : this.runs?.get(runId);
-    return run !== undefined && maySeeRun(principal, run);
+    return (
+      (action === 'subscribe' || action === 'history') && maySeeRunChannel(principal, channel, this.runs)
+    );
   }
 
   /** Throws `forbidden` unless `may`. */

@@ -2,7 +2,7 @@ import { taskResource } from '../../hub/permissions.js';
 import type { Principal } from '../../hub/principal.js';
 import { WirehubError } from '../../protocol/index.js';
 import type { RunListQuery } from './run-store.js';
-import type { RunRecord } from './types.js';
+import { type RunRecord, runIdOfChannel } from './types.js';
 
 /**
  * Who asks for a run, as the run service records and limits it: the run's `user`, and
@@ -17,6 +17,12 @@ export interface RunRequester {
  * The requester behind a principal. The per-user run limit applies to JWT users (those
  * without a `sub` share one slot pool); API keys are trusted servers and auth-off callers
  * are the developer, so neither is limited.
+ *
+ * @example
+ * ```ts
+ * assertMayRun(session.principal, ref);
+ * const prepared = runs.prepare(ref, inputs, requesterOf(session.principal));
+ * ```
  */
 export function requesterOf(principal: Principal): RunRequester {
   const requester: RunRequester = { quota: principal.method === 'jwt' };
@@ -24,7 +30,10 @@ export function requesterOf(principal: Principal): RunRequester {
   return requester;
 }
 
-/** Throws `forbidden` unless the principal may run the task `project/domain/name`. */
+/**
+ * Throws `forbidden` unless the principal may run the task `project/domain/name`. Check it
+ * before looking the task up, so a refusal does not tell whether the task exists.
+ */
 export function assertMayRun(
   principal: Principal,
   ref: { project: string; domain: string; name: string },
@@ -37,6 +46,12 @@ export function assertMayRun(
  * cancel it: it needs the task grant of the run's task, and either started the run itself or
  * has the `allRuns` grant. A principal without a user id (auth off) owns no run, so it
  * relies on `allRuns`, which the default anonymous grants include.
+ *
+ * @example
+ * ```ts
+ * const run = runs.get(id);
+ * if (run && maySeeRun(principalOf(req), run)) return run;
+ * ```
  */
 export function maySeeRun(principal: Principal, run: RunRecord): boolean {
   if (!principal.permissions.can('task', taskResource(run.project, run.domain, run.task))) return false;
@@ -58,8 +73,28 @@ export function assertMaySeeRun(principal: Principal, run: RunRecord, verb: 'see
 }
 
 /**
+ * Whether `channel` is the channel `run:<id>` of a run the principal may see: that makes the
+ * channel readable (subscribe, history) without a channel grant on `run:*`.
+ */
+export function maySeeRunChannel(
+  principal: Principal,
+  channel: string,
+  runs: { get(runId: string): RunRecord | undefined } | undefined,
+): boolean {
+  const runId = runIdOfChannel(channel);
+  const run = runId === undefined ? undefined : runs?.get(runId);
+  return run !== undefined && maySeeRun(principal, run);
+}
+
+/**
  * The `list` filter that yields exactly the runs `maySeeRun` allows, or undefined when the
  * principal may see none.
+ *
+ * @example
+ * ```ts
+ * const query = visibleRunsQuery(principalOf(req), { limit: 50 });
+ * const visible = query ? runs.list(query) : [];
+ * ```
  */
 export function visibleRunsQuery(
   principal: Principal,
