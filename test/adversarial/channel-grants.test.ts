@@ -1,56 +1,33 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Grants } from '../../src/hub/permissions.js';
 import { TestClient } from '../support/client.js';
 import { RtClient } from '../support/rt-client.js';
-import { API_KEY, Bystander, http, mintToken, SECRET } from '../support/security.js';
-import { type RunningServer, startServer } from '../support/server.js';
+import {
+  CHAT_WITHOUT_DEBOUNCE,
+  guardedServerPerFile,
+  mintToken,
+  publishAsServer,
+} from '../support/security.js';
 
-let srv: RunningServer;
-let bystander: Bystander;
-const closers: (() => void)[] = [];
-
-beforeAll(async () => {
-  srv = await startServer({
-    auth: { jwtSecret: SECRET, apiKeys: [API_KEY] },
-    // No debounce: a join is announced at once, so "nobody heard it" can be checked by order.
-    namespaces: [
-      { pattern: 'chat:*', history: { size: 100, ttlMs: 60_000 }, presence: true, joinLeaveDebounceMs: 0 },
-    ],
-    tasks: false,
-  });
-  bystander = await Bystander.start(srv.wsUrl, { headers: { authorization: `Bearer ${API_KEY}` } });
-});
-
-afterAll(async () => {
-  for (const close of closers.splice(0)) close();
-  expect(await bystander.stop()).toBeGreaterThan(0);
-  await srv.close();
-});
+const file = guardedServerPerFile({ namespaces: [CHAT_WITHOUT_DEBOUNCE], tasks: false });
+const { closers } = file;
 
 /** An `/rt` client whose token carries exactly `grants` (plus the endpoints it needs). */
 async function rtAs(user: string, grants: Grants): Promise<RtClient> {
   const token = await mintToken({ sub: user, wirehub: { endpoints: ['rt'], ...grants } });
-  const c = await RtClient.connect(`${srv.wsUrl}/rt?access_token=${token}`);
+  const c = await RtClient.connect(`${file.srv.wsUrl}/rt?access_token=${token}`);
   closers.push(() => c.ws.terminate());
   return c;
 }
 
 async function plainAs(path: string, user: string, grants: Grants): Promise<TestClient> {
   const token = await mintToken({ sub: user, wirehub: grants });
-  const c = await TestClient.connect(`${srv.wsUrl}${path}?access_token=${token}`);
+  const c = await TestClient.connect(`${file.srv.wsUrl}${path}?access_token=${token}`);
   closers.push(() => c.ws.terminate());
   return c;
 }
 
-/** Publishes as a server (API key) over HTTP. */
-async function publish(channel: string, data: unknown): Promise<void> {
-  const r = await http(`${srv.url}/api/publish`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
-    body: JSON.stringify({ channel, data }),
-  });
-  expect(r.status).toBe(200);
-}
+const publish = (channel: string, data: unknown) => publishAsServer(file.srv.url, channel, data);
 
 /** Everyone may do everything on chat channels. */
 const chatAll: Grants = {
@@ -81,7 +58,7 @@ describe('/rt with a token for other channels', () => {
         details: { action: op, resource: fields.channel },
       });
     }
-    await bystander.checkpoint();
+    await file.bystander.checkpoint();
     // What the grants cover still works on the same socket.
     await alice.call('subscribe', { channel: 'chat:team' });
     await alice.call('publish', { channel: 'chat:team', data: 'hi team' });
@@ -113,7 +90,7 @@ describe('/rt with a token for other channels', () => {
     await publish('chat:room1', 'marker');
     expect(await alice.nextPush()).toMatchObject({ op: 'message', data: 'marker' });
     expect(alice.frames.filter((f) => f.op === 'join' || f.op === 'leave')).toEqual([]);
-    await bystander.checkpoint();
+    await file.bystander.checkpoint();
   });
 
   it('replays missed publications only with the history grant: recovered false otherwise', async () => {
@@ -155,7 +132,7 @@ describe('plain endpoints obey the channel grants', () => {
       sub: 'alice',
       wirehub: { endpoints: ['chat'], subscribe: ['chat:open'] },
     });
-    const refused = await TestClient.refused(`${srv.wsUrl}/chat/secret?access_token=${token}`);
+    const refused = await TestClient.refused(`${file.srv.wsUrl}/chat/secret?access_token=${token}`);
     expect(refused.status).toBe(403);
     expect(JSON.parse(refused.body).error).toMatchObject({
       code: 'forbidden',
@@ -163,7 +140,7 @@ describe('plain endpoints obey the channel grants', () => {
     });
     const listener = await rtAs('carol', chatAll);
     await listener.call('subscribe', { channel: 'chat:open' });
-    const readOnly = await TestClient.connect(`${srv.wsUrl}/chat/open?access_token=${token}`);
+    const readOnly = await TestClient.connect(`${file.srv.wsUrl}/chat/open?access_token=${token}`);
     closers.push(() => readOnly.ws.terminate());
     await readOnly.send('may I?');
     expect(await readOnly.nextJson()).toEqual({
@@ -178,7 +155,7 @@ describe('plain endpoints obey the channel grants', () => {
     await talker.send('hello room');
     expect(await readOnly.next()).toBe('hello room');
     expect(await listener.nextPush((p) => p.op === 'message')).toMatchObject({ data: 'hello room' });
-    await bystander.checkpoint();
+    await file.bystander.checkpoint();
   });
 
   it('guards /broadcast and /ws the same way', async () => {
@@ -187,7 +164,7 @@ describe('plain endpoints obey the channel grants', () => {
       ['/ws', 'ws'],
     ] as const) {
       const endpointOnly = await mintToken({ sub: 'alice', wirehub: { endpoints: ['broadcast', 'ws'] } });
-      const r = await TestClient.refused(`${srv.wsUrl}${path}?access_token=${endpointOnly}`);
+      const r = await TestClient.refused(`${file.srv.wsUrl}${path}?access_token=${endpointOnly}`);
       expect(r.status, path).toBe(403);
       expect(JSON.parse(r.body).error.message).toBe(`not allowed to subscribe "${channel}"`);
       const reader = await plainAs(path, 'alice', { endpoints: ['broadcast', 'ws'], subscribe: [channel] });
@@ -195,6 +172,6 @@ describe('plain endpoints obey the channel grants', () => {
       await reader.send('hi');
       expect(await reader.nextJson()).toMatchObject({ error: { code: 'forbidden' } });
     }
-    await bystander.checkpoint();
+    await file.bystander.checkpoint();
   });
 });

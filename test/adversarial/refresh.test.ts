@@ -1,29 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Grants } from '../../src/hub/permissions.js';
 import { RtClient } from '../support/rt-client.js';
-import { API_KEY, Bystander, http, mintToken, SECRET } from '../support/security.js';
-import { type RunningServer, startServer } from '../support/server.js';
+import {
+  API_KEY,
+  CHAT_WITHOUT_DEBOUNCE,
+  guardedServerPerFile,
+  mintToken,
+  publishAsServer,
+} from '../support/security.js';
+import { startServer } from '../support/server.js';
 
-let srv: RunningServer;
-let bystander: Bystander;
-const closers: (() => void)[] = [];
-
-beforeAll(async () => {
-  srv = await startServer({
-    auth: { jwtSecret: SECRET, apiKeys: [API_KEY] },
-    namespaces: [
-      { pattern: 'chat:*', history: { size: 100, ttlMs: 60_000 }, presence: true, joinLeaveDebounceMs: 0 },
-    ],
-    tasks: false,
-  });
-  bystander = await Bystander.start(srv.wsUrl, { headers: { authorization: `Bearer ${API_KEY}` } });
-});
-
-afterAll(async () => {
-  for (const close of closers.splice(0)) close();
-  expect(await bystander.stop()).toBeGreaterThan(0);
-  await srv.close();
-});
+const file = guardedServerPerFile({ namespaces: [CHAT_WITHOUT_DEBOUNCE], tasks: false });
+const { closers } = file;
 
 const inSeconds = (s: number) => Math.floor(Date.now() / 1000) + s;
 
@@ -35,19 +23,12 @@ function token(sub: string, grants: Grants, exp = inSeconds(3600), secret?: stri
 }
 
 async function rt(jwt: string): Promise<RtClient> {
-  const c = await RtClient.connect(`${srv.wsUrl}/rt?access_token=${jwt}`);
+  const c = await RtClient.connect(`${file.srv.wsUrl}/rt?access_token=${jwt}`);
   closers.push(() => c.ws.terminate());
   return c;
 }
 
-async function publish(channel: string, data: unknown): Promise<void> {
-  const r = await http(`${srv.url}/api/publish`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
-    body: JSON.stringify({ channel, data }),
-  });
-  expect(r.status).toBe(200);
-}
+const publish = (channel: string, data: unknown) => publishAsServer(file.srv.url, channel, data);
 
 describe('refresh {token} on /rt', () => {
   it('keeps a connection open past its first token, under the new grants', async () => {
@@ -66,7 +47,7 @@ describe('refresh {token} on /rt', () => {
     // The twin that did not refresh is closed when the first token expires; this one goes on.
     expect(await control.closed).toEqual({ code: 4001, reason: 'token expired' });
     await refreshed.call('ping');
-    await bystander.checkpoint();
+    await file.bystander.checkpoint();
 
     // The new grants hold: chat:b is gone, publishing is no longer allowed, join/leave now is.
     await publish('chat:b', 'not for you any more');
@@ -109,7 +90,7 @@ describe('refresh {token} on /rt', () => {
     await publish('chat:c', 'hello');
     expect(await alice.nextPush()).toMatchObject({ channel: 'chat:c', data: 'hello' });
     await alice.call('ping');
-    await bystander.checkpoint();
+    await file.bystander.checkpoint();
   });
 
   it('moves the deadline to the new token, earlier too', async () => {

@@ -2,9 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grants } from '../../src/hub/permissions.js';
 import { TestClient } from '../support/client.js';
 import { RtClient } from '../support/rt-client.js';
-import { API_KEY, Bystander, type HttpAnswer, http, mintToken, SECRET } from '../support/security.js';
-import { type RunningServer, startServer } from '../support/server.js';
+import {
+  API_KEY,
+  type Bystander,
+  type GuardedServer,
+  guardedServer,
+  type HttpAnswer,
+  http,
+  mintToken,
+} from '../support/security.js';
+import type { RunningServer } from '../support/server.js';
 
+let guarded: GuardedServer;
 let srv: RunningServer;
 let bystander: Bystander;
 const closers: (() => void)[] = [];
@@ -14,8 +23,8 @@ const COUNTDOWN = 'demo/development/countdown';
 const endpoints = ['rt', 'task-runner'];
 
 beforeAll(async () => {
-  srv = await startServer({ auth: { jwtSecret: SECRET, apiKeys: [API_KEY] }, tasks: { poolSize: 2 } });
-  bystander = await Bystander.start(srv.wsUrl, { headers: { authorization: `Bearer ${API_KEY}` } });
+  guarded = await guardedServer({ tasks: { poolSize: 2 } });
+  ({ srv, bystander } = guarded);
   const grants: Record<string, Grants> = {
     alice: { endpoints, tasks: [COUNTDOWN] },
     bob: { endpoints, tasks: [COUNTDOWN] },
@@ -28,8 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const close of closers.splice(0)) close();
-  expect(await bystander.stop()).toBeGreaterThan(0);
-  await srv.close();
+  await guarded.stop();
 });
 
 function api(method: string, path: string, as: string, body?: unknown): Promise<HttpAnswer> {
