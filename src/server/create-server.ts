@@ -156,6 +156,7 @@ export class WirehubServer {
             : typeof o.redis === 'string'
               ? { url: o.redis }
               : { url: o.redis.url, prefix: o.redis.prefix },
+        quota: { store: this.limitStore, maxPerUser: o.limits.maxRunsPerUser },
       });
     }
     const runs = this.tasks?.runs;
@@ -260,10 +261,10 @@ export class WirehubServer {
     installErrorHandling(this.http);
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
-    installChannelRoutes(this.http, this.hub);
+    installChannelRoutes(this.http, this.hub, this.tasks?.runs);
     if (this.tasks) {
       installTaskRoutes(this.http, this.tasks.registry);
-      installRunRoutes(this.http, this.tasks.runs);
+      installRunRoutes(this.http, this.tasks.runs, { authEnabled: this.auth.enabled });
     }
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import type { LimitStore } from '../engine/limits.js';
 import type { Hub } from '../hub/hub.js';
 import { demoTaskModules } from '../tasks/demo/index.js';
 import { BullmqExecutor } from '../tasks/executors/bullmq/bullmq-executor.js';
@@ -66,7 +67,15 @@ export class TaskRuntime {
 
   constructor(
     private readonly options: TaskServerOptions,
-    deps: { hub: Hub; log: Logger; dataDir: string; redis?: RedisTarget | undefined },
+    deps: {
+      hub: Hub;
+      log: Logger;
+      dataDir: string;
+      /** The per-user limit on concurrent runs. */
+      quota?: { store: LimitStore; maxPerUser: number };
+      /** With a cluster's Redis: run records there, runs on its BullMQ queue. */
+      redis?: RedisTarget | undefined;
+    },
   ) {
     const { redis } = deps;
     this.executor =
@@ -102,6 +111,7 @@ export class TaskRuntime {
       hub: deps.hub,
       log: deps.log,
       publicUrl: options.publicUrl,
+      ...(deps.quota ? { quota: deps.quota } : {}),
     });
   }
 

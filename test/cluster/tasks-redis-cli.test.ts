@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRunStore } from '../../src/tasks/runs/redis-run-store.js';
 import { type CliServer, startCliServer } from '../support/cli.js';
+import { eventually } from '../support/cluster.js';
 import { RedisProcess, redisAvailable } from '../support/redis.js';
+import { mintToken, SECRET } from '../support/security.js';
 import { type RunningServer, startServer } from '../support/server.js';
 import { contiguous, TaskRunnerClient } from '../support/task-runner-client.js';
 import { type CliWorker, FIXTURE_TASKS, startCliWorker } from '../support/workers.js';
@@ -148,6 +150,45 @@ describe.runIf(redisAvailable())(
         status: 'FAILED',
         error: { kind: 'SYSTEM', message: 'interrupted: server restarted' },
       });
+    });
+
+    it("keeps the per-user run limit when a worker process ends the user's run", async () => {
+      const n = await startServer({
+        redis: redis.url,
+        auth: { jwtSecret: SECRET },
+        limits: { maxRunsPerUser: 1 },
+        tasks: { modules: [FIXTURE_TASKS], poolSize: 0 },
+      });
+      stops.push(() => n.close());
+      await worker();
+      const alice = await mintToken({ sub: 'alice' });
+      const post = async (path: string, body?: unknown) => {
+        const res = await fetch(`${n.url}${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body ?? {}),
+        });
+        return {
+          status: res.status,
+          body: (await res.json()) as { run_id: string; error?: { code: string } },
+        };
+      };
+      const first = await post('/api/runs/test/fixtures/sleep/v1', { ms: 60_000 });
+      expect(first.status).toBe(202);
+      const refused = await post('/api/runs/test/fixtures/sleep/v1', { ms: 1 });
+      expect(refused).toMatchObject({ status: 429, body: { error: { code: 'too_many_runs' } } });
+      const c = await TaskRunnerClient.connect(n.wsUrl, `?access_token=${alice}`);
+      clients.push(c);
+      c.send({ watch: first.body.run_id });
+      await c.when(first.body.run_id, (u) => u.message === 'sleeping');
+      // The worker process applies the end; the node that holds the slot sees it on run:<id>.
+      expect((await post(`/api/runs/${first.body.run_id}/abort`)).status).toBe(202);
+      expect((await c.ended(first.body.run_id)).status).toBe('ABORTED');
+      await eventually(
+        'the slot to be given back',
+        async () => (await n.server.tasks?.runs.runsInProgress('alice')) === 0,
+      );
+      expect((await post('/api/runs/test/fixtures/sleep/v1', { ms: 1 })).status).toBe(202);
     });
   },
 );

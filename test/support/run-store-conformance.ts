@@ -236,6 +236,57 @@ export function runRunStoreConformance(name: string, make: () => Promise<RunStor
       expect(mine(await store.listActive())).toEqual([a.run_id, c.run_id]);
     });
 
+    it('records who started a run, keeps its slot key internal, and lists by user and by task patterns', async () => {
+      const mine = (records: { run_id: string }[], ids: string[]) =>
+        records.map((r) => r.run_id).filter((id) => ids.includes(id));
+      const alice = newRun({
+        user: 'alice',
+        quotaKey: 'runs:user:alice',
+        project: 'acme',
+        domain: 'prod',
+        task: 'greet',
+      });
+      const bob = newRun({ user: 'bob', project: 'acme', domain: 'dev', task: 'greet' });
+      const nobody = newRun({ project: 'other', domain: 'prod', task: 'x*y' });
+      for (const run of [alice, bob, nobody]) await store.createRun(run, 'q');
+      const ids = [alice.run_id, bob.run_id, nobody.run_id];
+      expect(await store.getRun(alice.run_id)).toMatchObject({ user: 'alice' });
+      expect(await store.getRun(alice.run_id)).not.toHaveProperty('quotaKey');
+      expect(await store.getRun(nobody.run_id)).not.toHaveProperty('user');
+      const active = await store.listActive();
+      expect(active.find((r) => r.run_id === alice.run_id)?.quotaKey).toBe('runs:user:alice');
+      expect(active.find((r) => r.run_id === bob.run_id)).not.toHaveProperty('quotaKey');
+
+      expect(mine(await store.list({ limit: 500, user: 'alice' }), ids)).toEqual([alice.run_id]);
+      expect(await store.list({ limit: 500, user: 'carol' })).toEqual([]);
+      expect(await store.list({ limit: 500, tasks: [] })).toEqual([]);
+      // Pieces between '*' wildcards, anchored at both ends (`acme/*/greet`, `*/prod/*`, `other/prod/x*y` literally).
+      expect(mine(await store.list({ limit: 500, tasks: [['acme/', '/greet']] }), ids)).toEqual([
+        bob.run_id,
+        alice.run_id,
+      ]);
+      expect(mine(await store.list({ limit: 500, tasks: [['', '/prod/', '']] }), ids)).toEqual([
+        nobody.run_id,
+        alice.run_id,
+      ]);
+      expect(mine(await store.list({ limit: 500, tasks: [['other/prod/x*y']] }), ids)).toEqual([
+        nobody.run_id,
+      ]);
+      expect(mine(await store.list({ limit: 500, tasks: [['acme/prod']] }), ids)).toEqual([]);
+      expect(
+        mine(
+          await store.list({ limit: 500, user: 'bob', tasks: [['acme/', '/greet']], status: 'QUEUED' }),
+          ids,
+        ),
+      ).toEqual([bob.run_id]);
+      await store.apply(bob.run_id, {
+        status: 'ABORTED',
+        message: 'x',
+        error: { kind: 'USER', message: 'x' },
+      });
+      expect(await store.list({ limit: 500, user: 'bob', status: 'QUEUED' })).toEqual([]);
+    });
+
     it('forgets a deleted run everywhere', async () => {
       const run = newRun();
       await store.createRun(run, 'q');

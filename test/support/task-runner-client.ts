@@ -46,9 +46,10 @@ export class TaskRunnerClient {
     ws.on('error', () => {});
   }
 
-  static connect(wsUrl: string): Promise<TaskRunnerClient> {
+  /** Connects to `<wsUrl>/task-runner`; `query` (e.g. `?access_token=…`) is appended as is. */
+  static connect(wsUrl: string, query = ''): Promise<TaskRunnerClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${wsUrl}/task-runner`);
+      const ws = new WebSocket(`${wsUrl}/task-runner${query}`);
       const client = new TaskRunnerClient(ws);
       ws.once('open', () => resolve(client));
       ws.once('error', reject);

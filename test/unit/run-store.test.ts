@@ -1,11 +1,53 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRunStore } from '../../src/tasks/runs/redis-run-store.js';
 import { SqliteRunStore } from '../../src/tasks/runs/sqlite-run-store.js';
 import { RedisProcess, redisAvailable } from '../support/redis.js';
 import { runRunStoreConformance } from '../support/run-store-conformance.js';
 import { tempDir } from '../support/server.js';
+
+describe('SqliteRunStore schema 2', () => {
+  it('adds who started a run to a schema-1 file on open, keeping its runs', async () => {
+    const file = join(tempDir(), 'runs.db');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE runs (
+      id TEXT PRIMARY KEY, project TEXT NOT NULL, domain TEXT NOT NULL, name TEXT NOT NULL,
+      version TEXT NOT NULL, inputs TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL,
+      progress REAL, attempt INTEGER NOT NULL, max_attempts INTEGER NOT NULL, outputs TEXT, error TEXT,
+      seq INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+      started_at INTEGER, ended_at INTEGER)`);
+    old.exec(`INSERT INTO runs VALUES ('r-old', 'p', 'd', 'n', 'v1', '{}', 'QUEUED', '', NULL, 1, 1,
+      NULL, NULL, 0, 1, 1, NULL, NULL)`);
+    old.pragma('user_version = 1');
+    old.close();
+
+    const store = new SqliteRunStore(file);
+    await store.open();
+    expect(await store.getRun('r-old')).toMatchObject({ run_id: 'r-old', status: 'QUEUED' });
+    expect(await store.getRun('r-old')).not.toHaveProperty('user');
+    const base = {
+      project: 'p',
+      domain: 'd',
+      task: 'n',
+      version: 'v1',
+      inputs: {},
+      attempt: 1,
+      max_attempts: 1,
+    };
+    await store.createRun({ ...base, run_id: 'r-new', user: 'alice', quotaKey: 'runs:user:alice' }, 'q');
+    expect(await store.getRun('r-new')).toMatchObject({ user: 'alice' });
+    expect((await store.listActive()).map((r) => [r.run_id, r.quotaKey])).toEqual([
+      ['r-old', undefined],
+      ['r-new', 'runs:user:alice'],
+    ]);
+    await store.close();
+    const reopened = new Database(file);
+    expect(reopened.pragma('user_version', { simple: true })).toBe(2);
+    reopened.close();
+  });
+});
 
 runRunStoreConformance('sqlite', async () => {
   const file = join(tempDir(), 'runs.db');

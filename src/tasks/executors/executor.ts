@@ -76,6 +76,6 @@ export interface Executor {
    * the executor holds any more: the run service re-queues or fails them. Without it, every
    * unfinished run counts as orphaned (an in-process executor starts empty).
    */
-  orphaned?(runs: RunRecord[]): Promise<RunRecord[]>;
+  orphaned?<R extends RunRecord>(runs: R[]): Promise<R[]>;
   close(): Promise<void>;
 }

@@ -1,11 +1,13 @@
 import { Redis, ReplyError } from 'ioredis';
 import { WirehubError } from '../../protocol/index.js';
 import {
+  type ActiveRun,
   type ApplyResult,
   MAX_UPDATES,
   type NewRun,
   type RefusalReason,
   type RunChange,
+  type RunListQuery,
   type RunStore,
   updateBody,
 } from './run-store.js';
@@ -33,15 +35,16 @@ const LUA_TERMINAL = `{${RUN_STATUSES.filter(isTerminal)
 /** KEYS index of each status's index set in the apply script (they follow run, updates, active). */
 const LUA_STATUS_KEYS = `{${RUN_STATUSES.map((s, i) => `${s}=KEYS[${i + 4}]`).join(',')}}`;
 
-// KEYS: run, updates, all, active, status:QUEUED. ARGV: id, now, score, first update, then
-// field/value pairs of the record.
+// KEYS: run, updates, all, active, status:QUEUED, the owner's index. ARGV: id, now, score,
+// first update, '1' when the run has an owner, then field/value pairs of the record.
 const CREATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('RPUSH', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
+if ARGV[5] == '1' then redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1]) end
 return 1
 `;
 
@@ -84,10 +87,34 @@ end
 return {1, seq}
 `;
 
-// Newest first from an index set, skipping (and dropping) runs whose record expired.
-// KEYS: the index. ARGV: limit, record key prefix. Returns {id, {field, value, …}, …}.
+// Newest first from an index set, skipping (and dropping) runs whose record expired, and
+// keeping those that pass the filters: status, owner, and task patterns given as the literal
+// pieces between '*' wildcards (the grant matcher's semantics: anchored at both ends).
+// KEYS: the index. ARGV: limit, record key prefix, status or '', owner or '', JSON array of
+// pattern pieces or ''. Returns {id, {field, value, …}, …}.
 const LIST_SCRIPT = `
+local function matches(s, pieces)
+  local n = #pieces
+  if n == 1 then return s == pieces[1] end
+  local first, last = pieces[1], pieces[n]
+  if #s < #first + #last then return false end
+  if string.sub(s, 1, #first) ~= first then return false end
+  if #last > 0 and string.sub(s, #s - #last + 1) ~= last then return false end
+  local pos, limit = #first + 1, #s - #last
+  for i = 2, n - 1 do
+    local p = pieces[i]
+    if #p > 0 then
+      local a, b = string.find(s, p, pos, true)
+      if not a or b > limit then return false end
+      pos = b + 1
+    end
+  end
+  return true
+end
 local limit = tonumber(ARGV[1])
+local status, owner = ARGV[3], ARGV[4]
+local patterns = nil
+if ARGV[5] ~= '' then patterns = cjson.decode(ARGV[5]) end
 local out = {}
 local gone = {}
 local start = 0
@@ -98,7 +125,19 @@ while #out < limit * 2 do
   for _, id in ipairs(ids) do
     local h = redis.call('HGETALL', ARGV[2] .. id)
     if #h == 0 then gone[#gone + 1] = id
-    elseif #out < limit * 2 then out[#out + 1] = id; out[#out + 1] = h end
+    elseif #out < limit * 2 then
+      local f = {}
+      for i = 1, #h, 2 do f[h[i]] = h[i + 1] end
+      local ok = (status == '' or f.status == status) and (owner == '' or f.owner == owner)
+      if ok and patterns then
+        local task = f.project .. '/' .. f.domain .. '/' .. f.name
+        ok = false
+        for _, pieces in ipairs(patterns) do
+          if matches(task, pieces) then ok = true; break end
+        end
+      end
+      if ok then out[#out + 1] = id; out[#out + 1] = h end
+    end
   end
   start = start + batch
 end
@@ -142,6 +181,7 @@ function toRecord(runId: string, h: Record<string, string>): RunRecord | undefin
   if (h.ended_at !== undefined) record.ended_at = iso(h.ended_at);
   if (h.outputs !== undefined) record.outputs = JSON.parse(h.outputs) as unknown;
   if (h.error !== undefined) record.error = JSON.parse(h.error) as RunError;
+  if (h.owner !== undefined) record.user = h.owner;
   return record;
 }
 
@@ -161,6 +201,7 @@ function toRecord(runId: string, h: Record<string, string>): RunRecord | undefin
  * | `<p>{runs}:all`               | zset   | every run, by creation time                       |
  * | `<p>{runs}:active`            | zset   | runs not ended                                    |
  * | `<p>{runs}:s:<STATUS>`        | zset   | runs per status                                   |
+ * | `<p>{runs}:o:<user>`          | zset   | runs per user who started them                    |
  *
  * An ended run's record and updates expire after `retentionMs`; index entries of expired
  * runs are dropped as lists come across them.
@@ -196,7 +237,7 @@ export class RedisRunStore implements RunStore {
     });
     // Errors surface on the commands that fail; the connection reconnects by itself.
     this.redis.on('error', () => {});
-    this.redis.defineCommand('whRunCreate', { numberOfKeys: 5, lua: CREATE_SCRIPT });
+    this.redis.defineCommand('whRunCreate', { numberOfKeys: 6, lua: CREATE_SCRIPT });
     this.redis.defineCommand('whRunApply', { numberOfKeys: 3 + RUN_STATUSES.length, lua: APPLY_SCRIPT });
     this.redis.defineCommand('whRunList', { numberOfKeys: 1, lua: LIST_SCRIPT });
     this.scripts = this.redis as unknown as Scripted;
@@ -208,6 +249,11 @@ export class RedisRunStore implements RunStore {
 
   private statusKey(status: RunStatus): string {
     return this.key('s:', status);
+  }
+
+  /** The runs one user started (newest first by score). */
+  private ownerKey(user: string): string {
+    return this.key('o:', user);
   }
 
   open(): Promise<void> {
@@ -234,10 +280,12 @@ export class RedisRunStore implements RunStore {
       this.key('all'),
       this.key('active'),
       this.statusKey('QUEUED'),
+      this.ownerKey(run.user ?? ''),
       run.run_id,
       String(now),
       score,
       JSON.stringify(first),
+      run.user === undefined ? '0' : '1',
       ...[
         ['project', run.project],
         ['domain', run.domain],
@@ -252,6 +300,8 @@ export class RedisRunStore implements RunStore {
         ['created_at', String(now)],
         ['updated_at', String(now)],
         ['score', score],
+        ...(run.user === undefined ? [] : [['owner', run.user]]),
+        ...(run.quotaKey === undefined ? [] : [['quota_key', run.quotaKey]]),
       ].flat(),
     );
     if (created !== 1) throw new WirehubError('internal', `run ${run.run_id} already exists`);
@@ -263,12 +313,14 @@ export class RedisRunStore implements RunStore {
   }
 
   private async delete(runId: string): Promise<void> {
+    const owner = await this.redis.hget(this.key('r:', runId), 'owner');
     const tx = this.redis
       .multi()
       .del(this.key('r:', runId), this.key('u:', runId))
       .zrem(this.key('all'), runId)
       .zrem(this.key('active'), runId);
     for (const status of RUN_STATUSES) tx.zrem(this.statusKey(status), runId);
+    if (owner !== null) tx.zrem(this.ownerKey(owner), runId);
     await tx.exec();
   }
 
@@ -317,37 +369,54 @@ export class RedisRunStore implements RunStore {
     return rows.map((row) => JSON.parse(row) as RunUpdate);
   }
 
-  list(options: { status?: RunStatus; limit: number }): Promise<RunRecord[]> {
-    return this.call(() => this.listNow(options));
+  list(query: RunListQuery): Promise<RunRecord[]> {
+    return this.call(() => this.listNow(query));
   }
 
-  private async listNow(options: { status?: RunStatus; limit: number }): Promise<RunRecord[]> {
-    const index = options.status ? this.statusKey(options.status) : this.key('all');
-    const flat = await this.scripts.whRunList(index, String(options.limit), this.key('r:'));
+  private async listNow(query: RunListQuery): Promise<RunRecord[]> {
+    if (query.tasks?.length === 0) return [];
+    // The narrowest index: the user's runs, or one status, or all.
+    const index =
+      query.user !== undefined
+        ? this.ownerKey(query.user)
+        : query.status
+          ? this.statusKey(query.status)
+          : this.key('all');
+    const flat = await this.scripts.whRunList(
+      index,
+      String(query.limit),
+      this.key('r:'),
+      query.status ?? '',
+      query.user ?? '',
+      query.tasks === undefined ? '' : JSON.stringify(query.tasks),
+    );
     const out: RunRecord[] = [];
-    for (let i = 0; i + 1 < flat.length && out.length < options.limit; i += 2) {
+    for (let i = 0; i + 1 < flat.length && out.length < query.limit; i += 2) {
       const record = toRecord(flat[i] as string, fieldsOf(flat[i + 1] as string[]));
       if (record) out.push(record);
     }
     return out;
   }
 
-  listActive(): Promise<RunRecord[]> {
+  listActive(): Promise<ActiveRun[]> {
     return this.call(() => this.listActiveNow());
   }
 
-  private async listActiveNow(): Promise<RunRecord[]> {
+  private async listActiveNow(): Promise<ActiveRun[]> {
     const ids = await this.redis.zrange(this.key('active'), 0, -1);
     if (ids.length === 0) return [];
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.hgetall(this.key('r:', id));
     const replies = (await pipe.exec()) ?? [];
-    const out: RunRecord[] = [];
+    const out: ActiveRun[] = [];
     ids.forEach((id, i) => {
-      const [err, hash] = replies[i] ?? [null, {}];
+      const [err, reply] = replies[i] ?? [null, {}];
       if (err) throw err;
-      const record = toRecord(id, hash as Record<string, string>);
-      if (record && !isTerminal(record.status)) out.push(record);
+      const hash = reply as Record<string, string>;
+      const record: ActiveRun | undefined = toRecord(id, hash);
+      if (!record || isTerminal(record.status)) return;
+      if (hash.quota_key !== undefined) record.quotaKey = hash.quota_key;
+      out.push(record);
     });
     return out;
   }

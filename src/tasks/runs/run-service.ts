@@ -1,3 +1,4 @@
+import type { LimitStore } from '../../engine/limits.js';
 import { Frame } from '../../hub/frame.js';
 import type { Encoder, Hub } from '../../hub/hub.js';
 import { anonymousPrincipal, type Principal } from '../../hub/principal.js';
@@ -8,7 +9,8 @@ import { type Logger, silentLogger } from '../../util/logger.js';
 import { taskKey } from '../define-task.js';
 import type { Executor } from '../executors/executor.js';
 import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
-import type { RunChange, RunStore } from './run-store.js';
+import type { RunRequester } from './run-access.js';
+import type { RunChange, RunListQuery, RunStore } from './run-store.js';
 import { isTerminal } from './state-machine.js';
 import { type RunRecord, type RunStatus, type RunUpdate, runChannel } from './types.js';
 
@@ -25,6 +27,11 @@ export interface RunServiceOptions {
    */
   recover?: boolean;
   log?: Logger;
+  /**
+   * The per-user limit on concurrent runs: a requester with `quota` holds one slot of
+   * `runs:user:<user>` in `store` from submit until its run ends. Off when absent or 0.
+   */
+  quota?: { store: LimitStore; maxPerUser: number };
 }
 
 /** A checked request: the task exists and the inputs passed its schema. Nothing is stored yet. */
@@ -32,6 +39,12 @@ export interface PreparedRun {
   readonly runId: string;
   readonly task: RegisteredTask;
   readonly inputs: unknown;
+  readonly requester: RunRequester;
+}
+
+/** The limit-store key of a user's concurrent-run slots. */
+export function runQuotaKey(user: string | undefined): string {
+  return `runs:user:${user ?? ''}`;
 }
 
 const MAX_SHOWN = 200;
@@ -103,8 +116,14 @@ export class RunService {
   private readonly log: Logger;
   private readonly publicUrl: string | undefined;
   private readonly recoverAtStart: boolean;
+  private readonly quota: RunServiceOptions['quota'];
   /** Per run, the tail of its applies: a run's updates are stored and published in order. */
   private readonly chains = new Map<string, Promise<unknown>>();
+  /**
+   * Per-user slots this process took, by run: each is given back when the run's terminal
+   * update goes by on `run:<id>`, wherever it was applied (here, another node, a worker).
+   */
+  private readonly slots = new Map<string, { key: string; watcher: EndWatcher }>();
   private closed = false;
 
   constructor(options: RunServiceOptions) {
@@ -115,6 +134,7 @@ export class RunService {
     this.log = options.log ?? silentLogger;
     this.publicUrl = options.publicUrl?.replace(/\/+$/, '');
     this.recoverAtStart = options.recover ?? true;
+    this.quota = options.quota;
   }
 
   /** Starts the executor and deals with the runs a previous process left unfinished. */
@@ -132,8 +152,9 @@ export class RunService {
   /**
    * Checks a request: throws `unknown_task` or `invalid_inputs` (with the schema issues in
    * `details`). Mints the run id, so a caller can subscribe to `run:<id>` before submitting.
+   * `requester` is who asks (recorded as the run's `user`, and counted by the per-user limit).
    */
-  prepare(ref: TaskRef, inputs: unknown): PreparedRun {
+  prepare(ref: TaskRef, inputs: unknown, requester: RunRequester = {}): PreparedRun {
     const task = this.registry.resolve(ref);
     if (!task) {
       throw new WirehubError(
@@ -162,18 +183,20 @@ export class RunService {
         { task: task.key, issues },
       );
     }
-    return { runId: randomId('r', 12), task, inputs: parsed.data };
+    return { runId: randomId('r', 12), task, inputs: parsed.data, requester };
   }
 
   /**
    * Queues a prepared run: stores it with its QUEUED update and publishes that, then hands it
    * to the executor, so whatever the executor reports next (possibly from another process)
-   * comes after it. Throws `queue_full` when the executor has no room (the run is forgotten).
+   * comes after it. Throws `queue_full` when the executor has no room (the run is forgotten),
+   * and `too_many_runs` when the requester already has the most runs in progress it may have.
    */
   async submit(prepared: PreparedRun): Promise<RunRecord> {
     if (this.closed) throw new WirehubError('not_ready', 'the task runner is shut down');
-    const { runId, task, inputs } = prepared;
+    const { runId, task, inputs, requester } = prepared;
     const d = task.definition;
+    const quotaKey = await this.takeSlot(requester);
     let first: RunUpdate;
     try {
       first = await this.store.createRun(
@@ -186,19 +209,24 @@ export class RunService {
           inputs,
           attempt: 1,
           max_attempts: (d.retries ?? 0) + 1,
+          ...(requester.user === undefined ? {} : { user: requester.user }),
+          ...(quotaKey === undefined ? {} : { quotaKey }),
         },
         `queued ${task.key}`,
       );
     } catch (err) {
       // Not stored means not accepted: nothing was started.
+      this.releaseSlot(quotaKey);
       this.log.error({ err, run: runId }, 'storing a new run failed');
       if (err instanceof WirehubError) throw err; // e.g. broker_unavailable: Redis is away
       throw new WirehubError('internal', 'the run could not be stored');
     }
+    if (quotaKey !== undefined) await this.holdSlot(runId, quotaKey);
     await this.publish(first);
     try {
       await this.executor.submit({ runId, task, inputs, attempt: 1 });
     } catch (err) {
+      this.dropSlot(runId);
       await this.store.deleteRun(runId).catch((e: unknown) => {
         this.log.error({ err: e, run: runId }, 'forgetting a refused run failed');
       });
@@ -208,8 +236,13 @@ export class RunService {
   }
 
   /** `prepare` then `submit`. */
-  async run(ref: TaskRef, inputs: unknown): Promise<RunRecord> {
-    return this.submit(this.prepare(ref, inputs));
+  async run(ref: TaskRef, inputs: unknown, requester: RunRequester = {}): Promise<RunRecord> {
+    return this.submit(this.prepare(ref, inputs, requester));
+  }
+
+  /** Runs in progress that hold a slot of `user`'s per-user limit (on this node's store). */
+  async runsInProgress(user: string | undefined): Promise<number> {
+    return this.quota ? this.quota.store.held(runQuotaKey(user)) : 0;
   }
 
   /**
@@ -245,8 +278,9 @@ export class RunService {
     return this.store.updates(runId, afterSeq);
   }
 
-  list(options: { status?: RunStatus; limit: number }): Promise<RunRecord[]> {
-    return this.store.list(options);
+  /** Newest runs first; see `RunListQuery` (and `visibleRunsQuery` for what a principal may see). */
+  list(query: RunListQuery): Promise<RunRecord[]> {
+    return this.store.list(query);
   }
 
   /**
@@ -284,6 +318,8 @@ export class RunService {
     await this.executor.close();
     await Promise.allSettled([...this.chains.values()]);
     await this.store.close();
+    // Unfinished runs give their slots back: the next start takes them again as it re-queues.
+    for (const runId of [...this.slots.keys()]) this.dropSlot(runId);
   }
 
   private async mustGet(runId: string): Promise<RunRecord> {
@@ -373,6 +409,11 @@ export class RunService {
         ifSeq: record.seq,
       }).catch(() => false);
       if (!requeued) continue;
+      // The run held a per-user slot before the restart: it holds one again, over the limit or not.
+      if (record.quotaKey !== undefined && this.quota) {
+        if (await this.quota.store.acquire(record.quotaKey, Number.POSITIVE_INFINITY))
+          await this.holdSlot(runId, record.quotaKey);
+      }
       try {
         await this.executor.submit({ runId, task, inputs: record.inputs, attempt });
       } catch (err) {
@@ -383,6 +424,46 @@ export class RunService {
       }
       this.log.info({ run: runId, task: task.key, attempt }, 're-queued a run interrupted by a restart');
     }
+  }
+
+  /** Takes one of the requester's run slots; undefined when no limit applies. */
+  private async takeSlot(requester: RunRequester): Promise<string | undefined> {
+    const quota = this.quota;
+    if (!quota || quota.maxPerUser <= 0 || !requester.quota) return undefined;
+    const key = runQuotaKey(requester.user);
+    if (!(await quota.store.acquire(key, quota.maxPerUser))) {
+      throw new WirehubError(
+        'too_many_runs',
+        `${requester.user ?? 'this user'} already has ${quota.maxPerUser} runs in progress; wait for one to end`,
+        { max: quota.maxPerUser },
+      );
+    }
+    return key;
+  }
+
+  /** Follows `run:<id>` and gives the slot back when the run ends, wherever that is applied. */
+  private async holdSlot(runId: string, key: string): Promise<void> {
+    const watcher = new EndWatcher();
+    this.slots.set(runId, { key, watcher });
+    await this.hub.subscribe(runChannel(runId), { session: watcher, encoder: updateEncoder });
+    void watcher.ended.then(() => this.dropSlot(runId));
+  }
+
+  private dropSlot(runId: string): void {
+    const held = this.slots.get(runId);
+    if (!held) return;
+    this.slots.delete(runId);
+    this.hub.unsubscribe(runChannel(runId), held.watcher);
+    this.releaseSlot(held.key);
+  }
+
+  private releaseSlot(key: string | undefined): void {
+    if (key === undefined || !this.quota) return;
+    const store = this.quota.store;
+    // A remote store may fail; the slot then expires there, and the runs go on.
+    Promise.resolve()
+      .then(() => store.release(key))
+      .catch((err: unknown) => this.log.warn({ err, key }, 'limit store release failed'));
   }
 
   private async interrupted(runId: string, message: string, ifSeq?: number): Promise<void> {

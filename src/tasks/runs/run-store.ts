@@ -1,11 +1,31 @@
+import type { PatternPieces } from '../../hub/permissions.js';
 import { canTransition, isTerminal } from './state-machine.js';
 import type { RunError, RunRecord, RunStatus, RunUpdate } from './types.js';
 
 /** A new run, before its first update. */
 export type NewRun = Pick<
   RunRecord,
-  'run_id' | 'project' | 'domain' | 'task' | 'version' | 'inputs' | 'max_attempts' | 'attempt'
->;
+  'run_id' | 'project' | 'domain' | 'task' | 'version' | 'inputs' | 'max_attempts' | 'attempt' | 'user'
+> & {
+  /** The limit-store key of the per-user slot the run holds while it is active. */
+  quotaKey?: string;
+};
+
+/** A run that had not ended, with the per-user slot it held (re-taken after a restart). */
+export type ActiveRun = RunRecord & { quotaKey?: string };
+
+/** Which runs `list` returns, newest first. */
+export interface RunListQuery {
+  status?: RunStatus;
+  limit: number;
+  /**
+   * Only runs of tasks (`project/domain/name`) matching one of these patterns, given as the
+   * literal pieces between `*` wildcards (see `Permissions.patterns`). Absent: every task.
+   */
+  tasks?: readonly PatternPieces[];
+  /** Only runs this user started. */
+  user?: string;
+}
 
 /** One step to apply to a run. The store gives it its `seq` and time, or refuses it. */
 export interface RunChange {
@@ -60,10 +80,13 @@ export interface RunStore {
   getRun(runId: string): Promise<RunRecord | undefined>;
   /** A run's updates after `afterSeq`, oldest first. */
   updates(runId: string, afterSeq?: number, limit?: number): Promise<RunUpdate[]>;
-  /** Newest runs first, optionally only those in one status. */
-  list(options: { status?: RunStatus; limit: number }): Promise<RunRecord[]>;
-  /** Runs that have not ended, oldest first (what a restart must look after). */
-  listActive(): Promise<RunRecord[]>;
+  /**
+   * Newest runs first: optionally only those in one status, of some tasks, or of one user.
+   * The store filters, so a caller who may see few runs does not page through the rest.
+   */
+  list(query: RunListQuery): Promise<RunRecord[]>;
+  /** Runs that have not ended, oldest first (what a restart must look after), with their slots. */
+  listActive(): Promise<ActiveRun[]>;
   close(): Promise<void>;
 }
 

@@ -244,8 +244,8 @@ export class BullmqExecutor implements Executor {
     return true;
   }
 
-  async orphaned(runs: RunRecord[]): Promise<RunRecord[]> {
-    const out: RunRecord[] = [];
+  async orphaned<R extends RunRecord>(runs: R[]): Promise<R[]> {
+    const out: R[] = [];
     const now = Date.now();
     for (const run of runs) {
       if (now - Date.parse(run.updated_at) < this.orphanGraceMs) continue;
