@@ -1,15 +1,7 @@
-/** Flyte's phase names, in lifecycle order. */
-export const RUN_STATUSES = [
-  'QUEUED',
-  'INITIALIZING',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'ABORTED',
-  'TIMED_OUT',
-] as const;
+// The phase names and the run channel are part of the wire protocol (clients share them).
+import type { RunStatus } from '../../protocol/runs.js';
 
-export type RunStatus = (typeof RUN_STATUSES)[number];
+export { RUN_STATUSES, type RunStatus, runChannel } from '../../protocol/runs.js';
 
 export type TerminalStatus = Extract<RunStatus, 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT'>;
 
@@ -61,9 +53,4 @@ export interface RunRecord {
   error?: RunError;
   /** Sequence number of the last update. */
   seq: number;
-}
-
-/** The channel a run's updates are published on. */
-export function runChannel(runId: string): string {
-  return `run:${runId}`;
 }
