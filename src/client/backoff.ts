@@ -11,7 +11,7 @@ export interface ReconnectOptions {
    * that clients dropped together by a restart do not all come back at the same instant.
    */
   jitter?: number;
-  /** Give up after this many failed attempts in a row (unlimited). */
+  /** Retries in a row before giving up, when none of them connects (unlimited). */
   maxAttempts?: number;
 }
 

@@ -134,6 +134,8 @@ describe('WirehubClient: channels', () => {
         client.runTask({ project: 'demo', domain: 'development', task: 'countdown', version: 'v1' }),
       ),
     ).toMatchObject({ code: 'not_available', status: 501 });
+    // Without auth there is no token to refresh.
+    expect(await rejection(client.refresh('a-token'))).toMatchObject({ code: 'not_available' });
     // Checked before sending, with the server's own code.
     expect(await rejection(client.publish('bad channel!', 1))).toMatchObject({ code: 'bad_channel' });
     await client.subscribe('chat:a', () => {});
@@ -164,9 +166,10 @@ describe('WirehubClient: channels', () => {
 
     gate.shut();
     const disconnected = nextEvent(client, 'disconnected');
-    await srv.close();
+    // A graceful restart: the node drains (1001: come back later), then stops.
+    await srv.server.drain(0);
     servers.splice(servers.indexOf(srv), 1);
-    expect((await disconnected).error.code).toBe('disconnected');
+    expect(await disconnected).toMatchObject({ code: 1001, error: { code: 'disconnected' } });
     expect(client.state).toBe('reconnecting');
     // A publish made while disconnected waits for the connection.
     const queued = client.publish('chat:restart', 'five');
