@@ -18,7 +18,13 @@ import {
 } from '../protocol/index.js';
 import { type Backoff, backoffDelay, type ReconnectOptions, resolveBackoff } from './backoff.js';
 import { Emitter, type Off } from './emitter.js';
-import { errorFromClose, errorFromFrame, errorFromUpgrade, isFinalUpgradeStatus } from './errors.js';
+import {
+  errorFromClose,
+  errorFromFrame,
+  errorFromUpgrade,
+  isFinalUpgradeStatus,
+  malformed,
+} from './errors.js';
 import { RunHandle, type RunHost, type RunRequest } from './run-handle.js';
 import {
   type Publication,
@@ -97,6 +103,8 @@ interface Request {
   schema: z.ZodType<unknown>;
   callbacks: SendCallbacks<unknown>;
   timer?: ReturnType<typeof setTimeout> | undefined;
+  /** The command id, once sent. */
+  id?: number;
   done?: boolean;
 }
 
@@ -426,7 +434,7 @@ export class WirehubClient {
       req.timer = setTimeout(() => {
         const queued = this.queue.indexOf(req);
         if (queued !== -1) this.queue.splice(queued, 1);
-        for (const [id, r] of this.inflight) if (r === req) this.inflight.delete(id);
+        if (req.id !== undefined) this.inflight.delete(req.id);
         this.settle(
           req,
           new WirehubError('timeout', `no answer to "${String(command.op)}" within ${timeoutMs} ms`),
@@ -448,6 +456,7 @@ export class WirehubClient {
     }
     this.lastId += 1;
     const id = this.lastId;
+    req.id = id;
     this.inflight.set(id, req);
     try {
       socket.send(JSON.stringify({ ...req.command, id }));
@@ -468,20 +477,7 @@ export class WirehubClient {
     }
     const parsed = req.schema.safeParse(outcome.result);
     if (parsed.success) req.callbacks.ok(parsed.data);
-    else {
-      req.callbacks.fail(
-        new WirehubError(
-          'invalid_message',
-          `the server's reply to "${String(req.command.op)}" is malformed`,
-          {
-            issues: parsed.error.issues.map((i) => ({
-              path: i.path.map(String).join('.'),
-              message: i.message,
-            })),
-          },
-        ),
-      );
-    }
+    else req.callbacks.fail(malformed(`a reply to "${String(req.command.op)}"`, parsed.error));
   }
 
   // ---- connection -------------------------------------------------------------------------
@@ -543,15 +539,7 @@ export class WirehubClient {
     }
     const parsed = rtServerFrameSchema.safeParse(raw);
     if (!parsed.success) {
-      this.events.emit(
-        'error',
-        new WirehubError('invalid_message', 'the server sent a frame that is not in the protocol', {
-          issues: parsed.error.issues.map((i) => ({
-            path: i.path.map(String).join('.'),
-            message: i.message,
-          })),
-        }),
-      );
+      this.events.emit('error', malformed('a frame', parsed.error));
       return;
     }
     this.dispatch(parsed.data);

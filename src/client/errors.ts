@@ -1,4 +1,12 @@
+import type { z } from 'zod';
 import { CloseCode, isErrorCode, type RtError, WirehubError } from '../protocol/index.js';
+
+/** A frame or reply from the server that breaks the protocol, with zod's issues as details. */
+export function malformed(what: string, error: z.ZodError): WirehubError {
+  return new WirehubError('invalid_message', `the server sent ${what} that is not in the protocol`, {
+    issues: error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+  });
+}
 
 /**
  * The typed error of an `/rt` `error` frame. A code this client does not know (a newer

@@ -14,6 +14,7 @@ import {
   type TerminalRunStatus,
   WirehubError,
 } from '../protocol/index.js';
+import { malformed } from './errors.js';
 import type { StreamPosition, SubscribeOptions, Subscription } from './subscription.js';
 
 /** One update of a run: a `run` push, with the status narrowed to the run phases. */
@@ -162,7 +163,7 @@ export class RunHandle implements AsyncIterable<RunEvent> {
     if (this.ended || this.mode !== 'push') return;
     const parsed = runEventSchema.safeParse(push);
     if (!parsed.success) {
-      this.host.reportError(invalid('run push', parsed.error));
+      this.host.reportError(malformed('a run push', parsed.error));
       return;
     }
     // That connection's pushes are every update from the first, in order: the next seq.
@@ -260,7 +261,7 @@ export class RunHandle implements AsyncIterable<RunEvent> {
     if (this.ended) return;
     const parsed = runUpdateSchema.safeParse(pub.data);
     if (!parsed.success) {
-      this.host.reportError(invalid(`update on ${this.channel}`, parsed.error));
+      this.host.reportError(malformed(`an update on ${this.channel}`, parsed.error));
       return;
     }
     const u = parsed.data;
@@ -320,10 +321,4 @@ export class RunHandle implements AsyncIterable<RunEvent> {
     for (const wake of [...this.waiters]) wake();
     this.waiters.clear();
   }
-}
-
-function invalid(what: string, error: z.ZodError): WirehubError {
-  return new WirehubError('invalid_message', `the server sent a malformed ${what}`, {
-    issues: error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
-  });
 }
