@@ -112,7 +112,7 @@ describe('WirehubClient against a scripted peer', () => {
     // Answers everything on the first connection except pings: it looks alive but is not.
     peer.answer = (cmd, socket) =>
       cmd.op === 'ping' && socket === peer.sockets[0] ? undefined : { op: 'reply', id: cmd.id, result: {} };
-    const client = clients.make(peer.url, { pingIntervalMs: 50, pingTimeoutMs: 100 });
+    const client = clients.make(peer.url, { pingIntervalMs: 50, pingTimeoutMs: 400 });
     await client.connect();
     const dropped = await nextEvent(client, 'disconnected');
     expect(dropped).toMatchObject({ code: 1006, reason: 'no answer to ping' });
@@ -128,7 +128,8 @@ describe('WirehubClient against a scripted peer', () => {
       if (cmd.op === 'presence') return 'this is not json';
       return { op: 'reply', id: cmd.id, result: {} };
     };
-    const client = clients.make(peer.url, { commandTimeoutMs: 300 });
+    // Long enough for a loaded machine to answer in time, short enough for the one that never is.
+    const client = clients.make(peer.url, { commandTimeoutMs: 1000 });
     await client.connect();
     const malformed = await client.publish('chat:x', 1).catch((e: unknown) => e);
     expect(malformed).toMatchObject({ code: 'invalid_message', details: { issues: [{ path: 'offset' }] } });
