@@ -20,6 +20,7 @@ export { taskRunnerEndpoint } from './endpoints/task-runner.js';
 export type { LimitStore, RateDecision, RateRule } from './engine/limits.js';
 export { MemoryEngine } from './engine/memory/memory-engine.js';
 export { MemoryLimitStore } from './engine/memory/memory-limit-store.js';
+export { RedisEngine, type RedisEngineOptions } from './engine/redis/redis-engine.js';
 export { SqliteEngine, type SqliteEngineOptions } from './engine/sqlite/sqlite-engine.js';
 export type * from './engine/types.js';
 export { Frame } from './hub/frame.js';

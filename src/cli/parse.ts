@@ -115,3 +115,27 @@ export function parseNamespacesFile(path: string): NamespaceConfig[] {
     throw new InvalidArgumentError(`${path}: ${(err as Error).message}`);
   }
 }
+
+/**
+ * `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS): checked here so a typo
+ * stops the server with a usage error instead of an endless reconnect loop.
+ */
+export function parseRedisUrl(raw: string): string {
+  const value = raw.trim();
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(
+      'expected a Redis URL such as redis://127.0.0.1:6379 or redis://host:6379/2',
+    );
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new InvalidArgumentError(`expected a redis:// or rediss:// URL, got ${url.protocol}//`);
+  }
+  if (!url.hostname) throw new InvalidArgumentError('the Redis URL has no host');
+  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d{1,2}$/.test(url.pathname)) {
+    throw new InvalidArgumentError('the path of a Redis URL is a database number, e.g. redis://host:6379/2');
+  }
+  return value;
+}

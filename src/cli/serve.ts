@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
 import { createServer } from '../server/create-server.js';
@@ -14,6 +14,7 @@ import {
   parseNonEmpty,
   parsePort,
   parsePositiveInt,
+  parseRedisUrl,
   parseSize,
 } from './parse.js';
 import {
@@ -39,6 +40,8 @@ interface ServeFlags extends SecurityFlags {
   publicUrl: string | undefined;
   taskWorkers: number;
   taskQueue: number;
+  redis?: string;
+  presenceTtl: number;
 }
 
 /** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
@@ -144,6 +147,28 @@ export function serveCommand(): Command {
       ),
     )
     .addOption(
+      new Option(
+        '--redis <url>',
+        'run as one node of a cluster: redis://host:port[/db]; channels, history, presence and /ws counts become cluster-wide',
+      )
+        .env('WIREHUB_REDIS_URL')
+        .argParser(parseRedisUrl),
+    )
+    .addOption(
+      opt(
+        '--presence-ttl <duration>',
+        "presence entries live this long unless their node refreshes them (at a third of it); a dead node's members go after it",
+        'WIREHUB_PRESENCE_TTL',
+        (raw) => {
+          const ms = parseDuration(raw);
+          if (ms < 100) throw new InvalidArgumentError('must be at least 100ms');
+          return ms;
+        },
+        defaults.presenceTtlMs,
+        '60s',
+      ),
+    )
+    .addOption(
       new Option('--tasks <dir|glob>', 'task modules to serve besides the demo tasks (repeatable)')
         .env('WIREHUB_TASKS')
         .argParser(collectList),
@@ -188,7 +213,9 @@ export function serveCommand(): Command {
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,
       maxChannelsPerConnection: flags.maxChannels,
+      presenceTtlMs: flags.presenceTtl,
       ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
+      ...(flags.redis ? { redis: flags.redis } : {}),
       tasks: {
         modules: flags.tasks ?? [],
         publicUrl: flags.publicUrl,
@@ -197,7 +224,10 @@ export function serveCommand(): Command {
       },
     });
     const address = await server.listen();
-    server.log.info({ url: address.url, dataDir: flags.dataDir }, `wirehub listening on ${address.url}`);
+    server.log.info(
+      { url: address.url, dataDir: flags.dataDir, engine: server.hub.engine.kind },
+      `wirehub listening on ${address.url}`,
+    );
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals += 1;

@@ -37,6 +37,12 @@ export interface Subscriber {
    * to hold back live publications while it replays history, and to drop duplicates.
    */
   readonly accept?: (pub: Publication) => boolean;
+  /**
+   * Called when publications of the channel were lost to this node (a networked engine could
+   * not fill a gap): a subscriber that tracks offsets must resync. `/rt` closes its client
+   * with 1012 so it resubscribes with `since`; plain subscribers have no way to recover.
+   */
+  readonly lost?: () => void;
 }
 
 export interface HubOptions {
@@ -69,12 +75,23 @@ interface ChannelState {
  */
 export class Hub {
   private readonly channels = new Map<string, ChannelState>();
-  /** Deliveries written / skipped because of a full output queue, for metrics. */
-  readonly counters = { deliveries: 0, overflows: 0 };
+  /**
+   * For metrics: deliveries written / skipped because of a full output queue; broker link
+   * losses and returns; gaps in live subscriptions filled from history / lost.
+   */
+  readonly counters = {
+    deliveries: 0,
+    overflows: 0,
+    brokerDowns: 0,
+    brokerReconnects: 0,
+    gapsRecovered: 0,
+    gapsLost: 0,
+  };
   readonly namespaces: Namespaces;
   readonly maxChannelsPerConnection: number;
   private readonly presenceKeeper: PresenceKeeper;
   private readonly log: Logger;
+  private linkUp = true;
 
   constructor(
     readonly engine: Engine,
@@ -92,8 +109,16 @@ export class Hub {
   }
 
   async start(): Promise<void> {
-    await this.engine.start((pub) => this.deliver(pub));
+    await this.engine.start((pub) => this.deliver(pub), {
+      link: (up) => this.onLink(up),
+      gap: (channel, recovered) => this.onGap(channel, recovered),
+    });
     this.presenceKeeper.start();
+  }
+
+  /** False while a networked engine's link to its broker is down (this node is an island). */
+  get brokerUp(): boolean {
+    return this.linkUp;
   }
 
   /**
@@ -116,23 +141,26 @@ export class Hub {
     if (ns?.presence && stillThere) await this.presenceKeeper.join(channel, ns, memberOf(subscriber.session));
   }
 
-  /** Removes a session's subscription (and its presence) from a channel. */
-  unsubscribe(channel: string, session: Session): void {
+  /**
+   * Removes a session's subscription (and its presence) from a channel. The local part is
+   * immediate; the returned promise resolves once the presence entry is gone too (it never
+   * rejects: a failure is logged, and the entry then expires with its TTL).
+   */
+  unsubscribe(channel: string, session: Session): Promise<void> {
     const state = this.channels.get(channel);
-    if (!state) return;
+    if (!state) return Promise.resolve();
     const before = state.subscribers.length;
     state.subscribers = state.subscribers.filter((s) => s.session !== session);
-    if (state.subscribers.length === before) return;
+    if (state.subscribers.length === before) return Promise.resolve();
     if (state.subscribers.length === 0) {
       this.channels.delete(channel);
       this.engine.unsubscribe(channel).catch(() => {});
     }
     const ns = isInternalChannel(channel) ? undefined : this.namespaces.find(channel);
-    if (ns?.presence) {
-      this.presenceKeeper
-        .leave(channel, ns, memberOf(session))
-        .catch((err: unknown) => this.log.warn({ err, channel }, 'presence leave failed'));
-    }
+    if (!ns?.presence) return Promise.resolve();
+    return this.presenceKeeper
+      .leave(channel, ns, memberOf(session))
+      .catch((err: unknown) => this.log.warn({ err, channel }, 'presence leave failed'));
   }
 
   /**
@@ -218,6 +246,34 @@ export class Hub {
       if (sub.session.send(frame, sub.overflow ?? 'disconnect')) this.counters.deliveries += 1;
       else this.counters.overflows += 1;
     }
+  }
+
+  private onLink(up: boolean): void {
+    if (up === this.linkUp) return;
+    this.linkUp = up;
+    if (!up) {
+      this.counters.brokerDowns += 1;
+      this.log.warn('broker link down: publications of other nodes stop arriving');
+      return;
+    }
+    this.counters.brokerReconnects += 1;
+    this.log.info('broker link back: subscriptions re-established');
+    // The broker may have lost presence (a restarted Redis is empty): put this node's back.
+    this.presenceKeeper.rejoinAll();
+  }
+
+  private onGap(channel: string, recovered: boolean): void {
+    if (recovered) {
+      this.counters.gapsRecovered += 1;
+      return;
+    }
+    this.counters.gapsLost += 1;
+    const state = this.channels.get(channel);
+    this.log.warn(
+      { channel, subscribers: state?.subscribers.length ?? 0 },
+      'publications lost to this node: offset-tracking subscribers must resync',
+    );
+    for (const sub of state?.subscribers ?? []) sub.lost?.();
   }
 
   async close(): Promise<void> {

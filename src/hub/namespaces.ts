@@ -63,7 +63,8 @@ export const builtinNamespaces: readonly NamespaceConfig[] = [
   { pattern: 'broadcast' },
   { pattern: 'run:*', history: { size: 100_000, ttlMs: 7 * DAY }, publish: 'server' },
   { pattern: 'stream:*', overflow: 'drop' },
-  { pattern: 'ws', publish: 'server' },
+  // Presence of `ws` is the /ws connection count, cluster-wide; nobody asked for join/leave.
+  { pattern: 'ws', publish: 'server', presence: true, joinLeave: false },
 ];
 
 const PATTERN = /^[A-Za-z0-9_.-]{1,64}(:\*)?$/;

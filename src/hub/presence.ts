@@ -61,8 +61,23 @@ export class PresenceKeeper {
       this.local.set(channel, members);
     }
     members.set(member.client, member);
-    await this.engine.presenceAdd(channel, member, this.ttlMs);
+    try {
+      await this.engine.presenceAdd(channel, member, this.ttlMs);
+    } catch (err) {
+      // The broker is unreachable: the member stays known here and is added again when the
+      // link comes back (rejoinAll), so a connection does not fail for it.
+      this.onError(err);
+    }
     if (ns.joinLeave) this.announce('join', channel, ns, member);
+  }
+
+  /** Adds every member of this node again (after the broker came back, possibly empty). */
+  rejoinAll(): void {
+    for (const [channel, members] of this.local) {
+      for (const member of members.values()) {
+        this.engine.presenceAdd(channel, member, this.ttlMs).catch(this.onError);
+      }
+    }
   }
 
   async leave(channel: string, ns: Namespace, member: PresenceMember): Promise<void> {

@@ -8,7 +8,9 @@ import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.
 import { taskRunnerEndpoint } from '../endpoints/task-runner.js';
 import type { LimitStore } from '../engine/limits.js';
 import { MemoryLimitStore } from '../engine/memory/memory-limit-store.js';
+import { RedisEngine } from '../engine/redis/redis-engine.js';
 import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
+import type { Engine } from '../engine/types.js';
 import { Hub } from '../hub/hub.js';
 import { PermissionPolicy } from '../hub/permissions.js';
 import { CloseCode } from '../protocol/index.js';
@@ -121,8 +123,9 @@ export class WirehubServer {
     this.metrics = new ServerMetrics({
       defaultMetrics: o.defaultMetrics,
       queuedBytes: () => this.queuedBytes(),
+      broker: () => ({ up: this.hub.brokerUp, ...this.hub.counters }),
     });
-    this.hub = new Hub(o.engine ?? new SqliteEngine({ file: join(o.dataDir, 'channels.db') }), {
+    this.hub = new Hub(this.makeEngine(), {
       namespaces: o.namespaces ?? [],
       maxChannelsPerConnection: o.maxChannelsPerConnection,
       presenceTtlMs: o.presenceTtlMs,
@@ -152,6 +155,16 @@ export class WirehubServer {
     }
     if (runs) this.addEndpoint(taskRunnerEndpoint(runs));
     for (const endpoint of o.endpoints ?? []) this.addEndpoint(endpoint);
+  }
+
+  private makeEngine(): Engine {
+    const o = this.options;
+    if (o.engine) return o.engine;
+    if (o.redis) {
+      const redis = typeof o.redis === 'string' ? { url: o.redis } : o.redis;
+      return new RedisEngine({ log: this.log, ...redis });
+    }
+    return new SqliteEngine({ file: join(o.dataDir, 'channels.db') });
   }
 
   /** Serves another WebSocket endpoint. Call before `listen()`. */
@@ -201,6 +214,13 @@ export class WirehubServer {
     return this.draining;
   }
 
+  /** Why `/readyz` answers 503, or undefined when ready. */
+  notReadyReason(): string | undefined {
+    if (this.draining) return 'this node is draining';
+    if (!this.hub.brokerUp) return 'this node cannot reach its broker (Redis): other nodes cannot hear it';
+    return undefined;
+  }
+
   /** Starts the engine and listens. Resolves with the bound address. */
   async listen(): Promise<ListenAddress> {
     if (this.started) throw new Error('listen() was already called');
@@ -229,7 +249,7 @@ export class WirehubServer {
       },
     });
     installErrorHandling(this.http);
-    installOpsRoutes(this.http, this.metrics, () => !this.draining);
+    installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
     installChannelRoutes(this.http, this.hub);
     if (this.tasks) {

@@ -24,6 +24,15 @@ export class EndpointStats {
 
 type Field = Exclude<keyof EndpointStats, 'closes' | 'countClose'>;
 
+/** The broker link as the hub counts it (see `Hub.counters`). */
+export interface BrokerStats {
+  up: boolean;
+  brokerDowns: number;
+  brokerReconnects: number;
+  gapsRecovered: number;
+  gapsLost: number;
+}
+
 /**
  * The server's Prometheus registry (one per server, so several servers in one process do
  * not share counters).
@@ -38,7 +47,9 @@ export class ServerMetrics {
   private readonly endpoints = new Map<string, EndpointStats>();
   private readonly rejections = new Map<number, number>();
 
-  constructor(opts: { defaultMetrics?: boolean; queuedBytes?: () => number } = {}) {
+  constructor(
+    opts: { defaultMetrics?: boolean; queuedBytes?: () => number; broker?: () => BrokerStats } = {},
+  ) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     const self = this;
     const perEndpoint = (name: string, help: string, field: Field, kind: 'counter' | 'gauge') => {
@@ -107,6 +118,50 @@ export class ServerMetrics {
         registers: [this.registry],
         collect() {
           this.set(queuedBytes());
+        },
+      });
+    }
+    const broker = opts.broker;
+    if (broker) {
+      new Gauge({
+        name: 'wirehub_broker_up',
+        help: '1 while the link to the broker (Redis) is up; always 1 with the embedded engine',
+        registers: [this.registry],
+        collect() {
+          this.set(broker().up ? 1 : 0);
+        },
+      });
+      // Plain totals read at scrape time.
+      const total = (name: string, help: string, read: (stats: BrokerStats) => number) =>
+        new Counter({
+          name,
+          help,
+          registers: [this.registry],
+          collect() {
+            this.reset();
+            this.inc(read(broker()));
+          },
+        });
+      total(
+        'wirehub_broker_disconnects_total',
+        'Times the link to the broker (Redis) went down',
+        (b) => b.brokerDowns,
+      );
+      total(
+        'wirehub_broker_reconnects_total',
+        'Times the link to the broker came back (subscriptions re-established and caught up)',
+        (b) => b.brokerReconnects,
+      );
+      new Counter({
+        name: 'wirehub_broker_gaps_total',
+        help: 'Gaps detected in live channel subscriptions: recovered from history, or lost (clients resync)',
+        labelNames: ['result'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          const stats = broker();
+          this.inc({ result: 'recovered' }, stats.gapsRecovered);
+          this.inc({ result: 'lost' }, stats.gapsLost);
         },
       });
     }

@@ -1,5 +1,6 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
 import type { LimitStore } from '../engine/limits.js';
+import type { RedisEngineOptions } from '../engine/redis/redis-engine.js';
 import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import type { PermissionConfig } from '../hub/permissions.js';
@@ -33,6 +34,12 @@ export interface ServerOptions {
   logLevel?: string;
   /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
+  /**
+   * Run as one node of a cluster: the Redis engine on this URL (`redis://host:port[/db]`) or
+   * with these options. Channels, history, presence and the `/ws` count become cluster-wide.
+   * Ignored when `engine` is given.
+   */
+  redis?: string | RedisEngineOptions;
   /** Channel namespaces; a config with a built-in pattern (`chat:*`, …) replaces that one. */
   namespaces?: NamespaceConfig[];
   /** Channels one `/rt` connection may subscribe to at once. Default 128. */
@@ -84,7 +91,8 @@ type Passed =
   | 'allowedOrigins'
   | 'limitStore'
   | 'tls'
-  | 'trustProxy';
+  | 'trustProxy'
+  | 'redis';
 
 export type ResolvedServerOptions = Required<Omit<ServerOptions, Passed | 'limits' | 'tasks'>> &
   Pick<ServerOptions, Passed> & { limits: ResolvedLimits; tasks: TaskServerOptions | false };
@@ -106,6 +114,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     presenceTtlMs: o.presenceTtlMs ?? defaults.presenceTtlMs,
     namespaces: o.namespaces,
     engine: o.engine,
+    redis: o.redis,
     endpoints: o.endpoints,
     tasks: o.tasks ?? {},
     auth: o.auth,

@@ -49,8 +49,8 @@ export class WsSession implements Session {
   readonly connectedAt = new Date();
   private _principal: Principal;
   private expiryTimer: NodeJS.Timeout | undefined;
-  /** Heartbeat bookkeeping: when the last ping went out and whether its pong came back. */
-  pongPending = false;
+  /** Heartbeat bookkeeping: when (performance.now()) the last pong came back. */
+  lastPongAt = performance.now();
   private ws: WebSocket | undefined;
   private handlers: ConnectionHandlers = {};
   private early: Frame[] | undefined = [];
@@ -123,7 +123,7 @@ export class WsSession implements Session {
     this.early = undefined;
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => {
-      this.pongPending = false;
+      this.lastPongAt = performance.now();
     });
     ws.on('error', (err: Error & { code?: string }) => {
       // ws closes the connection itself (1007 bad UTF-8, 1009 too big, 1002 protocol).
@@ -166,7 +166,6 @@ export class WsSession implements Session {
 
   /** Sends a heartbeat ping. */
   ping(): void {
-    this.pongPending = true;
     this.ws?.ping();
   }
 
@@ -220,7 +219,16 @@ export class WsSession implements Session {
     }
   }
 
+  /**
+   * A message handler failed. A WirehubError is an answer for the client (e.g. a publish
+   * refused while the broker is down): it gets `{"error":{"code","message"}}` and the socket
+   * stays open. Anything else is a bug: logged, and the connection closes with 1011.
+   */
   private handlerFailed(err: unknown): void {
+    if (err instanceof WirehubError) {
+      this.send(Frame.json({ error: err.toJSON() }));
+      return;
+    }
     this.opts.log.error({ session: this.id, endpoint: this.endpoint, err }, 'endpoint handler failed');
     this.close(CloseCode.Internal, 'internal error');
   }

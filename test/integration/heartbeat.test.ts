@@ -5,7 +5,7 @@ import { type RunningServer, startServer } from '../support/server.js';
 let srv: RunningServer;
 
 beforeEach(async () => {
-  srv = await startServer({ pingIntervalMs: 200, pongTimeoutMs: 150 });
+  srv = await startServer({ pingIntervalMs: 400, pongTimeoutMs: 400 });
 });
 
 afterEach(async () => {

@@ -112,7 +112,18 @@ export class RedisProcess {
     });
   }
 
+  /** Freezes Redis (SIGSTOP): connections stay open but nothing is answered, like a hung server. */
+  pause(): void {
+    if (this.running) this.child?.kill('SIGSTOP');
+  }
+
+  /** Unfreezes a paused Redis (SIGCONT). */
+  resume(): void {
+    if (this.running) this.child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
+    this.resume();
     await this.kill();
     this.child = undefined;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseLogLevel, parsePort, parseSize } from '../../src/cli/parse.js';
+import { parseDuration, parseLogLevel, parsePort, parseRedisUrl, parseSize } from '../../src/cli/parse.js';
 
 describe('CLI value parsers', () => {
   it('parses durations', () => {
@@ -23,5 +23,12 @@ describe('CLI value parsers', () => {
     for (const bad of ['65536', '-1', 'http', '8080x']) expect(() => parsePort(bad), bad).toThrow();
     expect(parseLogLevel('DEBUG')).toBe('debug');
     expect(() => parseLogLevel('loud')).toThrow();
+  });
+
+  it('parses Redis URLs', () => {
+    for (const good of ['redis://127.0.0.1:6379', 'redis://h:6379/2', 'rediss://u:p@h', 'redis://h/'])
+      expect(parseRedisUrl(good), good).toBe(good);
+    for (const bad of ['', '127.0.0.1:6379', 'http://h:6379', 'redis://h:6379/db', 'redis://'])
+      expect(() => parseRedisUrl(bad), bad).toThrow();
   });
 });

@@ -3,7 +3,7 @@ import type { Hub } from '../../hub/hub.js';
 import type { Namespace } from '../../hub/namespaces.js';
 import { presenceChannel } from '../../hub/presence.js';
 import type { Session } from '../../hub/session.js';
-import { RT_RECOVERY_MAX, type RtSubscribeResult, WirehubError } from '../../protocol/index.js';
+import { CloseCode, RT_RECOVERY_MAX, type RtSubscribeResult, WirehubError } from '../../protocol/index.js';
 import { rtMessageEncoder, rtPresenceEncoder, toRtPublication } from './encoders.js';
 
 /**
@@ -102,6 +102,11 @@ export class RtSubscriptions {
         encoder: rtMessageEncoder,
         overflow: ns.overflow,
         accept: sub.accept,
+        // This node lost publications it could not fill from history: the client must not
+        // go on with a silent gap. 1012 makes it reconnect and resubscribe with `since`,
+        // which replays the gap or answers `recovered: false`.
+        // (The reason stays short: a close reason has at most 123 bytes, a channel name 200.)
+        lost: () => this.session.close(CloseCode.Restart, 'publications lost: resubscribe with since'),
       });
       this.throwIfClosed(channel, ns);
       const result = await this.catchUp(channel, ns, since, sub);

@@ -1,4 +1,5 @@
 import { IdSequence, randomId } from '../../util/ids.js';
+import { newPublication } from '../publication.js';
 import type {
   Engine,
   HistoryPolicy,
@@ -31,13 +32,7 @@ export class MemoryEngine implements Engine {
   }
 
   async publish(input: PublishInput): Promise<Publication> {
-    const pub: Publication = {
-      id: this.ids.mint(),
-      channel: input.channel,
-      data: input.data,
-      at: Date.now(),
-    };
-    if (input.from) pub.from = input.from;
+    const pub = newPublication(this.ids.mint(), input);
     if (input.history) this.stream(input.channel).append(pub, input.history);
     if (this.subscribed.has(input.channel)) {
       const handler = this.handler;
