@@ -8,7 +8,7 @@ import { Clients, nextEvent } from '../support/sdk.js';
 
 /**
  * A scripted `/rt` peer, for what a real wirehub server does not do on demand: accept a
- * token refresh without auth, go silent, or send frames that break the protocol. `answer`
+ * token refresh on demand, go silent, or send frames that break the protocol. `answer`
  * decides the reply to each command (undefined: no answer at all).
  */
 class FakeRt {
@@ -18,7 +18,8 @@ class FakeRt {
   answer: (cmd: Record<string, unknown>, socket: WebSocket) => unknown = (cmd) => ({
     op: 'reply',
     id: cmd.id,
-    result: {},
+    // The one command here whose reply has required fields.
+    result: cmd.op === 'refresh' ? { unsubscribed: [] } : {},
   });
 
   private constructor(private readonly wss: WebSocketServer) {
