@@ -36,6 +36,10 @@ export const errorCatalog = {
   broker_unavailable: { status: 503, message: 'The message broker (Redis) is unavailable; try again.' },
   internal: { status: 500, message: 'Internal error.' },
   not_available: { status: 501, message: 'Not available on this server yet.' },
+  // Raised by the client SDK itself, never sent by the server.
+  disconnected: { status: 503, message: 'The connection closed before the command was answered.' },
+  timeout: { status: 504, message: 'The server did not answer in time.' },
+  client_closed: { status: 499, message: 'The client was closed.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -8,3 +8,4 @@ export * from './errors.js';
 export * from './limits.js';
 export * from './rt.js';
 export * from './rt-codec.js';
+export * from './runs.js';

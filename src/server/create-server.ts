@@ -23,6 +23,7 @@ import { EndpointRouter } from './router.js';
 import { installChannelRoutes } from './routes/channels.js';
 import { installRunRoutes } from './routes/runs.js';
 import { installTaskRoutes } from './routes/tasks.js';
+import { installWebRoutes } from './routes/web.js';
 import { Authenticator } from './security/authenticator.js';
 import { ProxyTrust } from './security/client-ip.js';
 import { type GuardCheck, installHttpGuard, makeGuard } from './security/http-guard.js';
@@ -266,6 +267,14 @@ export class WirehubServer {
       installTaskRoutes(this.http, this.tasks.registry);
       installRunRoutes(this.http, this.tasks.runs, { authEnabled: this.auth.enabled });
     }
+    installWebRoutes(this.http, {
+      metrics: this.metrics,
+      connections: () => this.sessions.size,
+      queuedBytes: () => this.queuedBytes(),
+      draining: () => this.draining,
+      authEnabled: this.auth.enabled,
+      tasksEnabled: this.tasks !== undefined,
+    });
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
     this.heartbeat.start();

@@ -187,6 +187,11 @@ export class ServerMetrics {
     return stats;
   }
 
+  /** Every endpoint's counters, by endpoint name (for the status route). */
+  endpointStats(): ReadonlyMap<string, EndpointStats> {
+    return this.endpoints;
+  }
+
   countRejection(status: number): void {
     this.rejections.set(status, (this.rejections.get(status) ?? 0) + 1);
   }

@@ -49,7 +49,7 @@ export function assertMayRun(
  *
  * @example
  * ```ts
- * const run = runs.get(id);
+ * const run = await runs.get(id);
  * if (run && maySeeRun(principalOf(req), run)) return run;
  * ```
  */

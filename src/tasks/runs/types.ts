@@ -1,15 +1,7 @@
-/** Flyte's phase names, in lifecycle order. */
-export const RUN_STATUSES = [
-  'QUEUED',
-  'INITIALIZING',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'ABORTED',
-  'TIMED_OUT',
-] as const;
+// The phase names and the run channel are part of the wire protocol (clients share them).
+import type { RunStatus } from '../../protocol/runs.js';
 
-export type RunStatus = (typeof RUN_STATUSES)[number];
+export { RUN_STATUSES, type RunStatus, runChannel, runIdOfChannel } from '../../protocol/runs.js';
 
 export type TerminalStatus = Extract<RunStatus, 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT'>;
 
@@ -63,18 +55,4 @@ export interface RunRecord {
   seq: number;
   /** Who started the run (a token's `sub`, `api-key:<n>`); absent when nobody was signed in. */
   user?: string;
-}
-
-const RUN_CHANNEL_PREFIX = 'run:';
-
-/** The channel a run's updates are published on. */
-export function runChannel(runId: string): string {
-  return `${RUN_CHANNEL_PREFIX}${runId}`;
-}
-
-/** The run behind a `run:<id>` channel, or undefined for any other channel. */
-export function runIdOfChannel(channel: string): string | undefined {
-  return channel.startsWith(RUN_CHANNEL_PREFIX) && channel.length > RUN_CHANNEL_PREFIX.length
-    ? channel.slice(RUN_CHANNEL_PREFIX.length)
-    : undefined;
 }

@@ -1,0 +1,87 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { WirehubError } from '../../protocol/index.js';
+import type { ServerMetrics } from '../metrics.js';
+import { principalOf } from '../security/http-guard.js';
+
+/** `web/` (the dashboard page) and `dist/web/` (what `npm run build` bundles for browsers). */
+const WEB_DIR = new URL('../../../web/', import.meta.url);
+const BUILT_DIR = new URL('../../../dist/web/', import.meta.url);
+
+const JS = 'text/javascript; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The only files served: a fixed list, so no request path ever reaches the file system. */
+const ASSETS: Record<string, { dir: URL; type: string }> = {
+  'wirehub-client.js': { dir: BUILT_DIR, type: JS },
+  'wirehub-client.js.map': { dir: BUILT_DIR, type: JSON_TYPE },
+  'dashboard.js': { dir: BUILT_DIR, type: JS },
+  'dashboard.js.map': { dir: BUILT_DIR, type: JSON_TYPE },
+  'dashboard.css': { dir: WEB_DIR, type: 'text/css; charset=utf-8' },
+};
+
+/** What the status route reports besides the per-endpoint counters. */
+export interface StatusSource {
+  metrics: ServerMetrics;
+  connections(): number;
+  queuedBytes(): number;
+  draining(): boolean;
+  authEnabled: boolean;
+  tasksEnabled: boolean;
+}
+
+/**
+ * The dashboard (`GET /`), its assets (`GET /assets/<name>`, among them the client SDK as one
+ * ES module: `/assets/wirehub-client.js`), and `GET /api/status`: connections and message
+ * counts per endpoint as JSON (behind the API guard, with the `metrics` grant).
+ */
+export function installWebRoutes(app: FastifyInstance, status: StatusSource): void {
+  const startedAt = Date.now();
+
+  app.get('/', async (_req, reply) => {
+    const page = await readFile(new URL('index.html', WEB_DIR), 'utf8');
+    return reply
+      .header('Content-Type', 'text/html; charset=utf-8')
+      .header('Cache-Control', 'no-cache')
+      .send(page);
+  });
+
+  app.get('/assets/:name', async (req, reply) => {
+    const { name } = req.params as { name: string };
+    const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+    if (!asset) throw new WirehubError('not_found', `no asset ${name}`);
+    let body: Buffer;
+    try {
+      body = await readFile(new URL(name, asset.dir));
+    } catch {
+      throw new WirehubError('not_found', `${name} is not built: run npm run build`);
+    }
+    return reply.header('Content-Type', asset.type).header('Cache-Control', 'no-cache').send(body);
+  });
+
+  app.get('/api/status', async (req) => {
+    principalOf(req).permissions.assert('metrics');
+    const endpoints: Record<string, Record<string, number>> = {};
+    for (const [name, s] of status.metrics.endpointStats()) {
+      endpoints[name] = {
+        connections: s.open,
+        accepted: s.accepted,
+        messages_in: s.messagesIn,
+        messages_out: s.messagesOut,
+        bytes_in: s.bytesIn,
+        bytes_out: s.bytesOut,
+        slow_drops: s.drops,
+        slow_disconnects: s.slowDisconnects,
+      };
+    }
+    return {
+      status: status.draining() ? 'draining' : 'ready',
+      uptime_ms: Date.now() - startedAt,
+      auth: status.authEnabled,
+      tasks: status.tasksEnabled,
+      connections: status.connections(),
+      queued_bytes: status.queuedBytes(),
+      endpoints,
+    };
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * The dashboard served at `/`: chat, the live stream chart, tasks and server status, on
+ * the client SDK (`/assets/wirehub-client.js`). With auth on it asks for a token first and
+ * says so, instead of failing silently.
+ */
+import { type ConnectionState, WirehubClient } from '../../src/client/index.js';
+import { ApiError, explain } from './api.js';
+import { ChatPanel } from './chat.js';
+import { byId, note } from './dom.js';
+import { StatusPanel } from './status.js';
+import { StreamPanel } from './stream.js';
+import { TasksPanel } from './tasks.js';
+
+const TOKEN_KEY = 'wirehub.token';
+
+const chat = new ChatPanel();
+const stream = new StreamPanel();
+const tasks = new TasksPanel();
+const status = new StatusPanel();
+const badge = byId('conn-state');
+const authNote = byId('auth-note');
+const tokenInput = byId<HTMLInputElement>('token');
+
+let token: string | undefined = sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+let client: WirehubClient | undefined;
+
+function showState(state: ConnectionState | 'needs token', detail?: string): void {
+  badge.textContent = detail ? `${state}: ${detail}` : state;
+  badge.className = `badge ${state.replace(' ', '-')}`;
+}
+
+async function stop(): Promise<void> {
+  stream.stop();
+  status.stop();
+  chat.detach();
+  tasks.detach();
+  const old = client;
+  client = undefined;
+  await old?.close();
+}
+
+async function start(): Promise<void> {
+  await stop();
+  note(authNote, undefined);
+  // Ask the HTTP API first: a browser cannot see why a WebSocket upgrade was refused, but
+  // a 401 here says that auth is on and a token is needed.
+  try {
+    await StatusPanel.read(token);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      showState('needs token');
+      note(
+        authNote,
+        token
+          ? `The server refused this token (${err.message}). Paste a valid JWT or API key above.`
+          : 'This server has auth on: paste a token (JWT or API key) above to connect.',
+      );
+      status.start(undefined, token);
+      return;
+    }
+    // Other refusals (e.g. loopback-only API with auth off) leave the WebSocket side working.
+    note(authNote, explain(err));
+  }
+  const c = new WirehubClient({ token: () => token });
+  client = c;
+  c.on('state', (state) => showState(state));
+  c.on('disconnected', ({ code, reconnectInMs }) =>
+    showState('reconnecting', `${code}, retry in ${reconnectInMs} ms`),
+  );
+  c.on('closed', ({ error }) => {
+    if (error) showState('closed', `${error.code}: ${error.message}`);
+  });
+  c.on('error', (error) => console.warn('wirehub:', error.code, error.message, error.details ?? ''));
+  showState('connecting');
+  void c.connect().catch(() => {});
+  chat.attach(c);
+  void tasks.attach(c, token);
+  stream.start(token);
+  status.start(c, token);
+}
+
+byId<HTMLFormElement>('token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  token = tokenInput.value.trim() || undefined;
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  tokenInput.value = '';
+  tokenInput.placeholder = token
+    ? 'token set (paste another to replace)'
+    : 'JWT or API key (only when auth is on)';
+  void start();
+});
+
+byId('token-clear').addEventListener('click', () => {
+  token = undefined;
+  sessionStorage.removeItem(TOKEN_KEY);
+  tokenInput.value = '';
+  tokenInput.placeholder = 'JWT or API key (only when auth is on)';
+  void start();
+});
+
+if (token) tokenInput.placeholder = 'token set (paste another to replace)';
+void start();
