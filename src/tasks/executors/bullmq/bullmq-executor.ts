@@ -81,8 +81,8 @@ const WAITING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'paused', '
  * @example
  * ```ts
  * const executor = new BullmqExecutor({ redis: 'redis://127.0.0.1:6379', concurrency: 4, registry });
- * await executor.start((runId, update) => runService.apply(runId, update));
- * await executor.submit({ runId, task, inputs, attempt: 1 });
+ * await executor.start((runId, update) => console.log(runId, update.status, update.message));
+ * await executor.submit({ runId: 'r-1', task: registry.resolve(ref)!, inputs: { n: 3 }, attempt: 1 });
  * ```
  */
 export class BullmqExecutor implements Executor {

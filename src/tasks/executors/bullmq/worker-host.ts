@@ -111,6 +111,9 @@ export class BullmqWorkerHost {
       name: this.o.name,
       lockDuration: this.o.lockDurationMs,
       stalledInterval: this.o.stalledIntervalMs,
+      // After a Redis error BullMQ waits this long before fetching jobs again (15 s by
+      // default): after Redis comes back, queued runs should not sit idle that long.
+      runRetryDelay: 1_000,
       // wirehub counts lost attempts itself and fails the run when none is left; BullMQ must
       // not fail a job silently before that.
       maxStalledCount: MAX_RETRIES + 2,
