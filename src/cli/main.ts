@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { benchCommand } from './bench/command.js';
 import { serveCommand } from './serve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -12,7 +13,8 @@ const program = new Command('wirehub')
   .version(pkg.version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-  .addCommand(serveCommand());
+  .addCommand(serveCommand())
+  .addCommand(benchCommand());
 
 for (const cmd of program.commands) cmd.exitOverride();
 

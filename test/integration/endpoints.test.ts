@@ -115,7 +115,11 @@ describe('/ws (the basic app)', () => {
   it('welcomes, echoes to the sender, broadcasts with the count, and announces leaves', async () => {
     const a = await connect('/ws');
     const welcome = await a.nextJson();
-    expect(welcome).toEqual({ type: 'system', message: 'Welcome! You are connected.', timestamp: expect.any(String) });
+    expect(welcome).toEqual({
+      type: 'system',
+      message: 'Welcome! You are connected.',
+      timestamp: expect.any(String),
+    });
     expect(welcome.timestamp).toMatch(ISO);
 
     const b = await connect('/ws');
@@ -123,7 +127,11 @@ describe('/ws (the basic app)', () => {
 
     await a.send('Hello, Server!');
     const echo = await a.nextJson();
-    expect(echo).toEqual({ type: 'echo', message: 'Echo: Hello, Server!', timestamp: expect.stringMatching(ISO) });
+    expect(echo).toEqual({
+      type: 'echo',
+      message: 'Echo: Hello, Server!',
+      timestamp: expect.stringMatching(ISO),
+    });
     const toA = await a.nextJson();
     const toB = await b.nextJson();
     for (const m of [toA, toB]) {
@@ -139,11 +147,16 @@ describe('/ws (the basic app)', () => {
     await c.nextJson();
     await c.send('three');
     expect((await c.nextJson()).type).toBe('echo');
-    for (const x of [a, b, c]) expect(await x.nextJson()).toMatchObject({ type: 'broadcast', connections: 3 });
+    for (const x of [a, b, c])
+      expect(await x.nextJson()).toMatchObject({ type: 'broadcast', connections: 3 });
 
     await c.close();
     for (const x of [a, b]) {
-      expect(await x.nextJson()).toEqual({ type: 'system', message: 'A client disconnected', connections: 2 });
+      expect(await x.nextJson()).toEqual({
+        type: 'system',
+        message: 'A client disconnected',
+        connections: 2,
+      });
     }
   });
 

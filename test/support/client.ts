@@ -107,17 +107,24 @@ export class TestClient {
   }
 
   send(data: string | Buffer, options: { binary?: boolean } = {}): Promise<void> {
-    return new Promise((resolve, reject) => this.ws.send(data, options, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.ws.send(data, options, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   close(code = 1000): Promise<Closed> {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code);
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)
+      this.ws.close(code);
     return this.closed;
   }
 }
 
 /** The next `count` messages of `client`, in order. */
-export async function collect(client: TestClient, count: number, timeoutMs?: number): Promise<(string | Buffer)[]> {
+export async function collect(
+  client: TestClient,
+  count: number,
+  timeoutMs?: number,
+): Promise<(string | Buffer)[]> {
   const out: (string | Buffer)[] = [];
   for (let i = 0; i < count; i += 1) out.push(await client.next(timeoutMs));
   return out;
