@@ -7,8 +7,6 @@ import WebSocket from 'ws';
  */
 export interface BenchSocket {
   send(text: string): void;
-  /** Bytes queued on the client side and not yet written. */
-  readonly bufferedAmount: number;
   onMessage: (text: string) => void;
   /** The connection closed for any reason (`code` as received, 1006 when it just died). */
   onClose: (code: number) => void;
@@ -58,10 +56,6 @@ class WsBenchSocket implements BenchSocket {
         resolve();
       });
     });
-  }
-
-  get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
   }
 
   send(text: string): void {

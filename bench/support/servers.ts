@@ -1,0 +1,111 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, connect as tcpConnect } from 'node:net';
+
+/** A free TCP port on 127.0.0.1 (bound and released; the server takes it right after). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export interface ServerSpec {
+  args: string[];
+  env?: Record<string, string>;
+}
+
+/**
+ * One measured server as a child process: its own pid, so /proc gives its CPU and RSS
+ * apart from the load generator's. Every server runs with the same GC hook preloaded.
+ */
+export class ServerProcess {
+  private stderr = '';
+  private gcWaiters: (() => void)[] = [];
+  private readonly exited: Promise<number | null>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+  ) {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-4000);
+      if (chunk.includes('@@gc-done')) for (const w of this.gcWaiters.splice(0)) w();
+    });
+    child.stdout?.resume();
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  /** Starts `node <node flags> <args>` with PORT set and waits until the port accepts. */
+  static async start(spec: ServerSpec, port: number, nodeFlags: string[] = []): Promise<ServerProcess> {
+    const gcHook = new URL('./gc-on-signal.mjs', import.meta.url).pathname;
+    const child = spawn(process.execPath, ['--expose-gc', '--import', gcHook, ...nodeFlags, ...spec.args], {
+      env: {
+        ...process.env,
+        ...spec.env,
+        PORT: String(port),
+        WIREHUB_PORT: String(port),
+        NODE_ENV: 'production',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const server = new ServerProcess(child, port);
+    const started = performance.now();
+    let exited = false;
+    void server.exited.then(() => {
+      exited = true;
+    });
+    while (!(await accepting(port))) {
+      if (exited) throw new Error(`server exited before listening: ${server.stderr.trim().slice(-500)}`);
+      if (performance.now() - started > 15_000) {
+        await server.stop();
+        throw new Error(`server did not listen on ${port} within 15 s: ${server.stderr.trim().slice(-500)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return server;
+  }
+
+  /** Makes the server collect garbage (SIGUSR2 → gc-on-signal.mjs) and waits for it. */
+  async gc(): Promise<void> {
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5_000);
+      this.gcWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.child.kill('SIGUSR2');
+    await done;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  /** SIGTERM (wirehub drains and exits, writing a --cpu-prof profile), SIGKILL after 5 s. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
