@@ -10,13 +10,14 @@
  *   npm run bench                       # everything, ~10 minutes
  *   npm run bench -- --quick            # short runs, 1 repetition: checks the harness
  *   npm run bench -- --targets wirehub,raw-ws --scenarios echo,fanout-flat --reps 5
- *   npm run bench -- --profile fanout-flat   # wirehub under node --cpu-prof, top functions
+ *   npm run bench -- --profile fanout-flat [--profile-target raw-ws]   # CPU profile of the window
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runChurn } from '../src/cli/bench/churn.js';
+import type { CommonOptions } from '../src/cli/bench/common.js';
 import { runConnections } from '../src/cli/bench/connections.js';
 import { type Driver, wsDriver } from '../src/cli/bench/driver.js';
 import { runEcho } from '../src/cli/bench/echo.js';
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     'no-uws': { type: 'boolean', default: false },
     profile: { type: 'string' },
+    'profile-target': { type: 'string', default: 'wirehub' },
     subscribers: { type: 'string', default: '2000' },
     idle: { type: 'string', default: '5000' },
   },
@@ -49,8 +51,8 @@ const subscribers = quick ? 200 : Number(args.subscribers);
 const idleCount = quick ? 500 : Number(args.idle);
 const windowMs = quick ? 1_000 : 4_000;
 const warmupMs = quick ? 300 : 1_000;
-/** The fixed publication rate of `fanout-rate`: 15/s to 2000 subscribers = 30k deliveries/s. */
-const ratePerSec = 15;
+/** The fixed publication rate of `fanout-rate`: 5/s to 2000 subscribers = 10k deliveries/s, well below saturation. */
+const ratePerSec = 5;
 
 interface Target {
   name: string;
@@ -133,6 +135,7 @@ interface Scenario {
   run(
     target: Target,
     server: ServerProcess,
+    extra: Pick<CommonOptions, 'window'>,
   ): Promise<{ report: BenchReport<object>; values: Record<string, number> }>;
 }
 
@@ -145,9 +148,11 @@ const scenarios: Scenario[] = [
     figures: [
       { key: 'echoPerSec', label: 'echo throughput', unit: 'msg/s', better: 'higher' },
       { key: 'echoCpuUs', label: 'echo server CPU per message', unit: 'µs', better: 'lower' },
+      { key: 'echoWrites', label: 'echo server write syscalls per message', unit: 'n', better: 'lower' },
     ],
-    async run(t, s) {
+    async run(t, s, extra) {
       const report = await runEcho({
+        ...extra,
         url: t.url(s.port, '/echo'),
         driver: t.driver,
         durationMs: windowMs,
@@ -163,6 +168,7 @@ const scenarios: Scenario[] = [
         values: {
           echoPerSec: report.results.messagesPerSec,
           echoCpuUs: need(report.server?.cpuUsPerMessage),
+          echoWrites: need(report.server?.writesPerMessage),
         },
       };
     },
@@ -173,9 +179,16 @@ const scenarios: Scenario[] = [
     figures: [
       { key: 'flatPerSec', label: 'fan-out deliveries (flat out)', unit: 'msg/s', better: 'higher' },
       { key: 'flatCpuUs', label: 'fan-out server CPU per delivery (flat out)', unit: 'µs', better: 'lower' },
+      {
+        key: 'flatWrites',
+        label: 'fan-out write syscalls per delivery (flat out)',
+        unit: 'n',
+        better: 'lower',
+      },
     ],
-    async run(t, s) {
+    async run(t, s, extra) {
       const report = await runFanout({
+        ...extra,
         url: t.url(s.port, '/broadcast'),
         driver: t.driver,
         durationMs: windowMs,
@@ -192,6 +205,7 @@ const scenarios: Scenario[] = [
         values: {
           flatPerSec: report.results.deliveriesPerSec,
           flatCpuUs: need(report.server?.cpuUsPerMessage),
+          flatWrites: need(report.server?.writesPerMessage),
         },
       };
     },
@@ -209,8 +223,9 @@ const scenarios: Scenario[] = [
         better: 'lower',
       },
     ],
-    async run(t, s) {
+    async run(t, s, extra) {
       const report = await runFanout({
+        ...extra,
         url: t.url(s.port, '/broadcast'),
         driver: t.driver,
         durationMs: windowMs,
@@ -228,6 +243,7 @@ const scenarios: Scenario[] = [
           rateP50: report.latencyMs.p50,
           rateP99: report.latencyMs.p99,
           rateCpuUs: need(report.server?.cpuUsPerMessage),
+          rateWrites: need(report.server?.writesPerMessage),
         },
       };
     },
@@ -236,8 +252,9 @@ const scenarios: Scenario[] = [
     name: 'idle',
     title: `idle connections: ${idleCount} open on /echo, RSS after a forced GC`,
     figures: [{ key: 'idleKb', label: 'server RSS per idle connection', unit: 'KB', better: 'lower' }],
-    async run(t, s) {
+    async run(t, s, extra) {
       const report = await runConnections({
+        ...extra,
         url: t.url(s.port, '/echo'),
         driver: t.driver,
         durationMs: 1_000,
@@ -256,8 +273,9 @@ const scenarios: Scenario[] = [
       { key: 'churnPerSec', label: 'connect+close cycles', unit: '/s', better: 'higher' },
       { key: 'churnCpuUs', label: 'server CPU per connect+close', unit: 'µs', better: 'lower' },
     ],
-    async run(t, s) {
+    async run(t, s, extra) {
       const report = await runChurn({
+        ...extra,
         url: t.url(s.port, '/echo'),
         driver: t.driver,
         durationMs: quick ? 1_000 : 3_000,
@@ -315,6 +333,7 @@ function machine() {
 function fmt(value: number, unit: string): string {
   if (!Number.isFinite(value)) return 'n/a';
   if (unit === 'msg/s' || unit === '/s') return Math.round(value).toLocaleString('en-US');
+  if (unit === 'n') return value.toFixed(3);
   return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 }
 
@@ -365,29 +384,34 @@ function checks(med: Record<string, Record<string, number>>, figures: Figure[]):
   return out;
 }
 
-async function runOnce(target: Target, scenario: Scenario, nodeFlags: string[] = []) {
+async function runOnce(target: Target, scenario: Scenario, profileTo?: string) {
   const port = await freePort();
-  const server = await ServerProcess.start(target.spec, port, nodeFlags);
+  const server = await ServerProcess.start(target.spec, port);
   try {
-    return await scenario.run(target, server);
+    const extra = profileTo
+      ? { window: { start: () => server.profileStart(), end: () => server.profileStop(profileTo) } }
+      : {};
+    return await scenario.run(target, server, extra);
   } finally {
     await server.stop();
   }
 }
 
-async function profile(name: string, all: Target[]): Promise<void> {
+/** Runs one scenario against one target with the CPU profiler on over the measured window. */
+async function profile(name: string, targetName: string, all: Target[]): Promise<void> {
   const scenario = scenarios.find((s) => s.name === name);
-  const wirehub = all.find((t) => t.name === 'wirehub');
-  if (!scenario || !wirehub) throw new Error(`unknown scenario ${name}`);
+  const target = all.find((t) => t.name === targetName);
+  if (!scenario || !target) throw new Error(`unknown scenario ${name} or target ${targetName}`);
   const dir = join(root, 'bench/results/profiles');
   mkdirSync(dir, { recursive: true });
-  const before = new Set(readdirSync(dir));
-  const { values } = await runOnce(wirehub, scenario, ['--cpu-prof', '--cpu-prof-dir', dir]);
-  const file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.cpuprofile'));
-  if (!file) throw new Error('no profile was written');
-  const summary = summarizeProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')), 25);
+  const file = join(
+    dir,
+    `${target.name}-${scenario.name}-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.cpuprofile`,
+  );
+  const { values } = await runOnce(target, scenario, file);
+  const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')), 30);
   console.log(
-    `${scenario.title}\n${JSON.stringify(values)}\nprofile: bench/results/profiles/${file}\n${summary}`,
+    `${target.label}: ${scenario.title}\n${JSON.stringify(values)}\nprofile: ${file.slice(root.length)}\n${summary}`,
   );
 }
 
@@ -442,7 +466,7 @@ async function main(): Promise<void> {
     );
   let all = targets(uws);
   if (args.profile) {
-    await profile(args.profile, all);
+    await profile(args.profile, args['profile-target'], all);
     return;
   }
   if (args.targets) {

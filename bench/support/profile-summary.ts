@@ -1,6 +1,10 @@
 /** The parts of a V8 `.cpuprofile` (as written by `node --cpu-prof`) that the summary reads. */
 interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }[];
   samples: number[];
   timeDeltas: number[];
 }
@@ -16,17 +20,24 @@ function where(url: string, line: number): string {
 
 /**
  * Self time per function and per module of a CPU profile, as text: where the time of a
- * scenario goes. Idle time is left out of the percentages.
+ * scenario goes. Idle time and the profiler's own stop command are left out.
  */
 export function summarizeProfile(profile: CpuProfile, top = 20): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  // The profiler's own stop command (node:inspector and below) is not the server's work.
+  const excluded = new Set<number>();
+  const exclude = (id: number) => {
+    excluded.add(id);
+    for (const c of byId.get(id)?.children ?? []) exclude(c);
+  };
+  for (const n of profile.nodes) if (n.callFrame.url === 'node:inspector') exclude(n.id);
   const self = new Map<string, number>();
   const byModule = new Map<string, number>();
   let busy = 0;
   profile.samples.forEach((id, i) => {
     const node = byId.get(id);
     const dt = profile.timeDeltas[i] ?? 0;
-    if (!node || node.callFrame.functionName === '(idle)') return;
+    if (!node || node.callFrame.functionName === '(idle)' || excluded.has(id)) return;
     busy += dt;
     const cf = node.callFrame;
     const key = `${cf.functionName || '(anonymous)'} ${where(cf.url, cf.lineNumber)}`.trim();

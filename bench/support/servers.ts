@@ -32,11 +32,12 @@ export interface ServerSpec {
 
 /**
  * One measured server as a child process: its own pid, so /proc gives its CPU and RSS
- * apart from the load generator's. Every server runs with the same GC hook preloaded.
+ * apart from the load generator's. Every server runs with the same hooks preloaded
+ * (server-hooks.mjs: GC and CPU profiling on command).
  */
 export class ServerProcess {
   private stderr = '';
-  private gcWaiters: (() => void)[] = [];
+  private waiters = new Map<string, (() => void)[]>();
   private readonly exited: Promise<number | null>;
 
   private constructor(
@@ -46,7 +47,9 @@ export class ServerProcess {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-4000);
-      if (chunk.includes('@@gc-done')) for (const w of this.gcWaiters.splice(0)) w();
+      for (const [command, waiters] of this.waiters) {
+        if (chunk.includes(`@@${command}-done`)) for (const w of waiters.splice(0)) w();
+      }
     });
     child.stdout?.resume();
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -58,8 +61,8 @@ export class ServerProcess {
 
   /** Starts `node <node flags> <args>` with PORT set and waits until the port accepts. */
   static async start(spec: ServerSpec, port: number, nodeFlags: string[] = []): Promise<ServerProcess> {
-    const gcHook = new URL('./gc-on-signal.mjs', import.meta.url).pathname;
-    const child = spawn(process.execPath, ['--expose-gc', '--import', gcHook, ...nodeFlags, ...spec.args], {
+    const hooks = new URL('./server-hooks.mjs', import.meta.url).pathname;
+    const child = spawn(process.execPath, ['--expose-gc', '--import', hooks, ...nodeFlags, ...spec.args], {
       env: {
         ...process.env,
         ...spec.env,
@@ -67,7 +70,7 @@ export class ServerProcess {
         WIREHUB_PORT: String(port),
         NODE_ENV: 'production',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     const server = new ServerProcess(child, port);
     const started = performance.now();
@@ -86,21 +89,35 @@ export class ServerProcess {
     return server;
   }
 
-  /** Makes the server collect garbage (SIGUSR2 → gc-on-signal.mjs) and waits for it. */
-  async gc(): Promise<void> {
-    const done = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5_000);
-      this.gcWaiters.push(() => {
+  /** Runs a command of server-hooks.mjs in the server and waits until it is done (at most 10 s). */
+  private command(command: string, arg?: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 10_000);
+      const list = this.waiters.get(command) ?? [];
+      list.push(() => {
         clearTimeout(timer);
         resolve();
       });
+      this.waiters.set(command, list);
+      this.child.stdin?.write(`${command}${arg === undefined ? '' : ` ${arg}`}\n`);
     });
-    this.child.kill('SIGUSR2');
-    await done;
+  }
+
+  /** Makes the server collect garbage, then lets it settle briefly. */
+  async gc(): Promise<void> {
+    await this.command('gc');
     await new Promise((r) => setTimeout(r, 200));
   }
 
-  /** SIGTERM (wirehub drains and exits, writing a --cpu-prof profile), SIGKILL after 5 s. */
+  profileStart(): Promise<void> {
+    return this.command('profile-start');
+  }
+
+  profileStop(file: string): Promise<void> {
+    return this.command('profile-stop', file);
+  }
+
+  /** SIGTERM, SIGKILL after 5 s. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill('SIGTERM');

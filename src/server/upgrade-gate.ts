@@ -9,7 +9,7 @@ import { rejectUpgrade } from './http-reject.js';
 import type { ServerMetrics } from './metrics.js';
 import type { EndpointRouter } from './router.js';
 import type { WriteBatcher } from './write-batcher.js';
-import { WsSession } from './ws-session.js';
+import { WsSession, type WsSessionHost } from './ws-session.js';
 
 /**
  * A check every upgrade passes before its endpoint sees it (auth, origin, limits). Throw a
@@ -42,10 +42,26 @@ const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
  * the client's subscriptions exist when it sees the socket open), then the handshake.
  */
 export class UpgradeGate {
-  constructor(private readonly o: UpgradeGateOptions) {}
+  /** Shared by every session this gate creates. */
+  private readonly host: WsSessionHost;
+
+  constructor(private readonly o: UpgradeGateOptions) {
+    this.host = {
+      batcher: o.batcher,
+      log: o.log,
+      maxQueuedBytes: o.maxQueuedBytes,
+      sessionClosed: (s, code) => {
+        o.sessions.delete(s);
+        s.stats.open -= 1;
+        s.stats.countClose(code);
+        o.log.debug({ session: s.id, endpoint: s.endpoint, code }, 'connection closed');
+        o.onSessionClosed(s, code);
+      },
+    };
+  }
 
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     this.admit(req, socket, head).catch((err: unknown) => {
       const error = err instanceof WirehubError ? err : new WirehubError('internal');
       if (!(err instanceof WirehubError)) this.o.log.error({ err }, 'upgrade failed');
@@ -77,29 +93,7 @@ export class UpgradeGate {
     const state = endpoint.accept ? await endpoint.accept(info, this.o.context) : undefined;
     if (socket.destroyed) return;
 
-    const stats = this.o.metrics.endpoint(endpoint.name);
-    const session = new WsSession({
-      id: randomId('c'),
-      endpoint: endpoint.name,
-      remoteAddress: info.remoteAddress,
-      user,
-      socket,
-      maxQueuedBytes: this.o.maxQueuedBytes,
-      acceptsBinary: endpoint.binary === true,
-      stats,
-      batcher: this.o.batcher,
-      log: this.o.log,
-      onClosed: (s, code) => {
-        this.o.sessions.delete(s);
-        stats.open -= 1;
-        stats.countClose(code);
-        this.o.log.debug({ session: s.id, endpoint: s.endpoint, code }, 'connection closed');
-        this.o.onSessionClosed(s, code);
-      },
-    });
-    this.o.sessions.add(session);
-    stats.open += 1;
-    stats.accepted += 1;
+    const session = this.createSession(endpoint, info.remoteAddress, user, socket);
     const onEarlyClose = () => session.abandon();
     socket.once('close', onEarlyClose);
     try {
@@ -111,6 +105,7 @@ export class UpgradeGate {
     if (socket.destroyed) return;
     this.o.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('close', onEarlyClose);
+      socket.off('error', destroyOnError);
       this.o.log.debug(
         { session: session.id, endpoint: endpoint.name, remote: info.remoteAddress },
         'connected',
@@ -118,6 +113,35 @@ export class UpgradeGate {
       session.attach(ws);
     });
   }
+
+  /** Creates and registers the session (no per-session closures: see WsSessionHost). */
+  private createSession(
+    endpoint: EndpointDefinition<unknown>,
+    remoteAddress: string,
+    user: string | undefined,
+    socket: Duplex,
+  ): WsSession {
+    const stats = this.o.metrics.endpoint(endpoint.name);
+    const session = new WsSession({
+      id: randomId('c'),
+      endpoint: endpoint.name,
+      remoteAddress,
+      user,
+      socket,
+      acceptsBinary: endpoint.binary === true,
+      stats,
+      host: this.host,
+    });
+    this.o.sessions.add(session);
+    stats.open += 1;
+    stats.accepted += 1;
+    return session;
+  }
+}
+
+/** Until ws owns the socket (it has its own error handling), a socket error just ends it. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 /** The checks `ws` would make, done first so that a refused handshake never leaks a session. */

@@ -11,6 +11,18 @@ import { wireBytes } from './ws-framing.js';
 
 const OPEN = 1;
 
+/**
+ * What all sessions of a server share. One object for all of them, so an idle connection
+ * does not carry its own copy of these or a closure per callback.
+ */
+export interface WsSessionHost {
+  readonly batcher: WriteBatcher;
+  readonly log: Logger;
+  /** Per-session cap on queued output bytes. */
+  readonly maxQueuedBytes: number;
+  sessionClosed(session: WsSession, code: number): void;
+}
+
 export interface WsSessionOptions {
   id: string;
   endpoint: string;
@@ -18,12 +30,9 @@ export interface WsSessionOptions {
   user: string | undefined;
   /** The raw socket of the upgrade: frames are written to it directly, pre-framed. */
   socket: Duplex;
-  maxQueuedBytes: number;
   acceptsBinary: boolean;
   stats: EndpointStats;
-  batcher: WriteBatcher;
-  log: Logger;
-  onClosed(session: WsSession, code: number): void;
+  host: WsSessionHost;
 }
 
 /**
@@ -37,7 +46,8 @@ export class WsSession implements Session {
   readonly id: string;
   readonly endpoint: string;
   readonly remoteAddress: string;
-  readonly connectedAt = new Date();
+  /** A number, not a Date, to keep idle sessions small; `connectedAt` makes the Date on demand. */
+  private readonly connectedAtMs = Date.now();
   readonly user: string | undefined;
   /** Heartbeat bookkeeping: when the last ping went out and whether its pong came back. */
   pongPending = false;
@@ -46,18 +56,29 @@ export class WsSession implements Session {
   private early: Frame[] | undefined = [];
   private closed = false;
   private closeCodeSent: number | undefined;
-  private readonly opts: WsSessionOptions;
+  /** The endpoint's counters (shared by its sessions). */
+  readonly stats: EndpointStats;
+  private readonly socket: Duplex;
+  private readonly host: WsSessionHost;
+  private readonly acceptsBinary: boolean;
 
   constructor(opts: WsSessionOptions) {
-    this.opts = opts;
     this.id = opts.id;
     this.endpoint = opts.endpoint;
     this.remoteAddress = opts.remoteAddress;
     this.user = opts.user;
+    this.socket = opts.socket;
+    this.stats = opts.stats;
+    this.host = opts.host;
+    this.acceptsBinary = opts.acceptsBinary;
+  }
+
+  get connectedAt(): Date {
+    return new Date(this.connectedAtMs);
   }
 
   get bufferedAmount(): number {
-    return this.opts.socket.writableLength;
+    return this.socket.writableLength;
   }
 
   get isOpen(): boolean {
@@ -86,7 +107,7 @@ export class WsSession implements Session {
     ws.on('error', (err: Error & { code?: string }) => {
       // ws closes the connection itself (1007 bad UTF-8, 1009 too big, 1002 protocol).
       this.closeCodeSent ??= wsErrorCloseCode(err.code);
-      this.opts.log.debug({ session: this.id, err: err.message }, 'websocket protocol error');
+      this.host.log.debug({ session: this.id, err: err.message }, 'websocket protocol error');
     });
     ws.on('close', (code) => this.finish(this.closeCodeSent ?? code));
     for (const frame of early) this.send(frame);
@@ -99,20 +120,21 @@ export class WsSession implements Session {
       this.early.push(frame);
       return true;
     }
-    const socket = this.opts.socket;
+    const socket = this.socket;
     if (this.ws?.readyState !== OPEN || socket.destroyed) return false;
-    if (socket.writableLength > this.opts.maxQueuedBytes) {
+    if (socket.writableLength > this.host.maxQueuedBytes) {
       if (overflow === 'drop') {
-        this.opts.stats.drops += 1;
+        this.stats.drops += 1;
       } else {
-        this.opts.stats.slowDisconnects += 1;
+        this.stats.slowDisconnects += 1;
         this.close(CloseCode.SlowConsumer, 'slow consumer');
       }
       return false;
     }
-    this.opts.batcher.write(socket, wireBytes(frame));
-    this.opts.stats.messagesOut += 1;
-    this.opts.stats.bytesOut += frame.byteLength;
+    this.host.batcher.write(socket, wireBytes(frame));
+    const stats = this.stats;
+    stats.messagesOut += 1;
+    stats.bytesOut += frame.byteLength;
     return true;
   }
 
@@ -142,10 +164,10 @@ export class WsSession implements Session {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed || this.closeCodeSent !== undefined) return;
-    const stats = this.opts.stats;
+    const stats = this.stats;
     stats.messagesIn += 1;
     stats.bytesIn += data.byteLength;
-    if (isBinary && !this.opts.acceptsBinary) {
+    if (isBinary && !this.acceptsBinary) {
       this.close(CloseCode.UnsupportedData, 'binary frames are not supported on this endpoint; send text');
       return;
     }
@@ -160,7 +182,7 @@ export class WsSession implements Session {
   }
 
   private handlerFailed(err: unknown): void {
-    this.opts.log.error({ session: this.id, endpoint: this.endpoint, err }, 'endpoint handler failed');
+    this.host.log.error({ session: this.id, endpoint: this.endpoint, err }, 'endpoint handler failed');
     this.close(CloseCode.Internal, 'internal error');
   }
 
@@ -168,7 +190,7 @@ export class WsSession implements Session {
     if (this.closed) return;
     this.closed = true;
     this.early = undefined;
-    this.opts.onClosed(this, code);
+    this.host.sessionClosed(this, code);
     this.runCloseHandler(code);
   }
 
@@ -178,9 +200,9 @@ export class WsSession implements Session {
     try {
       const result = close(code);
       if (result)
-        result.catch((err: unknown) => this.opts.log.warn({ err, session: this.id }, 'close handler failed'));
+        result.catch((err: unknown) => this.host.log.warn({ err, session: this.id }, 'close handler failed'));
     } catch (err) {
-      this.opts.log.warn({ err, session: this.id }, 'close handler failed');
+      this.host.log.warn({ err, session: this.id }, 'close handler failed');
     }
   }
 }

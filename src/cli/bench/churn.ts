@@ -34,6 +34,7 @@ export async function runChurn(o: ChurnOptions): Promise<BenchReport<ChurnResult
   let failures = 0;
   await o.settle?.();
   c.probe?.begin();
+  o.window?.start();
   const t0 = performance.now();
   const stopTicker = windowTicker(c.progress, 'churn', o.durationMs);
   const worker = async () => {
@@ -60,6 +61,7 @@ export async function runChurn(o: ChurnOptions): Promise<BenchReport<ChurnResult
   stopTicker();
   const windowMs = Math.max(1, performance.now() - t0);
   const server = c.probe?.end(cycles);
+  await o.window?.end();
   return {
     scenario: 'churn',
     url: o.url,

@@ -24,6 +24,11 @@ export interface CommonOptions {
    * makes the server collect garbage here; the CLI leaves it out.
    */
   settle?: () => Promise<void>;
+  /**
+   * Called when the measured window starts and after it ends (the compare harness profiles
+   * the server over exactly the window). Not awaited at the start.
+   */
+  window?: { start(): unknown; end(): Promise<unknown> };
   progress?: Progress;
 }
 

@@ -32,6 +32,7 @@ export async function runConnections(o: ConnectionsOptions): Promise<BenchReport
   const startedAt = new Date().toISOString();
   await o.settle?.();
   c.probe?.begin();
+  o.window?.start();
   const windowStart = performance.now();
   const opened = await connectAll(o, o.count, errors);
   let closedEarly = 0;
@@ -49,6 +50,7 @@ export async function runConnections(o: ConnectionsOptions): Promise<BenchReport
   await o.settle?.();
   const n = opened.sockets.length;
   const server = c.probe?.end(n);
+  await o.window?.end();
   const windowMs = performance.now() - windowStart;
   holding = false;
   await closeAll(opened.sockets);

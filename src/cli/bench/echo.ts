@@ -130,6 +130,7 @@ export async function runEcho(o: EchoOptions): Promise<BenchReport<EchoResults>>
     windowReceived = 0;
     latency.reset();
     c.probe?.begin();
+    o.window?.start();
   };
   if (c.warmupMs > 0) setTimeout(beginWindow, c.warmupMs).unref();
   else beginWindow();
@@ -148,6 +149,7 @@ export async function runEcho(o: EchoOptions): Promise<BenchReport<EchoResults>>
   if (!measuring) beginWindow();
   const windowMs = Math.max(1, performance.now() - windowStart);
   const server = c.probe?.end(windowReceived);
+  await o.window?.end();
   await closeAll(opened.sockets);
   return {
     scenario: 'echo',

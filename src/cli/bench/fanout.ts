@@ -218,6 +218,7 @@ export async function runFanout(o: FanoutOptions): Promise<BenchReport<FanoutRes
     windowPublications = 0;
     latency.reset();
     c.probe?.begin();
+    o.window?.start();
   };
   if (c.warmupMs > 0) setTimeout(beginWindow, c.warmupMs).unref();
   else beginWindow();
@@ -262,6 +263,7 @@ export async function runFanout(o: FanoutOptions): Promise<BenchReport<FanoutRes
   if (!measuring) beginWindow();
   const windowMs = Math.max(1, performance.now() - windowStart);
   const server = c.probe?.end(windowDeliveries);
+  await o.window?.end();
   await closeAll(opened.sockets);
   return {
     scenario: 'fanout',

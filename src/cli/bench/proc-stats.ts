@@ -20,8 +20,15 @@ function clockTicks(): number {
 export interface ProcSample {
   /** User + system CPU time of all the process's threads, in milliseconds. */
   cpuMs: number;
+  /** The system (kernel) part of `cpuMs`: syscalls, and on loopback the TCP stack's work. */
+  systemMs: number;
   /** Resident set size in bytes. */
   rssBytes: number;
+  /**
+   * Write-class syscalls so far (`syscw` of /proc/<pid>/io: write, writev, …), or NaN when
+   * unreadable. Counting them is exact however busy the machine is, unlike CPU time.
+   */
+  writeSyscalls: number;
 }
 
 /**
@@ -34,13 +41,29 @@ export function readProcSample(pid: number): ProcSample {
   // The command name (field 2) may contain spaces and parentheses: fields resume after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-  const ticks = Number(fields[11]) + Number(fields[12]);
+  const systemTicks = Number(fields[12]);
+  const ticks = Number(fields[11]) + systemTicks;
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
   if (!Number.isFinite(ticks) || rssKb === undefined) {
     throw new Error(`cannot parse /proc/${pid}/stat or status`);
   }
-  return { cpuMs: (ticks * 1000) / clockTicks(), rssBytes: Number(rssKb) * 1024 };
+  const hz = clockTicks();
+  return {
+    cpuMs: (ticks * 1000) / hz,
+    systemMs: (systemTicks * 1000) / hz,
+    rssBytes: Number(rssKb) * 1024,
+    writeSyscalls: readWriteSyscalls(pid),
+  };
+}
+
+function readWriteSyscalls(pid: number): number {
+  try {
+    const m = /^syscw:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m?.[1] === undefined ? Number.NaN : Number(m[1]);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** What the server process spent over a measured window. */
@@ -48,10 +71,17 @@ export interface ServerUsage {
   pid: number;
   /** CPU time the server used during the window, in milliseconds. */
   cpuMs: number;
+  /** The kernel's share of `cpuMs` (0..1). */
+  systemShare: number;
   /** Server CPU per counted message (delivery, echo or connection), in microseconds. */
   cpuUsPerMessage: number;
   /** Average server CPU utilisation over the window (1 = one core busy). */
   cpuCores: number;
+  /**
+   * Write syscalls per counted message (NaN when /proc/<pid>/io is unreadable): how well
+   * the server batches, measured exactly.
+   */
+  writesPerMessage: number;
   rssStartBytes: number;
   rssEndBytes: number;
 }
@@ -80,8 +110,10 @@ export class ServerProbe {
     return {
       pid: this.pid,
       cpuMs,
+      systemShare: cpuMs > 0 ? round((end.systemMs - start.systemMs) / cpuMs, 3) : 0,
       cpuUsPerMessage: messages > 0 ? round((cpuMs * 1000) / messages, 3) : 0,
       cpuCores: round(cpuMs / elapsedMs, 3),
+      writesPerMessage: messages > 0 ? round((end.writeSyscalls - start.writeSyscalls) / messages, 4) : 0,
       rssStartBytes: start.rssBytes,
       rssEndBytes: end.rssBytes,
     };

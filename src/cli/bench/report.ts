@@ -56,9 +56,11 @@ export function renderTable(report: BenchReport<object>): string {
   }
   const s = report.server;
   if (s) {
-    rows.push(['server cpu ms', format(s.cpuMs)]);
+    rows.push(['server cpu ms', `${format(s.cpuMs)} (${Math.round(s.systemShare * 100)}% in the kernel)`]);
     rows.push(['server cpu µs per message', format(s.cpuUsPerMessage)]);
     rows.push(['server cpu cores', format(s.cpuCores)]);
+    if (Number.isFinite(s.writesPerMessage))
+      rows.push(['server write syscalls per message', format(s.writesPerMessage)]);
     rows.push(['server rss MiB (start → end)', `${mib(s.rssStartBytes)} → ${mib(s.rssEndBytes)}`]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
