@@ -12,6 +12,7 @@
  *   npm run bench -- --targets wirehub,raw-ws --scenarios echo,fanout-flat --reps 5
  *   npm run bench -- --profile fanout-flat [--profile-target raw-ws]   # CPU profile of the window
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -396,7 +397,8 @@ async function runOnce(target: Target, scenario: Scenario, profileTo?: string) {
       : {};
     const result = await scenario.run(target, server, extra);
     if (target.countsWrites === false) {
-      for (const key of Object.keys(result.values)) if (key.endsWith('Writes')) result.values[key] = Number.NaN;
+      for (const key of Object.keys(result.values))
+        if (key.endsWith('Writes')) result.values[key] = Number.NaN;
     }
     return result;
   } finally {
@@ -573,6 +575,8 @@ async function main(): Promise<void> {
   const b = doc.indexOf(endMark);
   if (a < 0 || b < a) throw new Error('docs/benchmarks.md lacks the results markers');
   writeFileSync(docs, `${doc.slice(0, a + startMark.length)}\n${table}\n${doc.slice(b)}`);
+  // The project's formatter aligns markdown tables; keep `npm run check` clean.
+  execFileSync(join(root, 'node_modules/.bin/biome'), ['format', '--write', docs], { stdio: 'ignore' });
   console.error(`wrote ${file.slice(root.length)} and docs/benchmarks.md`);
 }
 
