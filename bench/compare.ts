@@ -145,6 +145,23 @@ interface Scenario {
 
 const need = (value: number | undefined) => value ?? Number.NaN;
 
+/** The fan-out run both fan-out scenarios make: 64-byte broadcasts to `subscribers`. */
+function fanout(t: Target, s: ServerProcess, extra: Pick<CommonOptions, 'window'>, rate: number) {
+  return runFanout({
+    ...extra,
+    url: t.url(s.port, '/broadcast'),
+    driver: t.driver,
+    durationMs: windowMs,
+    warmupMs,
+    serverPid: s.pid,
+    subscribers,
+    rate,
+    inFlight: 8,
+    payloadBytes: 64,
+    maxPublications: 10_000_000,
+  });
+}
+
 const scenarios: Scenario[] = [
   {
     name: 'echo',
@@ -191,19 +208,7 @@ const scenarios: Scenario[] = [
       },
     ],
     async run(t, s, extra) {
-      const report = await runFanout({
-        ...extra,
-        url: t.url(s.port, '/broadcast'),
-        driver: t.driver,
-        durationMs: windowMs,
-        warmupMs,
-        serverPid: s.pid,
-        subscribers,
-        rate: 0,
-        inFlight: 8,
-        payloadBytes: 64,
-        maxPublications: 10_000_000,
-      });
+      const report = await fanout(t, s, extra, 0);
       return {
         report,
         values: {
@@ -226,21 +231,15 @@ const scenarios: Scenario[] = [
         unit: 'µs',
         better: 'lower',
       },
+      {
+        key: 'rateWrites',
+        label: 'fan-out write syscalls per delivery (fixed rate)',
+        unit: 'n',
+        better: 'lower',
+      },
     ],
     async run(t, s, extra) {
-      const report = await runFanout({
-        ...extra,
-        url: t.url(s.port, '/broadcast'),
-        driver: t.driver,
-        durationMs: windowMs,
-        warmupMs,
-        serverPid: s.pid,
-        subscribers,
-        rate: ratePerSec,
-        inFlight: 8,
-        payloadBytes: 64,
-        maxPublications: 10_000_000,
-      });
+      const report = await fanout(t, s, extra, ratePerSec);
       return {
         report,
         values: {
@@ -255,8 +254,13 @@ const scenarios: Scenario[] = [
   {
     name: 'idle',
     title: `idle connections: ${idleCount} open on /echo, RSS after a forced GC`,
-    figures: [{ key: 'idleKb', label: 'server RSS per idle connection', unit: 'KB', better: 'lower' }],
+    figures: [
+      { key: 'idleKb', label: 'server RSS per idle connection', unit: 'KB', better: 'lower' },
+      { key: 'idleHeapKb', label: 'server JS heap per idle connection', unit: 'KB', better: 'lower' },
+    ],
     async run(t, s, extra) {
+      // Heap in use after each forced GC: before the connections open, and while they are held.
+      const heaps: number[] = [];
       const report = await runConnections({
         ...extra,
         url: t.url(s.port, '/echo'),
@@ -265,9 +269,20 @@ const scenarios: Scenario[] = [
         serverPid: s.pid,
         count: idleCount,
         concurrency: 200,
-        settle: () => s.gc(),
+        settle: async () => {
+          const memory = await s.gc();
+          if (memory) heaps.push(memory.heapUsed);
+        },
       });
-      return { report, values: { idleKb: report.results.rssPerConnectionBytes / 1024 } };
+      const opened = report.results.opened;
+      const heapGrowth = (heaps.at(-1) ?? Number.NaN) - (heaps[0] ?? Number.NaN);
+      return {
+        report,
+        values: {
+          idleKb: report.results.rssPerConnectionBytes / 1024,
+          idleHeapKb: heaps.length === 2 && opened > 0 ? heapGrowth / opened / 1024 : Number.NaN,
+        },
+      };
     },
   },
   {

@@ -1,6 +1,7 @@
 // Preloaded (node --expose-gc --import) into every server the comparison measures, wirehub
 // and baselines alike. The harness writes commands on the server's stdin:
-//   gc                     collect garbage, so an RSS sample counts live memory only
+//   gc                     collect garbage, so an RSS sample counts live memory only;
+//                          answers with process.memoryUsage() after the collection
 //   profile-start          start the V8 CPU profiler (only the measured window is profiled)
 //   profile-stop <file>    stop it and write a .cpuprofile
 // and waits for the matching `@@<command>-done` line on stderr.
@@ -9,7 +10,7 @@ import { Session } from 'node:inspector';
 import { createInterface } from 'node:readline';
 
 let inspector;
-const done = (what) => process.stderr.write(`@@${what}-done\n`);
+const done = (what, detail = '') => process.stderr.write(`@@${what}-done ${detail}\n`);
 
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
@@ -17,7 +18,7 @@ lines.on('line', (line) => {
   if (command === 'gc') {
     globalThis.gc?.();
     globalThis.gc?.();
-    done('gc');
+    done('gc', JSON.stringify(process.memoryUsage()));
   } else if (command === 'profile-start') {
     inspector = new Session();
     inspector.connect();

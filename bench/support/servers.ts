@@ -37,7 +37,7 @@ export interface ServerSpec {
  */
 export class ServerProcess {
   private stderr = '';
-  private waiters = new Map<string, (() => void)[]>();
+  private waiters = new Map<string, ((detail: string) => void)[]>();
   private readonly exited: Promise<number | null>;
 
   private constructor(
@@ -48,7 +48,8 @@ export class ServerProcess {
     child.stderr?.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-4000);
       for (const [command, waiters] of this.waiters) {
-        if (chunk.includes(`@@${command}-done`)) for (const w of waiters.splice(0)) w();
+        const line = new RegExp(`@@${command}-done ?(.*)`).exec(chunk);
+        if (line) for (const w of waiters.splice(0)) w(line[1] ?? '');
       }
     });
     child.stdout?.resume();
@@ -90,31 +91,36 @@ export class ServerProcess {
   }
 
   /** Runs a command of server-hooks.mjs in the server and waits until it is done (at most 10 s). */
-  private command(command: string, arg?: string): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 10_000);
+  private command(command: string, arg?: string): Promise<string> {
+    return new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve(''), 10_000);
       const list = this.waiters.get(command) ?? [];
-      list.push(() => {
+      list.push((detail) => {
         clearTimeout(timer);
-        resolve();
+        resolve(detail);
       });
       this.waiters.set(command, list);
       this.child.stdin?.write(`${command}${arg === undefined ? '' : ` ${arg}`}\n`);
     });
   }
 
-  /** Makes the server collect garbage, then lets it settle briefly. */
-  async gc(): Promise<void> {
-    await this.command('gc');
+  /** Makes the server collect garbage, lets it settle briefly, and returns its heap in use. */
+  async gc(): Promise<{ heapUsed: number } | undefined> {
+    const detail = await this.command('gc');
     await new Promise((r) => setTimeout(r, 200));
+    try {
+      return JSON.parse(detail) as { heapUsed: number };
+    } catch {
+      return undefined;
+    }
   }
 
-  profileStart(): Promise<void> {
-    return this.command('profile-start');
+  async profileStart(): Promise<void> {
+    await this.command('profile-start');
   }
 
-  profileStop(file: string): Promise<void> {
-    return this.command('profile-stop', file);
+  async profileStop(file: string): Promise<void> {
+    await this.command('profile-stop', file);
   }
 
   /** SIGTERM, SIGKILL after 5 s. */

@@ -1,5 +1,5 @@
-import { type CommonOptions, common, ErrorLog, windowTicker } from './common.js';
-import { closeWithin, SourceAddresses } from './connect.js';
+import { buildReport, type CommonOptions, common, ErrorLog, MeasuredWindow, windowTicker } from './common.js';
+import { boundedWorkers, closeWithin, connectFrom, SourceAddresses } from './connect.js';
 import { LatencyRecorder } from './latency.js';
 import { round } from './proc-stats.js';
 import type { BenchReport } from './report.js';
@@ -29,49 +29,36 @@ export async function runChurn(o: ChurnOptions): Promise<BenchReport<ChurnResult
   const startedAt = new Date().toISOString();
   // Closed connections leave TIME_WAIT entries behind: spread sources as if all were open.
   const sources = new SourceAddresses(o.url, o.maxCycles);
-  let started = 0;
   let cycles = 0;
   let failures = 0;
   await o.settle?.();
-  c.probe?.begin();
-  o.window?.start();
-  const t0 = performance.now();
+  const measured = new MeasuredWindow(o, c);
+  measured.schedule();
   const stopTicker = windowTicker(c.progress, 'churn', o.durationMs);
-  const worker = async () => {
-    while (started < o.maxCycles && performance.now() - t0 < o.durationMs) {
-      const index = started;
-      started += 1;
-      const begin = performance.now();
-      try {
-        const localAddress = sources.for(index);
-        const socket = await c.driver.connect(o.url, {
-          timeoutMs: c.connectTimeoutMs,
-          ...(localAddress === undefined ? {} : { localAddress }),
-        });
-        latency.record(performance.now() - begin);
-        await closeWithin(socket, c.connectTimeoutMs);
-        cycles += 1;
-      } catch (err) {
-        failures += 1;
-        errors.add(err);
-      }
+  await boundedWorkers(c.concurrency, o.maxCycles, o.durationMs, async (index) => {
+    const begin = performance.now();
+    try {
+      const socket = await connectFrom(c.driver, o.url, sources, index, { timeoutMs: c.connectTimeoutMs });
+      latency.record(performance.now() - begin);
+      await closeWithin(socket, c.connectTimeoutMs);
+      cycles += 1;
+    } catch (err) {
+      failures += 1;
+      errors.add(err);
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(c.concurrency, o.maxCycles)) }, worker));
+  });
   stopTicker();
-  const windowMs = Math.max(1, performance.now() - t0);
-  const server = c.probe?.end(cycles);
-  await o.window?.end();
-  return {
+  const { windowMs, server } = await measured.close(() => cycles);
+  return buildReport({
     scenario: 'churn',
-    url: o.url,
-    driver: c.driver.name,
+    o,
+    c,
     startedAt,
-    windowMs: round(windowMs),
+    windowMs,
     params: { concurrency: c.concurrency, durationMs: o.durationMs, maxCycles: o.maxCycles },
     results: { cycles, failures, cyclesPerSec: round((cycles * 1000) / windowMs) },
     latencyMs: latency.summary(),
-    ...(server ? { server } : {}),
-    errors: errors.list,
-  };
+    server,
+    errors,
+  });
 }

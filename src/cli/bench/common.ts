@@ -1,7 +1,9 @@
 import { closeAll, ErrorLog, type OpenManyResult, openMany, SourceAddresses } from './connect.js';
 import { type BenchSocket, type Driver, wsDriver } from './driver.js';
-import { ServerProbe } from './proc-stats.js';
+import type { LatencySummary } from './latency.js';
+import { round, ServerProbe, type ServerUsage } from './proc-stats.js';
 import { Progress } from './progress.js';
+import type { BenchReport, ScenarioName } from './report.js';
 
 /** Options every scenario takes. */
 export interface CommonOptions {
@@ -41,6 +43,77 @@ export function common(o: CommonOptions) {
     concurrency: o.concurrency ?? 100,
     probe: o.serverPid === undefined ? undefined : new ServerProbe(o.serverPid),
     progress: o.progress ?? new Progress(false),
+  };
+}
+
+export type Common = ReturnType<typeof common>;
+
+/**
+ * The measured window of a run. It opens after the warm-up (`onOpen` resets the run's
+ * window counters), and at both ends it samples the server and tells the harness.
+ */
+export class MeasuredWindow {
+  private openedAt: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly o: CommonOptions,
+    private readonly c: Common,
+    private readonly onOpen: () => void = () => {},
+  ) {}
+
+  get measuring(): boolean {
+    return this.openedAt !== undefined;
+  }
+
+  /** Opens the window now, or once the warm-up is over. */
+  schedule(): void {
+    if (this.c.warmupMs > 0) this.timer = setTimeout(() => this.open(), this.c.warmupMs);
+    else this.open();
+  }
+
+  private open(): void {
+    this.openedAt = performance.now();
+    this.onOpen();
+    this.c.probe?.begin();
+    this.o.window?.start();
+  }
+
+  /** Closes the window; `messages` counts the work done in it (read after a late open). */
+  async close(messages: () => number): Promise<{ windowMs: number; server: ServerUsage | undefined }> {
+    clearTimeout(this.timer);
+    if (this.openedAt === undefined) this.open();
+    const windowMs = Math.max(1, performance.now() - (this.openedAt ?? 0));
+    const server = this.c.probe?.end(messages());
+    await this.o.window?.end();
+    return { windowMs, server };
+  }
+}
+
+/** Assembles a scenario's report. */
+export function buildReport<R extends object>(r: {
+  scenario: ScenarioName;
+  o: CommonOptions;
+  c: Common;
+  startedAt: string;
+  windowMs: number;
+  params: BenchReport<R>['params'];
+  results: R;
+  latencyMs: LatencySummary;
+  server: ServerUsage | undefined;
+  errors: ErrorLog;
+}): BenchReport<R> {
+  return {
+    scenario: r.scenario,
+    url: r.o.url,
+    driver: r.c.driver.name,
+    startedAt: r.startedAt,
+    windowMs: round(r.windowMs),
+    params: r.params,
+    results: r.results,
+    latencyMs: r.latencyMs,
+    ...(r.server ? { server: r.server } : {}),
+    errors: r.errors.list,
   };
 }
 

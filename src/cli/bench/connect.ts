@@ -101,36 +101,61 @@ export async function openMany(o: OpenManyOptions): Promise<OpenManyResult> {
   const errors = new ErrorLog();
   const latency = new LatencyRecorder();
   const started = performance.now();
-  let next = 0;
   let failures = 0;
+  await boundedWorkers(o.concurrency, o.count, o.deadlineMs, async (index) => {
+    const t0 = performance.now();
+    try {
+      const socket = await connectFrom(o.driver, o.url, o.sources, index, o.connect);
+      try {
+        await o.prepare?.(socket, index);
+      } catch (err) {
+        socket.terminate();
+        throw err;
+      }
+      latency.record(performance.now() - t0);
+      sockets.push(socket);
+      o.onProgress?.(sockets.length);
+    } catch (err) {
+      failures += 1;
+      errors.add(err);
+    }
+  });
+  return { sockets, failures, errors: errors.list, latency, elapsedMs: performance.now() - started };
+}
+
+/**
+ * Runs `task(0)` … `task(count - 1)` on `concurrency` workers, starting no new task once
+ * `timeMs` have passed: the loop every scenario's connection phase uses, bounded in count
+ * and time.
+ */
+export async function boundedWorkers(
+  concurrency: number,
+  count: number,
+  timeMs: number,
+  task: (index: number) => Promise<void>,
+): Promise<void> {
+  const started = performance.now();
+  let next = 0;
   const worker = async () => {
-    while (next < o.count && performance.now() - started < o.deadlineMs) {
+    while (next < count && performance.now() - started < timeMs) {
       const index = next;
       next += 1;
-      const t0 = performance.now();
-      try {
-        const localAddress = o.sources.for(index);
-        const socket = await o.driver.connect(o.url, {
-          ...o.connect,
-          ...(localAddress === undefined ? {} : { localAddress }),
-        });
-        try {
-          await o.prepare?.(socket, index);
-        } catch (err) {
-          socket.terminate();
-          throw err;
-        }
-        latency.record(performance.now() - t0);
-        sockets.push(socket);
-        o.onProgress?.(sockets.length);
-      } catch (err) {
-        failures += 1;
-        errors.add(err);
-      }
+      await task(index);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, o.count)) }, worker));
-  return { sockets, failures, errors: errors.list, latency, elapsedMs: performance.now() - started };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
+}
+
+/** Connects connection number `index`, from the source address it is due. */
+export function connectFrom(
+  driver: Driver,
+  url: string,
+  sources: SourceAddresses,
+  index: number,
+  options: Omit<ConnectOptions, 'localAddress'>,
+): Promise<BenchSocket> {
+  const localAddress = sources.for(index);
+  return driver.connect(url, { ...options, ...(localAddress === undefined ? {} : { localAddress }) });
 }
 
 /** Closes every socket with a closing handshake, terminating what is still open after `timeoutMs`. */

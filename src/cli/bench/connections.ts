@@ -1,4 +1,13 @@
-import { type CommonOptions, closeAll, common, connectAll, ErrorLog, windowTicker } from './common.js';
+import {
+  buildReport,
+  type CommonOptions,
+  closeAll,
+  common,
+  connectAll,
+  ErrorLog,
+  MeasuredWindow,
+  windowTicker,
+} from './common.js';
 import { SourceAddresses } from './connect.js';
 import { round } from './proc-stats.js';
 import type { BenchReport } from './report.js';
@@ -31,9 +40,8 @@ export async function runConnections(o: ConnectionsOptions): Promise<BenchReport
   const errors = new ErrorLog();
   const startedAt = new Date().toISOString();
   await o.settle?.();
-  c.probe?.begin();
-  o.window?.start();
-  const windowStart = performance.now();
+  const measured = new MeasuredWindow(o, c);
+  measured.schedule();
   const opened = await connectAll(o, o.count, errors);
   let closedEarly = 0;
   let holding = true;
@@ -49,17 +57,15 @@ export async function runConnections(o: ConnectionsOptions): Promise<BenchReport
   stopTicker();
   await o.settle?.();
   const n = opened.sockets.length;
-  const server = c.probe?.end(n);
-  await o.window?.end();
-  const windowMs = performance.now() - windowStart;
+  const { windowMs, server } = await measured.close(() => n);
   holding = false;
   await closeAll(opened.sockets);
-  return {
+  return buildReport({
     scenario: 'connections',
-    url: o.url,
-    driver: c.driver.name,
+    o,
+    c,
     startedAt,
-    windowMs: round(windowMs),
+    windowMs,
     params: { count: o.count, holdMs: o.durationMs, concurrency: c.concurrency },
     results: {
       opened: n,
@@ -71,7 +77,7 @@ export async function runConnections(o: ConnectionsOptions): Promise<BenchReport
         server && n > 0 ? Math.round((server.rssEndBytes - server.rssStartBytes) / n) : 0,
     },
     latencyMs: opened.latency.summary(),
-    ...(server ? { server } : {}),
-    errors: errors.list,
-  };
+    server,
+    errors,
+  });
 }

@@ -1,4 +1,5 @@
 import {
+  buildReport,
   type CommonOptions,
   closeAll,
   common,
@@ -6,6 +7,7 @@ import {
   deadline,
   ErrorLog,
   filler,
+  MeasuredWindow,
   windowTicker,
 } from './common.js';
 import type { BenchSocket } from './driver.js';
@@ -67,9 +69,11 @@ export async function runEcho(o: EchoOptions): Promise<BenchReport<EchoResults>>
   let closedEarly = 0;
   let outstanding = 0;
   let sending = true;
-  let measuring = false;
-  let windowStart = 0;
   let windowReceived = 0;
+  const measured = new MeasuredWindow(o, c, () => {
+    windowReceived = 0;
+    latency.reset();
+  });
   const finished = deadline(c.warmupMs + o.durationMs + (o.drainTimeoutMs ?? 5_000) + 1_000);
   const maybeFinish = () => {
     if (!sending && outstanding === 0) finished.resolve();
@@ -102,7 +106,7 @@ export async function runEcho(o: EchoOptions): Promise<BenchReport<EchoResults>>
         mismatched += 1;
         errors.add(`reply does not match the message it answers: ${reply.slice(0, 60)}`);
       }
-      if (measuring) {
+      if (measured.measuring) {
         windowReceived += 1;
         latency.record(performance.now() - at);
       }
@@ -124,16 +128,7 @@ export async function runEcho(o: EchoOptions): Promise<BenchReport<EchoResults>>
     };
   }
 
-  const beginWindow = () => {
-    measuring = true;
-    windowStart = performance.now();
-    windowReceived = 0;
-    latency.reset();
-    c.probe?.begin();
-    o.window?.start();
-  };
-  if (c.warmupMs > 0) setTimeout(beginWindow, c.warmupMs).unref();
-  else beginWindow();
+  measured.schedule();
   const stopTicker = windowTicker(c.progress, 'echo', c.warmupMs + o.durationMs);
   const stopTimer = setTimeout(() => {
     sending = false;
@@ -146,17 +141,14 @@ export async function runEcho(o: EchoOptions): Promise<BenchReport<EchoResults>>
   clearTimeout(stopTimer);
   sending = false;
   stopTicker();
-  if (!measuring) beginWindow();
-  const windowMs = Math.max(1, performance.now() - windowStart);
-  const server = c.probe?.end(windowReceived);
-  await o.window?.end();
+  const { windowMs, server } = await measured.close(() => windowReceived);
   await closeAll(opened.sockets);
-  return {
+  return buildReport({
     scenario: 'echo',
-    url: o.url,
-    driver: c.driver.name,
+    o,
+    c,
     startedAt,
-    windowMs: round(windowMs),
+    windowMs,
     params: {
       connections: o.connections,
       inFlight: o.inFlight,
@@ -176,7 +168,7 @@ export async function runEcho(o: EchoOptions): Promise<BenchReport<EchoResults>>
       messagesPerSec: round((windowReceived * 1000) / windowMs),
     },
     latencyMs: latency.summary(),
-    ...(server ? { server } : {}),
-    errors: errors.list,
-  };
+    server,
+    errors,
+  });
 }

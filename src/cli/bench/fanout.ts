@@ -1,4 +1,5 @@
 import {
+  buildReport,
   type CommonOptions,
   closeAll,
   common,
@@ -6,6 +7,7 @@ import {
   deadline,
   ErrorLog,
   filler,
+  MeasuredWindow,
   windowTicker,
 } from './common.js';
 import type { BenchSocket } from './driver.js';
@@ -121,10 +123,13 @@ export async function runFanout(o: FanoutOptions): Promise<BenchReport<FanoutRes
   let disconnects = 0;
   let saturated = 0;
   let publishing = true;
-  let measuring = false;
-  let windowStart = 0;
   let windowDeliveries = 0;
   let windowPublications = 0;
+  const measured = new MeasuredWindow(o, c, () => {
+    windowDeliveries = 0;
+    windowPublications = 0;
+    latency.reset();
+  });
   const flatOut = o.rate <= 0;
   const maxOutstanding = flatOut ? o.inFlight : Math.max(100, Math.ceil(o.rate * 5));
   const finished = deadline(c.warmupMs + o.durationMs + (o.drainTimeoutMs ?? 10_000) + 1_000);
@@ -136,7 +141,7 @@ export async function runFanout(o: FanoutOptions): Promise<BenchReport<FanoutRes
     const seq = published;
     published += 1;
     if (published >= o.maxPublications) publishing = false;
-    if (measuring) windowPublications += 1;
+    if (measured.measuring) windowPublications += 1;
     outstanding.set(seq, { at, remaining: openSubs });
     expectedDeliveries += openSubs;
     const head = `${seq.toString(36)}:`;
@@ -162,7 +167,7 @@ export async function runFanout(o: FanoutOptions): Promise<BenchReport<FanoutRes
     }
     sub.nextSeq = seq + 1;
     deliveries += 1;
-    if (measuring) {
+    if (measured.measuring) {
       windowDeliveries += 1;
       latency.record(performance.now() - entry.at);
     }
@@ -211,17 +216,7 @@ export async function runFanout(o: FanoutOptions): Promise<BenchReport<FanoutRes
     };
   }
 
-  const beginWindow = () => {
-    measuring = true;
-    windowStart = performance.now();
-    windowDeliveries = 0;
-    windowPublications = 0;
-    latency.reset();
-    c.probe?.begin();
-    o.window?.start();
-  };
-  if (c.warmupMs > 0) setTimeout(beginWindow, c.warmupMs).unref();
-  else beginWindow();
+  measured.schedule();
   const stopTicker = windowTicker(c.progress, 'fanout', c.warmupMs + o.durationMs);
   const stopTimer = setTimeout(() => {
     publishing = false;
@@ -260,17 +255,14 @@ export async function runFanout(o: FanoutOptions): Promise<BenchReport<FanoutRes
   clearInterval(pacer);
   publishing = false;
   stopTicker();
-  if (!measuring) beginWindow();
-  const windowMs = Math.max(1, performance.now() - windowStart);
-  const server = c.probe?.end(windowDeliveries);
-  await o.window?.end();
+  const { windowMs, server } = await measured.close(() => windowDeliveries);
   await closeAll(opened.sockets);
-  return {
+  return buildReport({
     scenario: 'fanout',
-    url: o.url,
-    driver: c.driver.name,
+    o,
+    c,
     startedAt,
-    windowMs: round(windowMs),
+    windowMs,
     params: {
       subscribers: o.subscribers,
       mode: channel === undefined ? 'broadcast' : `rt:${channel}`,
@@ -296,7 +288,7 @@ export async function runFanout(o: FanoutOptions): Promise<BenchReport<FanoutRes
       saturated,
     },
     latencyMs: latency.summary(),
-    ...(server ? { server } : {}),
-    errors: errors.list,
-  };
+    server,
+    errors,
+  });
 }
