@@ -11,6 +11,7 @@
  *   npm run bench -- --quick            # short runs, 1 repetition: checks the harness
  *   npm run bench -- --targets wirehub,raw-ws --scenarios echo,fanout-flat --reps 5
  *   npm run bench -- --profile fanout-flat [--profile-target raw-ws]   # CPU profile of the window
+ *   npx tsx bench/compare.ts --render bench/results/<date>.json   # docs table from a recorded run
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     'no-uws': { type: 'boolean', default: false },
     profile: { type: 'string' },
+    render: { type: 'string' },
     'profile-target': { type: 'string', default: 'wirehub' },
     subscribers: { type: 'string', default: '2000' },
     idle: { type: 'string', default: '5000' },
@@ -130,6 +132,8 @@ interface Figure {
   label: string;
   unit: string;
   better: 'higher' | 'lower';
+  /** Explains another figure (e.g. syscall counts); not one of the issue's figures to compare. */
+  diagnostic?: boolean;
 }
 
 interface Scenario {
@@ -169,7 +173,13 @@ const scenarios: Scenario[] = [
     figures: [
       { key: 'echoPerSec', label: 'echo throughput', unit: 'msg/s', better: 'higher' },
       { key: 'echoCpuUs', label: 'echo server CPU per message', unit: 'µs', better: 'lower' },
-      { key: 'echoWrites', label: 'echo server write syscalls per message', unit: 'n', better: 'lower' },
+      {
+        key: 'echoWrites',
+        label: 'echo server write syscalls per message',
+        unit: 'n',
+        better: 'lower',
+        diagnostic: true,
+      },
     ],
     async run(t, s, extra) {
       const report = await runEcho({
@@ -205,6 +215,7 @@ const scenarios: Scenario[] = [
         label: 'fan-out write syscalls per delivery (flat out)',
         unit: 'n',
         better: 'lower',
+        diagnostic: true,
       },
     ],
     async run(t, s, extra) {
@@ -236,6 +247,7 @@ const scenarios: Scenario[] = [
         label: 'fan-out write syscalls per delivery (fixed rate)',
         unit: 'n',
         better: 'lower',
+        diagnostic: true,
       },
     ],
     async run(t, s, extra) {
@@ -392,7 +404,7 @@ function checks(med: Record<string, Record<string, number>>, figures: Figure[]):
     });
   }
   for (const f of figures) {
-    if (!med[f.key] || !Number.isFinite(sio(f.key))) continue;
+    if (f.diagnostic || !med[f.key] || !Number.isFinite(sio(f.key))) continue;
     const better = f.better === 'higher' ? w(f.key) / sio(f.key) : sio(f.key) / w(f.key);
     out.push({
       target: `${f.label}: >= 1.5x better than Socket.IO`,
@@ -439,10 +451,13 @@ async function profile(name: string, targetName: string, all: Target[]): Promise
   );
 }
 
+type Column = Pick<Target, 'name' | 'label' | 'countsWrites'>;
+
 function markdown(
   date: string,
+  runReps: number,
   m: ReturnType<typeof machine> & { loadAverageAtEnd: number[] },
-  all: Target[],
+  all: Column[],
   figures: Figure[],
   med: Record<string, Record<string, number>>,
   found: Check[],
@@ -466,7 +481,7 @@ function markdown(
       return `| ${f.label} (${f.unit}, ${f.better} is better) | ${cells.join(' | ')} |`;
     });
   const lines = [
-    `Run of ${date}: \`npm run bench\` with ${reps} repetition(s), medians; in parentheses the ratio to raw ws measured in the same run.`,
+    `Run of ${date}: \`npm run bench\` with ${runReps} repetition(s), medians; in parentheses the ratio to raw ws measured in the same run.`,
     `Machine: ${m.cpu}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}; load average ${m.loadAverageAtStart.join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at end.`,
     '',
     head,
@@ -477,19 +492,70 @@ function markdown(
     '',
     ...found.map((c) => `- ${c.met ? 'met' : '**missed**'}: ${c.target} — ${c.detail}`),
   ];
+  const shown = [...new Set(notes)];
   if (all.some((t) => t.countsWrites === false)) {
-    notes.push(
+    shown.push(
       `write syscalls are n/a for ${all
         .filter((t) => t.countsWrites === false)
         .map((t) => t.label)
         .join(', ')}: it writes with send(2), which /proc/<pid>/io does not count`,
     );
   }
-  if (notes.length > 0) lines.push('', 'Notes from this run:', '', ...notes.map((n) => `- ${n}`));
+  const unique = [...new Set(shown)];
+  if (unique.length > 0) lines.push('', 'Notes from this run:', '', ...unique.map((n) => `- ${n}`));
   return lines.join('\n');
 }
 
+/** Puts the results section into docs/benchmarks.md, between its markers. */
+function writeDocs(table: string): void {
+  const docs = join(root, 'docs/benchmarks.md');
+  const doc = readFileSync(docs, 'utf8');
+  const startMark = '<!-- results:start -->';
+  const endMark = '<!-- results:end -->';
+  const a = doc.indexOf(startMark);
+  const b = doc.indexOf(endMark);
+  if (a < 0 || b < a) throw new Error('docs/benchmarks.md lacks the results markers');
+  writeFileSync(docs, `${doc.slice(0, a + startMark.length)}\n${table}\n${doc.slice(b)}`);
+  // The project's formatter aligns markdown tables; keep `npm run check` clean.
+  execFileSync(join(root, 'node_modules/.bin/biome'), ['format', '--write', docs], { stdio: 'ignore' });
+}
+
+/** `--render <results.json>`: rewrites the docs section from a recorded run, measuring nothing. */
+function render(file: string): void {
+  const run = JSON.parse(readFileSync(file, 'utf8')) as {
+    date: string;
+    machine: ReturnType<typeof machine> & { loadAverageAtEnd: number[] };
+    params: { reps: number };
+    targets: (Column & { countsWrites?: boolean })[];
+    medians: Record<string, Record<string, number>>;
+    notes: string[];
+  };
+  const columns = run.targets.map((t) => ({
+    name: t.name,
+    label: t.label,
+    // Files written before countsWrites was recorded: only uWS writes with send(2).
+    countsWrites: t.countsWrites ?? t.name !== 'uws',
+  }));
+  const figures = scenarios.flatMap((s) => s.figures).filter((f) => run.medians[f.key]);
+  const table = markdown(
+    run.date.slice(0, 16).replace('T', ' '),
+    run.params.reps,
+    run.machine,
+    columns,
+    figures,
+    run.medians,
+    checks(run.medians, figures),
+    run.notes.filter((n) => !n.startsWith('write syscalls are n/a')),
+  );
+  console.log(table);
+  writeDocs(table);
+}
+
 async function main(): Promise<void> {
+  if (args.render) {
+    render(args.render);
+    return;
+  }
   const uws = args['no-uws'] ? { skipped: 'disabled with --no-uws' } : prepareUws(root);
   if ('skipped' in uws) console.error(`uWebSockets.js: ${uws.skipped}`);
   else
@@ -557,7 +623,7 @@ async function main(): Promise<void> {
   const found = checks(med, figures);
   const end = { ...m, loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) };
   const date = new Date().toISOString();
-  const table = markdown(date.slice(0, 16).replace('T', ' '), end, all, figures, med, found, notes);
+  const table = markdown(date.slice(0, 16).replace('T', ' '), reps, end, all, figures, med, found, notes);
   console.log(`\n${table}\n`);
   console.error(`took ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (args['no-write'] || quick) return;
@@ -571,7 +637,12 @@ async function main(): Promise<void> {
         date,
         machine: end,
         params: { reps, subscribers, idleCount, windowMs, warmupMs, ratePerSec },
-        targets: all.map((t) => ({ name: t.name, label: t.label, driver: t.driver.name })),
+        targets: all.map((t) => ({
+          name: t.name,
+          label: t.label,
+          driver: t.driver.name,
+          countsWrites: t.countsWrites !== false,
+        })),
         uws: 'skipped' in uws ? uws : uws.provenance,
         medians: med,
         checks: found,
@@ -582,16 +653,7 @@ async function main(): Promise<void> {
       2,
     )}\n`,
   );
-  const docs = join(root, 'docs/benchmarks.md');
-  const doc = readFileSync(docs, 'utf8');
-  const startMark = '<!-- results:start -->';
-  const endMark = '<!-- results:end -->';
-  const a = doc.indexOf(startMark);
-  const b = doc.indexOf(endMark);
-  if (a < 0 || b < a) throw new Error('docs/benchmarks.md lacks the results markers');
-  writeFileSync(docs, `${doc.slice(0, a + startMark.length)}\n${table}\n${doc.slice(b)}`);
-  // The project's formatter aligns markdown tables; keep `npm run check` clean.
-  execFileSync(join(root, 'node_modules/.bin/biome'), ['format', '--write', docs], { stdio: 'ignore' });
+  writeDocs(table);
   console.error(`wrote ${file.slice(root.length)} and docs/benchmarks.md`);
 }
 
