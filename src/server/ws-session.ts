@@ -100,16 +100,11 @@ export class WsSession implements Session {
     this.ws = ws;
     const early = this.early ?? [];
     this.early = undefined;
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('pong', () => {
-      this.pongPending = false;
-    });
-    ws.on('error', (err: Error & { code?: string }) => {
-      // ws closes the connection itself (1007 bad UTF-8, 1009 too big, 1002 protocol).
-      this.closeCodeSent ??= wsErrorCloseCode(err.code);
-      this.host.log.debug({ session: this.id, err: err.message }, 'websocket protocol error');
-    });
-    ws.on('close', (code) => this.finish(this.closeCodeSent ?? code));
+    (ws as SessionSocket)[SESSION] = this;
+    ws.on('message', onWsMessage);
+    ws.on('pong', onWsPong);
+    ws.on('error', onWsError);
+    ws.on('close', onWsClose);
     for (const frame of early) this.send(frame);
     if (this.closeCodeSent !== undefined) ws.close(this.closeCodeSent);
   }
@@ -162,7 +157,8 @@ export class WsSession implements Session {
     this.finish(1006);
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  /** @internal Called by the shared `ws` listeners below. */
+  onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed || this.closeCodeSent !== undefined) return;
     const stats = this.stats;
     stats.messagesIn += 1;
@@ -186,6 +182,18 @@ export class WsSession implements Session {
     this.close(CloseCode.Internal, 'internal error');
   }
 
+  /** @internal ws reported a protocol error; it closes the connection itself. */
+  onProtocolError(err: Error & { code?: string }): void {
+    // 1007 bad UTF-8, 1009 too big, 1002 protocol.
+    this.closeCodeSent ??= wsErrorCloseCode(err.code);
+    this.host.log.debug({ session: this.id, err: err.message }, 'websocket protocol error');
+  }
+
+  /** @internal The WebSocket is gone. */
+  onSocketClosed(code: number): void {
+    this.finish(this.closeCodeSent ?? code);
+  }
+
   private finish(code: number): void {
     if (this.closed) return;
     this.closed = true;
@@ -205,6 +213,30 @@ export class WsSession implements Session {
       this.host.log.warn({ err, session: this.id }, 'close handler failed');
     }
   }
+}
+
+/**
+ * The WebSocket's listeners are shared functions that find their session on the socket
+ * (EventEmitter calls them with `this` = the socket), not four closures per connection.
+ */
+const SESSION = Symbol('wirehub.session');
+type SessionSocket = WebSocket & { [SESSION]: WsSession };
+const sessionOf = (ws: WebSocket) => (ws as SessionSocket)[SESSION];
+
+function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  sessionOf(this).onMessage(data, isBinary);
+}
+
+function onWsPong(this: WebSocket): void {
+  sessionOf(this).pongPending = false;
+}
+
+function onWsError(this: WebSocket, err: Error & { code?: string }): void {
+  sessionOf(this).onProtocolError(err);
+}
+
+function onWsClose(this: WebSocket, code: number): void {
+  sessionOf(this).onSocketClosed(code);
 }
 
 function wsErrorCloseCode(code: string | undefined): number {
