@@ -33,7 +33,11 @@ describe('bench flags', () => {
 
   it('checks channel names', () => {
     expect(parseChannel('chat:lobby')).toBe('chat:lobby');
+    expect(parseChannel('broadcast')).toBe('broadcast');
+    expect(parseChannel('run:a=1@b:c')).toBe('run:a=1@b:c');
     expect(() => parseChannel('')).toThrow(InvalidArgumentError);
+    expect(() => parseChannel(':x')).toThrow(InvalidArgumentError);
+    expect(() => parseChannel(`ns:${'x'.repeat(200)}`)).toThrow(InvalidArgumentError);
     expect(() => parseChannel('a b')).toThrow(InvalidArgumentError);
   });
 });

@@ -25,10 +25,12 @@ export function parseWsUrl(raw: string): string {
   return url.toString();
 }
 
-/** An `/rt` channel name. */
+/** An `/rt` channel name: `namespace` or `namespace:name` (docs/protocol.md); the server checks the rest. */
 export function parseChannel(raw: string): string {
-  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(raw)) {
-    throw new InvalidArgumentError('expected a channel name of 1-128 characters of [A-Za-z0-9_.:-]');
+  if (!/^[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.:=@-]+)?$/.test(raw) || raw.length > 200) {
+    throw new InvalidArgumentError(
+      'expected a channel such as broadcast or stream:bench (namespace[:name], at most 200 characters)',
+    );
   }
   return raw;
 }
