@@ -15,13 +15,56 @@ export type {
   UpgradeInfo,
 } from './endpoints/endpoint.js';
 export { defineEndpoint } from './endpoints/endpoint.js';
+export { type RtEndpointOptions, rtEndpoint } from './endpoints/rt/rt-endpoint.js';
+export { taskRunnerEndpoint } from './endpoints/task-runner.js';
+export type { LimitStore, RateDecision, RateRule } from './engine/limits.js';
 export { MemoryEngine } from './engine/memory/memory-engine.js';
+export { MemoryLimitStore } from './engine/memory/memory-limit-store.js';
+export { RedisEngine, type RedisEngineOptions } from './engine/redis/redis-engine.js';
+export { SqliteEngine, type SqliteEngineOptions } from './engine/sqlite/sqlite-engine.js';
 export type * from './engine/types.js';
 export { Frame } from './hub/frame.js';
-export type { Encoder, Subscriber } from './hub/hub.js';
+export type { Encoder, HubOptions, Subscriber } from './hub/hub.js';
 export { Hub } from './hub/hub.js';
+export {
+  builtinNamespaces,
+  type Namespace,
+  type NamespaceConfig,
+  Namespaces,
+  type PublishPermission,
+} from './hub/namespaces.js';
+export type { Action, ChannelAction, Grants, PermissionConfig } from './hub/permissions.js';
+export { ALL_GRANTS, PermissionPolicy, Permissions, taskResource } from './hub/permissions.js';
+export type { AuthMethod, Principal, TokenVerifier } from './hub/principal.js';
+export { anonymousPrincipal } from './hub/principal.js';
 export type { OverflowPolicy, Session } from './hub/session.js';
 export * from './protocol/index.js';
 export { createServer, type ListenAddress, WirehubServer } from './server/create-server.js';
 export type { ServerOptions } from './server/options.js';
+export type { AuthOptions } from './server/security/authenticator.js';
+export { type GuardCheck, principalOf } from './server/security/http-guard.js';
+export type { LimitOptions } from './server/security/limits.js';
+export type { TaskServerOptions } from './server/task-runtime.js';
 export type { UpgradeCheck } from './server/upgrade-gate.js';
+export {
+  EmbeddedExecutor,
+  type EmbeddedExecutorOptions,
+} from './tasks/executors/embedded/embedded-executor.js';
+export type {
+  ExecutionRequest,
+  Executor,
+  ExecutorListener,
+  ExecutorUpdate,
+} from './tasks/executors/executor.js';
+export * from './tasks/index.js';
+export { type RegisteredTask, type TaskRef, TaskRegistry, type TaskSummary } from './tasks/registry.js';
+export { type PreparedRun, RunService, type RunServiceOptions } from './tasks/runs/run-service.js';
+export { RunStore } from './tasks/runs/run-store.js';
+export {
+  RUN_STATUSES,
+  type RunError,
+  type RunRecord,
+  type RunStatus,
+  type RunUpdate,
+  runChannel,
+} from './tasks/runs/types.js';

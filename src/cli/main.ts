@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './bench/command.js';
+import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
+import { tasksCommand } from './tasks.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -14,6 +16,8 @@ const program = new Command('wirehub')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   .addCommand(serveCommand())
+  .addCommand(tasksCommand())
+  .addCommand(runCommand())
   .addCommand(benchCommand());
 
 for (const cmd of program.commands) cmd.exitOverride();

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { type NamespaceConfig, parseNamespaceConfigs } from '../hub/namespaces.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i;
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
@@ -55,4 +57,85 @@ export function parseHost(raw: string): string {
 export function parseNonEmpty(raw: string): string {
   if (raw.trim() === '') throw new InvalidArgumentError('must not be empty');
   return raw;
+}
+
+/** A whole number ≥ `min`. */
+export function parseIntAtLeast(min: number): (raw: string) => number {
+  return (raw: string) => {
+    const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+    if (!(n >= min)) throw new InvalidArgumentError(`expected a whole number of at least ${min}`);
+    return n;
+  };
+}
+
+/** An absolute http(s) URL, without a trailing slash. */
+export function parseHttpUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new InvalidArgumentError('expected an absolute URL such as http://127.0.0.1:8080');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidArgumentError('expected an http:// or https:// URL');
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/** Repeatable list flag: each use (or a comma-separated env value) adds to the list. */
+export function collectList(raw: string, previous: string[] | undefined): string[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0) throw new InvalidArgumentError('must not be empty');
+  return [...(previous ?? []), ...items];
+}
+
+/** A whole number ≥ 1. */
+export const parsePositiveInt: (raw: string) => number = parseIntAtLeast(1);
+
+/** A JSON file holding an array of channel namespace configs. */
+export function parseNamespacesFile(path: string): NamespaceConfig[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidArgumentError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  try {
+    return parseNamespaceConfigs(json);
+  } catch (err) {
+    throw new InvalidArgumentError(`${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS): checked here so a typo
+ * stops the server with a usage error instead of an endless reconnect loop.
+ */
+export function parseRedisUrl(raw: string): string {
+  const value = raw.trim();
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(
+      'expected a Redis URL such as redis://127.0.0.1:6379 or redis://host:6379/2',
+    );
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new InvalidArgumentError(`expected a redis:// or rediss:// URL, got ${url.protocol}//`);
+  }
+  if (!url.hostname) throw new InvalidArgumentError('the Redis URL has no host');
+  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d{1,2}$/.test(url.pathname)) {
+    throw new InvalidArgumentError('the path of a Redis URL is a database number, e.g. redis://host:6379/2');
+  }
+  return value;
 }

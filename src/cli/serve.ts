@@ -1,9 +1,30 @@
-import { Command, Option } from 'commander';
+import { availableParallelism } from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
 import { createServer } from '../server/create-server.js';
-import { parseDuration, parseHost, parseLogLevel, parseNonEmpty, parsePort, parseSize } from './parse.js';
+import {
+  collectList,
+  parseDuration,
+  parseHost,
+  parseHttpUrl,
+  parseIntAtLeast,
+  parseLogLevel,
+  parseNamespacesFile,
+  parseNonEmpty,
+  parsePort,
+  parsePositiveInt,
+  parseRedisUrl,
+  parseSize,
+} from './parse.js';
+import {
+  type SecurityFlags,
+  securityFlagsProblem,
+  securityOptions,
+  toServerSecurityOptions,
+} from './security-flags.js';
 
-interface ServeFlags {
+interface ServeFlags extends SecurityFlags {
   host: string;
   port: number;
   dataDir: string;
@@ -13,6 +34,14 @@ interface ServeFlags {
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
+  namespaces?: NamespaceConfig[];
+  maxChannels: number;
+  tasks: string[] | undefined;
+  publicUrl: string | undefined;
+  taskWorkers: number;
+  taskQueue: number;
+  redis?: string;
+  presenceTtl: number;
 }
 
 /** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
@@ -31,8 +60,11 @@ function opt<T>(
 }
 
 export function serveCommand(): Command {
-  return new Command('serve')
-    .description('run the wirehub server (the seed endpoints /ws, /echo, /broadcast, /stream, /chat/{room})')
+  const command = new Command('serve');
+  command
+    .description(
+      'run the wirehub server (the seed endpoints /ws, /echo, /broadcast, /stream, /chat/{room}, /task-runner, and /rt)',
+    )
     .addOption(opt('--host <host>', 'interface to bind', 'WIREHUB_HOST', parseHost, '127.0.0.1'))
     .addOption(opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, 8080))
     .addOption(
@@ -97,37 +129,122 @@ export function serveCommand(): Command {
         'info',
       ),
     )
-    .action(async (flags: ServeFlags) => {
-      const server = await createServer({
-        host: flags.host,
-        port: flags.port,
-        dataDir: flags.dataDir,
-        pingIntervalMs: flags.pingInterval,
-        pongTimeoutMs: flags.pongTimeout,
-        maxPayloadBytes: flags.maxPayload,
-        maxQueuedBytes: flags.maxQueued,
-        drainWindowMs: flags.drainWindow,
-        logLevel: flags.logLevel,
-      });
-      const address = await server.listen();
-      server.log.info({ url: address.url, dataDir: flags.dataDir }, `wirehub listening on ${address.url}`);
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        signals += 1;
-        if (signals > 1) {
-          server.log.warn({ signal }, 'second signal: exiting now');
-          process.exit(1);
-        }
-        server.log.info({ signal, connections: server.connectionCount }, 'draining');
-        server.drain().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            server.log.error({ err }, 'drain failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+    .addOption(
+      new Option(
+        '--namespaces <file>',
+        'JSON file: an array of channel namespaces ({pattern, history, presence, joinLeave, joinLeaveDebounceMs, publish, overflow}); same patterns replace the built-in ones',
+      )
+        .env('WIREHUB_NAMESPACES')
+        .argParser(parseNamespacesFile),
+    )
+    .addOption(
+      opt(
+        '--max-channels <n>',
+        'channels one /rt connection may subscribe to',
+        'WIREHUB_MAX_CHANNELS',
+        parsePositiveInt,
+        defaults.maxChannelsPerConnection,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--redis <url>',
+        'run as one node of a cluster: redis://host:port[/db]; channels, history, presence and /ws counts become cluster-wide',
+      )
+        .env('WIREHUB_REDIS_URL')
+        .argParser(parseRedisUrl),
+    )
+    .addOption(
+      opt(
+        '--presence-ttl <duration>',
+        "presence entries live this long unless their node refreshes them (at a third of it); a dead node's members go after it",
+        'WIREHUB_PRESENCE_TTL',
+        (raw) => {
+          const ms = parseDuration(raw);
+          if (ms < 100) throw new InvalidArgumentError('must be at least 100ms');
+          return ms;
+        },
+        defaults.presenceTtlMs,
+        '60s',
+      ),
+    )
+    .addOption(
+      new Option('--tasks <dir|glob>', 'task modules to serve besides the demo tasks (repeatable)')
+        .env('WIREHUB_TASKS')
+        .argParser(collectList),
+    )
+    .addOption(
+      new Option('--public-url <url>', "base of run URLs (default: from each request's Host)")
+        .env('WIREHUB_PUBLIC_URL')
+        .argParser(parseHttpUrl),
+    )
+    .addOption(
+      opt(
+        '--task-workers <n>',
+        'worker threads that run tasks',
+        'WIREHUB_TASK_WORKERS',
+        parseIntAtLeast(1),
+        availableParallelism(),
+        'number of CPUs',
+      ),
+    )
+    .addOption(
+      opt(
+        '--task-queue <n>',
+        'runs that may wait for a worker; more are refused with queue_full',
+        'WIREHUB_TASK_QUEUE',
+        parseIntAtLeast(0),
+        1000,
+      ),
+    );
+  for (const option of securityOptions()) command.addOption(option);
+  return command.action(async (flags: ServeFlags) => {
+    const problem = securityFlagsProblem(flags);
+    if (problem) command.error(`error: ${problem}`, { exitCode: 2, code: 'wirehub.usage' });
+    const server = await createServer({
+      ...toServerSecurityOptions(flags),
+      host: flags.host,
+      port: flags.port,
+      dataDir: flags.dataDir,
+      pingIntervalMs: flags.pingInterval,
+      pongTimeoutMs: flags.pongTimeout,
+      maxPayloadBytes: flags.maxPayload,
+      maxQueuedBytes: flags.maxQueued,
+      drainWindowMs: flags.drainWindow,
+      logLevel: flags.logLevel,
+      maxChannelsPerConnection: flags.maxChannels,
+      presenceTtlMs: flags.presenceTtl,
+      ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
+      ...(flags.redis ? { redis: flags.redis } : {}),
+      tasks: {
+        modules: flags.tasks ?? [],
+        publicUrl: flags.publicUrl,
+        poolSize: flags.taskWorkers,
+        queueSize: flags.taskQueue,
+      },
     });
+    const address = await server.listen();
+    server.log.info(
+      { url: address.url, dataDir: flags.dataDir, engine: server.hub.engine.kind },
+      `wirehub listening on ${address.url}`,
+    );
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        server.log.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      server.log.info({ signal, connections: server.connectionCount }, 'draining');
+      server.drain().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          server.log.error({ err }, 'drain failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
 }

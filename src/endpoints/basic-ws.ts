@@ -5,11 +5,23 @@ import { jsonDataEncoder } from './encoders.js';
 import { defineEndpoint } from './endpoint.js';
 import { originOf } from './origin.js';
 
-/** The channel `/ws` clients share. Its presence set is the connection count. */
+/** The channel `/ws` clients share. Its presence set is the connection count (every node's). */
 export const WS_CHANNEL = 'ws';
 
+/**
+ * The `/ws` connection count: every node's clients (presence of channel `ws`). While a
+ * networked engine cannot reach its broker, this node's own clients.
+ */
+async function connectionCount(hub: Hub): Promise<number> {
+  try {
+    return await hub.engine.presenceCount(WS_CHANNEL);
+  } catch {
+    return hub.localSubscribers(WS_CHANNEL);
+  }
+}
+
 async function broadcast(hub: Hub, session: Session, message: Record<string, unknown>): Promise<void> {
-  const connections = await hub.engine.presenceCount(WS_CHANNEL);
+  const connections = await connectionCount(hub);
   await hub.publish({ channel: WS_CHANNEL, data: { ...message, connections }, from: originOf(session) });
 }
 
@@ -29,11 +41,8 @@ export const basicWsEndpoint = defineEndpoint({
         timestamp: new Date().toISOString(),
       }),
     );
-    await hub.engine.presenceAdd(WS_CHANNEL, {
-      client: session.id,
-      connectedAt: session.connectedAt.getTime(),
-      ...(session.user === undefined ? {} : { user: session.user }),
-    });
+    // Subscribing makes the session a presence member of `ws` (with a TTL its node refreshes,
+    // so the clients of a node that died stop being counted).
     await hub.subscribe(WS_CHANNEL, { session, encoder: jsonDataEncoder });
     // Messages from one client are handled one after another, as in the seed's loop: its
     // echo and broadcast for message n both go out before those for message n+1.
@@ -50,8 +59,7 @@ export const basicWsEndpoint = defineEndpoint({
         return next;
       },
       async close() {
-        hub.unsubscribe(WS_CHANNEL, session);
-        await hub.engine.presenceRemove(WS_CHANNEL, session.id);
+        await hub.unsubscribe(WS_CHANNEL, session);
         await broadcast(hub, session, { type: 'system', message: 'A client disconnected' });
       },
     };

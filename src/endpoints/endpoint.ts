@@ -1,5 +1,8 @@
+import type { Frame } from '../hub/frame.js';
 import type { Hub } from '../hub/hub.js';
+import type { TokenVerifier } from '../hub/principal.js';
 import type { Session } from '../hub/session.js';
+import type { WirehubError } from '../protocol/index.js';
 import type { Logger } from '../util/logger.js';
 
 /** What the upgrade gate knows about a connection attempt, before any socket exists. */
@@ -10,6 +13,7 @@ export interface UpgradeInfo {
   params: Record<string, string>;
   query: URLSearchParams;
   headers: Record<string, string | string[] | undefined>;
+  /** The client's address: the socket peer, or from X-Forwarded-For behind a trusted proxy. */
   remoteAddress: string;
 }
 
@@ -25,6 +29,8 @@ export interface ConnectionHandlers {
 export interface EndpointContext {
   hub: Hub;
   log: Logger;
+  /** Verifies tokens (for `/rt` `refresh`): hand the principal to `session.reauthenticate`. */
+  auth: TokenVerifier;
 }
 
 /**
@@ -50,6 +56,17 @@ export interface EndpointDefinition<State = unknown> {
   name: string;
   /** Accept binary frames. Text-only endpoints close on binary with 1003. */
   binary?: boolean;
+  /**
+   * WebSocket subprotocols the endpoint speaks, preferred first. The handshake selects the
+   * first one the client offers; none is selected when the client offers none of them.
+   */
+  protocols?: readonly string[];
+  /**
+   * How this endpoint tells a client about a message the server dropped before any handler
+   * saw it (over the connection's message rate). `data` is that message. Default:
+   * `{"error":{"code","message","details?"}}`; `/rt` answers with its `{"op":"error","id",…}`.
+   */
+  errorFrame?(err: WirehubError, data: string | Buffer): Frame;
   /**
    * Checks the upgrade request before any socket is opened. Throw a `WirehubError` to
    * refuse it with that error's HTTP status and a JSON body. Returns per-connection state.

@@ -72,10 +72,34 @@ export interface PresenceMember {
 /** Receives every publication for the channels this node subscribed to. */
 export type PublicationHandler = (pub: Publication) => void;
 
+/**
+ * What a networked engine tells its node besides publications. Embedded engines never call
+ * these: they have no link to lose and deliver every publication.
+ */
+export interface EngineEvents {
+  /**
+   * The link to the broker went down (`false`: publications of other nodes stop arriving,
+   * history and presence calls fail) or is back (`true`: every subscription is re-established
+   * and caught up from history where the channel keeps one).
+   */
+  link?(up: boolean): void;
+  /**
+   * Publications of a subscribed channel did not arrive live (an offset gap, or a link that
+   * broke). `recovered`: the engine read them from history and delivered them, in order, before
+   * anything newer. Otherwise they are lost to this node (history trimmed, the stream's epoch
+   * changed, too many missed): subscribers that track offsets must resubscribe with `since`.
+   */
+  gap?(channel: string, recovered: boolean): void;
+}
+
 export interface Engine {
   readonly kind: string;
-  /** Registers the node's single publication handler and connects. */
-  start(handler: PublicationHandler): Promise<void>;
+  /**
+   * Registers the node's single publication handler (and, for networked engines, the link
+   * and gap events) and connects. On channels with history the handler sees each epoch's
+   * publications in offset order with no gap; a gap it cannot fill is reported by `gap`.
+   */
+  start(handler: PublicationHandler, events?: EngineEvents): Promise<void>;
   /** Appends (when the channel keeps history) and broadcasts to every subscribed node. */
   publish(input: PublishInput): Promise<Publication>;
   /** Starts delivering the channel's publications to this node's handler. */
@@ -85,8 +109,15 @@ export interface Engine {
   history(channel: string, query: HistoryQuery, policy: HistoryPolicy): Promise<HistoryResult>;
   /** Current stream position (epoch and last offset). */
   position(channel: string): Promise<StreamPosition>;
-  presenceAdd(channel: string, member: PresenceMember): Promise<void>;
+  /**
+   * Adds (or replaces) a member. With `ttlMs` the entry expires unless refreshed: the node
+   * that added it refreshes it while the member is connected, so a dead node's members go.
+   */
+  presenceAdd(channel: string, member: PresenceMember, ttlMs?: number): Promise<void>;
+  /** Extends the TTL of these members (the ones this node holds) by `ttlMs` from now. */
+  presenceRefresh(channel: string, clients: string[], ttlMs: number): Promise<void>;
   presenceRemove(channel: string, client: string): Promise<void>;
+  /** Current, unexpired members. */
   presenceList(channel: string): Promise<PresenceMember[]>;
   presenceCount(channel: string): Promise<number>;
   close(): Promise<void>;

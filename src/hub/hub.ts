@@ -1,5 +1,18 @@
-import type { Engine, Origin, Publication, PublishInput } from '../engine/types.js';
+import type {
+  Engine,
+  HistoryQuery,
+  HistoryResult,
+  Origin,
+  PresenceMember,
+  Publication,
+  PublishInput,
+  StreamPosition,
+} from '../engine/types.js';
+import { defaults, WirehubError } from '../protocol/index.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import type { Frame } from './frame.js';
+import { type Namespace, type NamespaceConfig, Namespaces } from './namespaces.js';
+import { isInternalChannel, PresenceKeeper } from './presence.js';
 import type { OverflowPolicy, Session } from './session.js';
 
 /**
@@ -19,6 +32,27 @@ export interface Subscriber {
   /** Skip publications this session published itself (chat rooms exclude the sender). */
   readonly excludeOwn?: boolean;
   readonly overflow?: OverflowPolicy;
+  /**
+   * Called before encoding; false skips this subscriber for this publication. `/rt` uses it
+   * to hold back live publications while it replays history, and to drop duplicates.
+   */
+  readonly accept?: (pub: Publication) => boolean;
+  /**
+   * Called when publications of the channel were lost to this node (a networked engine could
+   * not fill a gap): a subscriber that tracks offsets must resync. `/rt` closes its client
+   * with 1012 so it resubscribes with `since`; plain subscribers have no way to recover.
+   */
+  readonly lost?: () => void;
+}
+
+export interface HubOptions {
+  /** Channel namespaces (or configs that replace/extend the built-in ones). */
+  namespaces?: Namespaces | readonly NamespaceConfig[];
+  /** TTL of presence entries; this node refreshes its members at a third of it. */
+  presenceTtlMs?: number;
+  /** Channels one connection may subscribe to at once (enforced by `/rt`). Default 128. */
+  maxChannelsPerConnection?: number;
+  log?: Logger;
 }
 
 interface ChannelState {
@@ -41,16 +75,59 @@ interface ChannelState {
  */
 export class Hub {
   private readonly channels = new Map<string, ChannelState>();
-  /** Deliveries written / skipped because of a full output queue, for metrics. */
-  readonly counters = { deliveries: 0, overflows: 0 };
+  /**
+   * For metrics: deliveries written / skipped because of a full output queue; broker link
+   * losses and returns; gaps in live subscriptions filled from history / lost.
+   */
+  readonly counters = {
+    deliveries: 0,
+    overflows: 0,
+    brokerDowns: 0,
+    brokerReconnects: 0,
+    gapsRecovered: 0,
+    gapsLost: 0,
+  };
+  readonly namespaces: Namespaces;
+  readonly maxChannelsPerConnection: number;
+  private readonly presenceKeeper: PresenceKeeper;
+  private readonly log: Logger;
+  private linkUp = true;
 
-  constructor(readonly engine: Engine) {}
-
-  async start(): Promise<void> {
-    await this.engine.start((pub) => this.deliver(pub));
+  constructor(
+    readonly engine: Engine,
+    options: HubOptions = {},
+  ) {
+    this.namespaces =
+      options.namespaces instanceof Namespaces
+        ? options.namespaces
+        : new Namespaces(options.namespaces ?? []);
+    this.log = options.log ?? silentLogger;
+    this.maxChannelsPerConnection = options.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection;
+    this.presenceKeeper = new PresenceKeeper(engine, options.presenceTtlMs ?? defaults.presenceTtlMs, (err) =>
+      this.log.warn({ err }, 'presence update failed'),
+    );
   }
 
+  async start(): Promise<void> {
+    await this.engine.start((pub) => this.deliver(pub), {
+      link: (up) => this.onLink(up),
+      gap: (channel, recovered) => this.onGap(channel, recovered),
+    });
+    this.presenceKeeper.start();
+  }
+
+  /** False while a networked engine's link to its broker is down (this node is an island). */
+  get brokerUp(): boolean {
+    return this.linkUp;
+  }
+
+  /**
+   * Adds a local subscriber. On a namespace with presence the session becomes a member of
+   * the channel (and, after the debounce, its join is announced). Resolves once the engine
+   * delivers the channel to this node.
+   */
   async subscribe(channel: string, subscriber: Subscriber): Promise<void> {
+    const ns = isInternalChannel(channel) ? undefined : this.namespaces.require(channel);
     let state = this.channels.get(channel);
     if (!state) {
       state = { subscribers: [], ready: this.engine.subscribe(channel) };
@@ -59,20 +136,73 @@ export class Hub {
     // Copy-on-write: a fan-out in progress keeps iterating its own snapshot.
     state.subscribers = [...state.subscribers, subscriber];
     await state.ready;
+    // Unsubscribed while the engine was subscribing: do not leave a ghost member behind.
+    const stillThere = this.channels.get(channel)?.subscribers.includes(subscriber) ?? false;
+    if (ns?.presence && stillThere) await this.presenceKeeper.join(channel, ns, memberOf(subscriber.session));
   }
 
-  unsubscribe(channel: string, session: Session): void {
+  /**
+   * Removes a session's subscription (and its presence) from a channel. The local part is
+   * immediate; the returned promise resolves once the presence entry is gone too (it never
+   * rejects: a failure is logged, and the entry then expires with its TTL).
+   */
+  unsubscribe(channel: string, session: Session): Promise<void> {
     const state = this.channels.get(channel);
-    if (!state) return;
+    if (!state) return Promise.resolve();
+    const before = state.subscribers.length;
     state.subscribers = state.subscribers.filter((s) => s.session !== session);
+    if (state.subscribers.length === before) return Promise.resolve();
     if (state.subscribers.length === 0) {
       this.channels.delete(channel);
       this.engine.unsubscribe(channel).catch(() => {});
     }
+    const ns = isInternalChannel(channel) ? undefined : this.namespaces.find(channel);
+    if (!ns?.presence) return Promise.resolve();
+    return this.presenceKeeper
+      .leave(channel, ns, memberOf(session))
+      .catch((err: unknown) => this.log.warn({ err, channel }, 'presence leave failed'));
   }
 
+  /**
+   * Publishes to a channel. The channel's namespace decides whether the publication is kept
+   * in history (and so gets an offset and epoch); unknown namespaces are refused.
+   */
   publish(input: PublishInput): Promise<Publication> {
-    return this.engine.publish(input);
+    if (isInternalChannel(input.channel) || input.history) return this.engine.publish(input);
+    let ns: Namespace;
+    try {
+      ns = this.namespaces.require(input.channel);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!ns.history) return this.engine.publish(input);
+    const withHistory: PublishInput = { channel: input.channel, data: input.data, history: ns.history };
+    if (input.from) withHistory.from = input.from;
+    return this.engine.publish(withHistory);
+  }
+
+  /** A channel's history after `since` (paged by `limit`); `not_enabled` when it keeps none. */
+  history(channel: string, query: HistoryQuery = {}): Promise<HistoryResult> {
+    const ns = this.namespaces.require(channel);
+    if (!ns.history) {
+      return Promise.reject(new WirehubError('not_enabled', `channels of ${ns.pattern} keep no history`));
+    }
+    return this.engine.history(channel, query, ns.history);
+  }
+
+  /** A channel's current position, or undefined when its namespace keeps no history. */
+  async position(channel: string): Promise<StreamPosition | undefined> {
+    const ns = this.namespaces.require(channel);
+    return ns.history ? this.engine.position(channel) : undefined;
+  }
+
+  /** Who is in a channel (every node); `not_enabled` when its namespace tracks no presence. */
+  presence(channel: string): Promise<PresenceMember[]> {
+    const ns = this.namespaces.require(channel);
+    if (!ns.presence) {
+      return Promise.reject(new WirehubError('not_enabled', `channels of ${ns.pattern} track no presence`));
+    }
+    return this.engine.presenceList(channel);
   }
 
   /** Number of local subscribers of a channel on this node. */
@@ -94,6 +224,7 @@ export class Hub {
     let others: Map<Encoder, Frame> | undefined;
     for (const sub of state.subscribers) {
       if (sub.excludeOwn && own !== undefined && own.client === sub.session.id) continue;
+      if (sub.accept && !sub.accept(pub)) continue;
       let frame: Frame;
       if (sub.encoder === enc1 && frame1) frame = frame1;
       else if (sub.encoder === enc2 && frame2) frame = frame2;
@@ -117,8 +248,43 @@ export class Hub {
     }
   }
 
+  private onLink(up: boolean): void {
+    if (up === this.linkUp) return;
+    this.linkUp = up;
+    if (!up) {
+      this.counters.brokerDowns += 1;
+      this.log.warn('broker link down: publications of other nodes stop arriving');
+      return;
+    }
+    this.counters.brokerReconnects += 1;
+    this.log.info('broker link back: subscriptions re-established');
+    // The broker may have lost presence (a restarted Redis is empty): put this node's back.
+    this.presenceKeeper.rejoinAll();
+  }
+
+  private onGap(channel: string, recovered: boolean): void {
+    if (recovered) {
+      this.counters.gapsRecovered += 1;
+      return;
+    }
+    this.counters.gapsLost += 1;
+    const state = this.channels.get(channel);
+    this.log.warn(
+      { channel, subscribers: state?.subscribers.length ?? 0 },
+      'publications lost to this node: offset-tracking subscribers must resync',
+    );
+    for (const sub of state?.subscribers ?? []) sub.lost?.();
+  }
+
   async close(): Promise<void> {
+    this.presenceKeeper.stop();
     this.channels.clear();
     await this.engine.close();
   }
+}
+
+function memberOf(session: Session): PresenceMember {
+  const member: PresenceMember = { client: session.id, connectedAt: session.connectedAt.getTime() };
+  if (session.user !== undefined) member.user = session.user;
+  return member;
 }

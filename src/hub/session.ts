@@ -1,4 +1,5 @@
 import type { Frame } from './frame.js';
+import type { Principal } from './principal.js';
 
 /**
  * What to do when a session's queued output is over its cap: `drop` the frame (live data
@@ -19,6 +20,8 @@ export interface Session {
   readonly connectedAt: Date;
   /** Authenticated user id, when there is one. */
   readonly user: string | undefined;
+  /** Who the client is and what it may do (anonymous with full grants when auth is off). */
+  readonly principal: Principal;
   /** Bytes queued for this client and not yet handed to the kernel. */
   readonly bufferedAmount: number;
   readonly isOpen: boolean;
@@ -28,4 +31,10 @@ export interface Session {
    */
   send(frame: Frame, overflow?: OverflowPolicy): boolean;
   close(code: number, reason?: string): void;
+  /**
+   * Replaces the session's credentials with fresh ones for the same user (`/rt` `refresh`):
+   * the expiry close (4001) moves to the new `expiresAt`. Throws `forbidden` when the new
+   * principal is another user.
+   */
+  reauthenticate(principal: Principal): void;
 }

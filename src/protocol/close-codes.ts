@@ -35,7 +35,10 @@ export const closeCodeInfo: Record<CloseCodeValue, { meaning: string; reconnect:
   1008: { meaning: 'policy violation', reconnect: false },
   1009: { meaning: 'message too big: over the max payload', reconnect: false },
   1011: { meaning: 'internal server error', reconnect: true },
-  1012: { meaning: 'service restart', reconnect: true },
+  1012: {
+    meaning: 'service restart, or publications lost to this node: reconnect and resubscribe with since',
+    reconnect: true,
+  },
   1013: { meaning: 'try again later: the node is full', reconnect: true },
   4001: { meaning: 'unauthorized: missing, invalid or expired token', reconnect: false },
   4003: { meaning: 'forbidden', reconnect: false },

@@ -11,9 +11,15 @@ export const errorCatalog = {
   bad_channel: { status: 400, message: 'Invalid channel name.' },
   bad_room: { status: 400, message: 'Invalid room name.' },
   bad_interval: { status: 400, message: 'Invalid stream interval.' },
+  unknown_namespace: { status: 400, message: 'No channel namespace matches this channel.' },
+  already_subscribed: { status: 400, message: 'This connection is already subscribed to the channel.' },
+  not_subscribed: { status: 400, message: 'This connection is not subscribed to the channel.' },
+  not_enabled: { status: 400, message: 'The channel namespace does not enable this feature.' },
   not_found: { status: 404, message: 'Not found.' },
   unknown_task: { status: 404, message: 'No such task.' },
   unknown_run: { status: 404, message: 'No such run.' },
+  invalid_inputs: { status: 400, message: "The inputs do not match the task's inputs schema." },
+  run_finished: { status: 409, message: 'The run has already ended.' },
   upgrade_required: {
     status: 426,
     message: 'This is a WebSocket endpoint; connect with a WebSocket client.',
@@ -26,7 +32,9 @@ export const errorCatalog = {
   queue_full: { status: 503, message: 'The run queue is full; try again later.' },
   not_ready: { status: 503, message: 'The server is draining or not ready.' },
   node_full: { status: 503, message: 'This node has no room for more connections.' },
+  broker_unavailable: { status: 503, message: 'The message broker (Redis) is unavailable; try again.' },
   internal: { status: 500, message: 'Internal error.' },
+  not_available: { status: 501, message: 'Not available on this server yet.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -14,6 +14,12 @@ export const defaults = {
   streamIntervalMs: 1_000,
   streamIntervalMinMs: 50,
   streamIntervalMaxMs: 60_000,
+  /** Channels one `/rt` connection may subscribe to at once. */
+  maxChannelsPerConnection: 128,
+  /** How long a presence entry lives without a refresh (a dead node's members expire). */
+  presenceTtlMs: 60_000,
+  /** Join/leave pushes wait this long; a leave and rejoin inside it announce nothing. */
+  joinLeaveDebounceMs: 1_000,
 } as const;
 
 /** Chat room names: 1-64 characters of `[A-Za-z0-9_.-]`, and not only dots. */

@@ -1,11 +1,18 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { builtinEndpoints } from '../endpoints/builtin.js';
 import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
-import { MemoryEngine } from '../engine/memory/memory-engine.js';
+import { taskRunnerEndpoint } from '../endpoints/task-runner.js';
+import type { LimitStore } from '../engine/limits.js';
+import { MemoryLimitStore } from '../engine/memory/memory-limit-store.js';
+import { RedisEngine } from '../engine/redis/redis-engine.js';
+import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
+import type { Engine } from '../engine/types.js';
 import { Hub } from '../hub/hub.js';
+import { PermissionPolicy } from '../hub/permissions.js';
 import { CloseCode } from '../protocol/index.js';
 import type { Logger } from '../util/logger.js';
 import { Heartbeat } from './heartbeat.js';
@@ -13,6 +20,15 @@ import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } 
 import { ServerMetrics } from './metrics.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
 import { EndpointRouter } from './router.js';
+import { installChannelRoutes } from './routes/channels.js';
+import { installRunRoutes } from './routes/runs.js';
+import { installTaskRoutes } from './routes/tasks.js';
+import { Authenticator } from './security/authenticator.js';
+import { ProxyTrust } from './security/client-ip.js';
+import { type GuardCheck, installHttpGuard, makeGuard } from './security/http-guard.js';
+import { OriginPolicy } from './security/origin-policy.js';
+import { UpgradeSecurity } from './security/upgrade-security.js';
+import { TaskRuntime } from './task-runtime.js';
 import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { WsSession } from './ws-session.js';
@@ -23,9 +39,9 @@ const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 export interface ListenAddress {
   host: string;
   port: number;
-  /** `http://host:port` */
+  /** `http://host:port` (`https://` with TLS) */
   url: string;
-  /** `ws://host:port` */
+  /** `ws://host:port` (`wss://` with TLS) */
   wsUrl: string;
 }
 
@@ -48,6 +64,14 @@ export class WirehubServer {
   readonly metrics: ServerMetrics;
   readonly options: ResolvedServerOptions;
   readonly log: Logger;
+  /** The task runner, unless `tasks: false`. */
+  readonly tasks: TaskRuntime | undefined;
+  /** Verifies credentials; `auth.enabled` is false when the server runs without auth. */
+  readonly auth: Authenticator;
+  /** Where connection and rate limit state lives. */
+  readonly limitStore: LimitStore;
+  private readonly security: UpgradeSecurity;
+  private readonly proxyTrust: ProxyTrust;
   private readonly router = new EndpointRouter();
   private readonly sessions = new Set<WsSession>();
   private readonly checks: UpgradeCheck[] = [];
@@ -62,25 +86,84 @@ export class WirehubServer {
   constructor(options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
     const o = this.options;
+    // Bad security config fails here, at start, with a message that names it.
+    this.proxyTrust = new ProxyTrust(o.trustProxy);
+    this.auth = new Authenticator(o.auth ?? {}, new PermissionPolicy(o.permissions));
+    this.limitStore = o.limitStore ?? new MemoryLimitStore();
+    // Slowloris: a client gets a bounded time for its headers and its whole request; Node
+    // checks those deadlines every `connectionsCheckingInterval`, so that follows the bound.
+    const timeouts = {
+      headersTimeout: o.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(
+        30_000,
+        Math.max(100, Math.floor(o.headersTimeoutMs / 4) || 30_000),
+      ),
+    };
+    const transport: Record<string, object> = o.tls
+      ? { https: { cert: o.tls.cert, key: o.tls.key, ...timeouts } }
+      : { http: timeouts };
     this.http = Fastify({
       logger: { level: o.logLevel },
       // Probes and scrapes would drown the log; every other request is logged as usual.
       logController: new LogController({ disableRequestLogging: (req) => QUIET_PATHS.has(req.url) }),
-    });
+      requestTimeout: o.requestTimeoutMs,
+      ...(o.trustProxy && o.trustProxy.length > 0 ? { trustProxy: o.trustProxy } : {}),
+      ...transport,
+    } as FastifyServerOptions) as unknown as FastifyInstance;
     this.log = this.http.log;
-    this.metrics = new ServerMetrics({ defaultMetrics: o.defaultMetrics });
-    this.hub = new Hub(o.engine ?? new MemoryEngine());
+    this.security = new UpgradeSecurity({
+      auth: this.auth,
+      origins: new OriginPolicy({ allowed: o.allowedOrigins, allowLocalhost: !this.auth.enabled }),
+      limits: o.limits,
+      store: this.limitStore,
+      log: this.log,
+    });
+    installHttpGuard(this.http, this.auth, { publicMetrics: o.publicMetrics });
+    this.metrics = new ServerMetrics({
+      defaultMetrics: o.defaultMetrics,
+      queuedBytes: () => this.queuedBytes(),
+      broker: () => ({ up: this.hub.brokerUp, ...this.hub.counters }),
+    });
+    this.hub = new Hub(this.makeEngine(), {
+      namespaces: o.namespaces ?? [],
+      maxChannelsPerConnection: o.maxChannelsPerConnection,
+      presenceTtlMs: o.presenceTtlMs,
+      log: this.log,
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: o.maxPayloadBytes,
       perMessageDeflate: false,
+      // Select the first subprotocol the client offers that its endpoint speaks (`wirehub.v1` for /rt).
+      handleProtocols: (offered, req) => {
+        const path = new URL(req.url ?? '/', 'http://wirehub.invalid').pathname;
+        const spoken = this.router.match(path)?.endpoint.protocols ?? [];
+        return spoken.find((p) => offered.has(p)) ?? false;
+      },
     });
     this.heartbeat = new Heartbeat(this.sessions, o.pingIntervalMs, o.pongTimeoutMs, (s) => {
       this.log.debug({ session: s.id }, 'no pong: terminating');
       s.terminate(1006);
     });
-    for (const endpoint of o.builtinEndpoints ? builtinEndpoints : []) this.addEndpoint(endpoint);
+    if (o.tasks !== false) {
+      this.tasks = new TaskRuntime(o.tasks, { hub: this.hub, log: this.log, dataDir: o.dataDir });
+    }
+    const runs = this.tasks?.runs;
+    for (const endpoint of o.builtinEndpoints ? builtinEndpoints(runs ? { runs } : {}) : []) {
+      this.addEndpoint(endpoint);
+    }
+    if (runs) this.addEndpoint(taskRunnerEndpoint(runs));
     for (const endpoint of o.endpoints ?? []) this.addEndpoint(endpoint);
+  }
+
+  private makeEngine(): Engine {
+    const o = this.options;
+    if (o.engine) return o.engine;
+    if (o.redis) {
+      const redis = typeof o.redis === 'string' ? { url: o.redis } : o.redis;
+      return new RedisEngine({ log: this.log, ...redis });
+    }
+    return new SqliteEngine({ file: join(o.dataDir, 'channels.db') });
   }
 
   /** Serves another WebSocket endpoint. Call before `listen()`. */
@@ -90,7 +173,25 @@ export class WirehubServer {
     return this;
   }
 
-  /** Adds a check every upgrade must pass (auth, origin, limits). Call before `listen()`. */
+  /**
+   * A Fastify hook for your own routes: it authenticates the request (401 without valid
+   * credentials when auth is on) and runs `check`. `/api/*` routes are guarded already.
+   *
+   * @example
+   * ```ts
+   * server.http.get('/admin/stats', {
+   *   onRequest: server.guard((p) => p.permissions.assert('metrics')),
+   * }, async (req) => ({ user: principalOf(req).user }));
+   * ```
+   */
+  guard(check?: GuardCheck) {
+    return makeGuard(this.auth, check);
+  }
+
+  /**
+   * Adds a check every upgrade must pass after the built-in ones (limits, origin, auth,
+   * endpoint permission); it sees the principal. Call before `listen()`.
+   */
   addUpgradeCheck(check: UpgradeCheck): this {
     this.checks.push(check);
     return this;
@@ -101,8 +202,22 @@ export class WirehubServer {
     return this.sessions.size;
   }
 
+  /** Bytes queued for all clients of this node and not yet taken by the kernel. */
+  queuedBytes(): number {
+    let total = 0;
+    for (const session of this.sessions) total += session.bufferedAmount;
+    return total;
+  }
+
   get isDraining(): boolean {
     return this.draining;
+  }
+
+  /** Why `/readyz` answers 503, or undefined when ready. */
+  notReadyReason(): string | undefined {
+    if (this.draining) return 'this node is draining';
+    if (!this.hub.brokerUp) return 'this node cannot reach its broker (Redis): other nodes cannot hear it';
+    return undefined;
   }
 
   /** Starts the engine and listens. Resolves with the bound address. */
@@ -112,7 +227,8 @@ export class WirehubServer {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     await this.hub.start();
-    const context: EndpointContext = { hub: this.hub, log: this.log };
+    await this.tasks?.start();
+    const context: EndpointContext = { hub: this.hub, log: this.log, auth: this.auth };
     const gate = new UpgradeGate({
       router: this.router,
       wss: this.wss,
@@ -123,29 +239,47 @@ export class WirehubServer {
       sessions: this.sessions,
       maxQueuedBytes: o.maxQueuedBytes,
       checks: this.checks,
+      security: this.security,
+      proxyTrust: this.proxyTrust,
+      limits: o.limits,
       isDraining: () => this.draining,
       onSessionClosed: () => {
         if (this.sessions.size === 0) this.onEmpty?.();
       },
     });
     installErrorHandling(this.http);
-    installOpsRoutes(this.http, this.metrics, () => !this.draining);
+    installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
+    installChannelRoutes(this.http, this.hub);
+    if (this.tasks) {
+      installTaskRoutes(this.http, this.tasks.registry);
+      installRunRoutes(this.http, this.tasks.runs);
+    }
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
     this.heartbeat.start();
-    return this.address();
+    const address = this.address();
+    if (!this.auth.enabled) {
+      this.log.warn(
+        { auth: 'none', host: o.host },
+        isLoopbackHost(o.host)
+          ? 'auth is off: anyone on this machine can connect (set --jwt-secret, --jwks or --api-key)'
+          : `auth is off and the server listens on ${o.host}: anyone who can reach it can connect (set --jwt-secret, --jwks or --api-key)`,
+      );
+    }
+    return address;
   }
 
   address(): ListenAddress {
     const addr = this.http.server.address() as AddressInfo | null;
     if (!addr) throw new Error('the server is not listening');
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const secure = this.options.tls !== undefined;
     return {
       host: addr.address,
       port: addr.port,
-      url: `http://${host}:${addr.port}`,
-      wsUrl: `ws://${host}:${addr.port}`,
+      url: `${secure ? 'https' : 'http'}://${host}:${addr.port}`,
+      wsUrl: `${secure ? 'wss' : 'ws'}://${host}:${addr.port}`,
     };
   }
 
@@ -197,8 +331,14 @@ export class WirehubServer {
     for (const session of [...this.sessions]) session.terminate(1006);
     this.wss.close();
     await this.http.close();
+    await this.tasks?.close();
     await this.hub.close();
+    await this.limitStore.close?.();
   }
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
 }
 
 /**

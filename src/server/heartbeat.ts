@@ -30,6 +30,7 @@ export class Heartbeat {
 
   private round(): void {
     const pinged: WsSession[] = [];
+    const sentAt = performance.now();
     for (const session of this.sessions) {
       if (!session.isOpen) continue;
       session.ping();
@@ -39,7 +40,14 @@ export class Heartbeat {
     const deadline = setTimeout(
       () => {
         this.deadlines.delete(deadline);
-        for (const session of pinged) if (session.pongPending && session.isOpen) this.onDead(session);
+        // Timers run before I/O in a loop iteration: after a stall, pongs already in the
+        // kernel would be read only after this timer. Judge in the check phase instead,
+        // once this iteration's I/O (the pongs) has been processed. A session is judged on
+        // this round's ping only: a later round may already have pinged it again.
+        setImmediate(() => {
+          for (const session of pinged)
+            if (session.lastPongAt < sentAt && session.isOpen) this.onDead(session);
+        });
       },
       Math.min(this.timeoutMs, this.intervalMs),
     );

@@ -21,12 +21,20 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
-/** `/healthz`, `/readyz` and `/metrics`. */
-export function installOpsRoutes(app: FastifyInstance, metrics: ServerMetrics, isReady: () => boolean): void {
+/**
+ * `/healthz`, `/readyz` and `/metrics`. `notReady` says why the node should get no new
+ * traffic (draining, broker link down), or undefined when it is ready.
+ */
+export function installOpsRoutes(
+  app: FastifyInstance,
+  metrics: ServerMetrics,
+  notReady: () => string | undefined,
+): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    if (isReady()) return { status: 'ready' };
-    return reply.code(503).send({ error: new WirehubError('not_ready').toJSON() });
+    const reason = notReady();
+    if (reason === undefined) return { status: 'ready' };
+    return reply.code(503).send({ error: new WirehubError('not_ready', reason).toJSON() });
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('Content-Type', metrics.registry.contentType);

@@ -14,6 +14,7 @@ export class EndpointStats {
   bytesOut = 0;
   drops = 0;
   slowDisconnects = 0;
+  rateLimited = 0;
   readonly closes = new Map<number, number>();
 
   countClose(code: number): void {
@@ -22,6 +23,15 @@ export class EndpointStats {
 }
 
 type Field = Exclude<keyof EndpointStats, 'closes' | 'countClose'>;
+
+/** The broker link as the hub counts it (see `Hub.counters`). */
+export interface BrokerStats {
+  up: boolean;
+  brokerDowns: number;
+  brokerReconnects: number;
+  gapsRecovered: number;
+  gapsLost: number;
+}
 
 /**
  * The server's Prometheus registry (one per server, so several servers in one process do
@@ -37,7 +47,9 @@ export class ServerMetrics {
   private readonly endpoints = new Map<string, EndpointStats>();
   private readonly rejections = new Map<number, number>();
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
+  constructor(
+    opts: { defaultMetrics?: boolean; queuedBytes?: () => number; broker?: () => BrokerStats } = {},
+  ) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     const self = this;
     const perEndpoint = (name: string, help: string, field: Field, kind: 'counter' | 'gauge') => {
@@ -80,6 +92,12 @@ export class ServerMetrics {
       'slowDisconnects',
       'counter',
     );
+    perEndpoint(
+      'wirehub_rate_limited_messages_total',
+      'Inbound messages dropped because a client was over its message rate',
+      'rateLimited',
+      'counter',
+    );
     new Counter({
       name: 'wirehub_closes_total',
       help: 'Closed WebSocket connections by endpoint and close code',
@@ -92,6 +110,61 @@ export class ServerMetrics {
         }
       },
     });
+    const queuedBytes = opts.queuedBytes;
+    if (queuedBytes) {
+      new Gauge({
+        name: 'wirehub_output_queued_bytes',
+        help: 'Bytes queued for clients and not yet taken by the kernel',
+        registers: [this.registry],
+        collect() {
+          this.set(queuedBytes());
+        },
+      });
+    }
+    const broker = opts.broker;
+    if (broker) {
+      new Gauge({
+        name: 'wirehub_broker_up',
+        help: '1 while the link to the broker (Redis) is up; always 1 with the embedded engine',
+        registers: [this.registry],
+        collect() {
+          this.set(broker().up ? 1 : 0);
+        },
+      });
+      // Plain totals read at scrape time.
+      const total = (name: string, help: string, read: (stats: BrokerStats) => number) =>
+        new Counter({
+          name,
+          help,
+          registers: [this.registry],
+          collect() {
+            this.reset();
+            this.inc(read(broker()));
+          },
+        });
+      total(
+        'wirehub_broker_disconnects_total',
+        'Times the link to the broker (Redis) went down',
+        (b) => b.brokerDowns,
+      );
+      total(
+        'wirehub_broker_reconnects_total',
+        'Times the link to the broker came back (subscriptions re-established and caught up)',
+        (b) => b.brokerReconnects,
+      );
+      new Counter({
+        name: 'wirehub_broker_gaps_total',
+        help: 'Gaps detected in live channel subscriptions: recovered from history, or lost (clients resync)',
+        labelNames: ['result'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          const stats = broker();
+          this.inc({ result: 'recovered' }, stats.gapsRecovered);
+          this.inc({ result: 'lost' }, stats.gapsLost);
+        },
+      });
+    }
     new Counter({
       name: 'wirehub_upgrade_rejections_total',
       help: 'WebSocket upgrades refused, by HTTP status',

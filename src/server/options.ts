@@ -1,6 +1,13 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
+import type { LimitStore } from '../engine/limits.js';
+import type { RedisEngineOptions } from '../engine/redis/redis-engine.js';
 import type { Engine } from '../engine/types.js';
+import type { NamespaceConfig } from '../hub/namespaces.js';
+import type { PermissionConfig } from '../hub/permissions.js';
 import { defaults } from '../protocol/index.js';
+import type { AuthOptions } from './security/authenticator.js';
+import { type LimitOptions, type ResolvedLimits, resolveLimits } from './security/limits.js';
+import type { TaskServerOptions } from './task-runtime.js';
 
 /**
  * Options of `createServer`. Every field has a default; the CLI maps its flags and
@@ -25,18 +32,70 @@ export interface ServerOptions {
   drainWindowMs?: number;
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   logLevel?: string;
-  /** The engine; default the embedded memory engine. */
+  /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
+  /**
+   * Run as one node of a cluster: the Redis engine on this URL (`redis://host:port[/db]`) or
+   * with these options. Channels, history, presence and the `/ws` count become cluster-wide.
+   * Ignored when `engine` is given.
+   */
+  redis?: string | RedisEngineOptions;
+  /** Channel namespaces; a config with a built-in pattern (`chat:*`, …) replaces that one. */
+  namespaces?: NamespaceConfig[];
+  /** Channels one `/rt` connection may subscribe to at once. Default 128. */
+  maxChannelsPerConnection?: number;
+  /** TTL of presence entries (refreshed by their node at a third of it). Default 60 s. */
+  presenceTtlMs?: number;
   /** Serve the seed's plain endpoints (`/ws`, `/echo`, …). Default true. */
   builtinEndpoints?: boolean;
   /** More endpoints to serve. */
   endpoints?: EndpointDefinition<unknown>[];
   /** Register Node's default process metrics in /metrics. Default true. */
   defaultMetrics?: boolean;
+  /** JWT / JWKS / API-key authentication. With none configured, auth is off (a warning is logged). */
+  auth?: AuthOptions;
+  /** Who may do what: grants for anonymous and authenticated callers and by role. */
+  permissions?: PermissionConfig;
+  /**
+   * Origins (besides the server's own) whose pages may open WebSockets: `https://app.example.com`,
+   * `https://*.example.com`, or `*`. Pages on localhost are also allowed while auth is off.
+   */
+  allowedOrigins?: string[];
+  /** Connection and message limits (0 turns one off). */
+  limits?: LimitOptions;
+  /** Where limit state lives; default in this process. */
+  limitStore?: LimitStore;
+  /** Serve https and wss with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Proxies trusted to set X-Forwarded-For/-Host: IPs, CIDRs, `loopback`, `linklocal`, `uniquelocal`. */
+  trustProxy?: string[];
+  /** Time a client has to send its complete request headers (slowloris bound). Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send a complete request. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Serve /metrics without credentials even when auth is on. Default false. */
+  publicMetrics?: boolean;
+  /**
+   * The task runner (`/task-runner`, `/api/tasks`, `/api/runs`, `/runs/{id}`). Default: on,
+   * with the demo tasks; `false` turns it off.
+   */
+  tasks?: TaskServerOptions | false;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'engine' | 'endpoints'>> &
-  Pick<ServerOptions, 'engine' | 'endpoints'>;
+type Passed =
+  | 'engine'
+  | 'endpoints'
+  | 'namespaces'
+  | 'auth'
+  | 'permissions'
+  | 'allowedOrigins'
+  | 'limitStore'
+  | 'tls'
+  | 'trustProxy'
+  | 'redis';
+
+export type ResolvedServerOptions = Required<Omit<ServerOptions, Passed | 'limits' | 'tasks'>> &
+  Pick<ServerOptions, Passed> & { limits: ResolvedLimits; tasks: TaskServerOptions | false };
 
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
@@ -51,7 +110,24 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     logLevel: o.logLevel ?? 'info',
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
+    maxChannelsPerConnection: o.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection,
+    presenceTtlMs: o.presenceTtlMs ?? defaults.presenceTtlMs,
+    namespaces: o.namespaces,
     engine: o.engine,
+    redis: o.redis,
     endpoints: o.endpoints,
+    tasks: o.tasks ?? {},
+    auth: o.auth,
+    permissions: o.permissions,
+    allowedOrigins: o.allowedOrigins,
+    limits: resolveLimits(o.limits),
+    limitStore: o.limitStore,
+    tls: o.tls,
+    trustProxy: o.trustProxy,
+    headersTimeoutMs: o.headersTimeoutMs ?? 10_000,
+    // Node wants the request timeout (when on) to be at least the headers timeout.
+    requestTimeoutMs:
+      o.requestTimeoutMs === 0 ? 0 : Math.max(o.requestTimeoutMs ?? 30_000, o.headersTimeoutMs ?? 10_000),
+    publicMetrics: o.publicMetrics ?? false,
   };
 }

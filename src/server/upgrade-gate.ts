@@ -2,22 +2,30 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 import type { EndpointContext, EndpointDefinition, UpgradeInfo } from '../endpoints/endpoint.js';
+import type { Principal } from '../hub/principal.js';
 import { WirehubError } from '../protocol/index.js';
 import { randomId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { rejectUpgrade } from './http-reject.js';
 import type { ServerMetrics } from './metrics.js';
 import type { EndpointRouter } from './router.js';
+import type { ProxyTrust } from './security/client-ip.js';
+import { BEARER_CHALLENGE } from './security/http-guard.js';
+import type { ResolvedLimits } from './security/limits.js';
+import { MessageLimiter } from './security/message-limiter.js';
+import { TOKEN_QUERY_PARAM, type UpgradeSecurity } from './security/upgrade-security.js';
 import type { WriteBatcher } from './write-batcher.js';
-import { WsSession, type WsSessionHost } from './ws-session.js';
+import { WsSession } from './ws-session.js';
 
 /**
- * A check every upgrade passes before its endpoint sees it (auth, origin, limits). Throw a
+ * A check every upgrade passes after the built-in security (limits, origin, auth, endpoint
+ * permission) and before its endpoint sees it. It gets the authenticated principal. Throw a
  * `WirehubError` to refuse with its HTTP status; return a user id to attach one.
  */
 export type UpgradeCheck = (
   info: UpgradeInfo,
   endpoint: EndpointDefinition<unknown>,
+  principal: Principal,
 ) => undefined | { user?: string } | Promise<undefined | { user?: string }>;
 
 export interface UpgradeGateOptions {
@@ -30,6 +38,9 @@ export interface UpgradeGateOptions {
   sessions: Set<WsSession>;
   maxQueuedBytes: number;
   checks: UpgradeCheck[];
+  security: UpgradeSecurity;
+  proxyTrust: ProxyTrust;
+  limits: ResolvedLimits;
   isDraining(): boolean;
   onSessionClosed(session: WsSession, code: number): void;
 }
@@ -42,23 +53,7 @@ const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
  * the client's subscriptions exist when it sees the socket open), then the handshake.
  */
 export class UpgradeGate {
-  /** Shared by every session this gate creates. */
-  private readonly host: WsSessionHost;
-
-  constructor(private readonly o: UpgradeGateOptions) {
-    this.host = {
-      batcher: o.batcher,
-      log: o.log,
-      maxQueuedBytes: o.maxQueuedBytes,
-      sessionClosed: (s, code) => {
-        o.sessions.delete(s);
-        s.stats.open -= 1;
-        s.stats.countClose(code);
-        o.log.debug({ session: s.id, endpoint: s.endpoint, code }, 'connection closed');
-        o.onSessionClosed(s, code);
-      },
-    };
-  }
+  constructor(private readonly o: UpgradeGateOptions) {}
 
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroyOnError);
@@ -66,34 +61,107 @@ export class UpgradeGate {
       const error = err instanceof WirehubError ? err : new WirehubError('internal');
       if (!(err instanceof WirehubError)) this.o.log.error({ err }, 'upgrade failed');
       this.o.metrics.countRejection(error.status);
-      rejectUpgrade(socket, error);
+      rejectUpgrade(socket, error, refusalHeaders(error));
     });
   }
 
   private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     if (this.o.isDraining())
       throw new WirehubError('not_ready', 'this node is shutting down; reconnect elsewhere');
-    const url = new URL(req.url ?? '/', 'http://wirehub.invalid');
-    const match = this.o.router.match(url.pathname);
-    if (!match) throw new WirehubError('not_found', `no WebSocket endpoint at ${url.pathname}`);
+    // Route on the raw path: URL parsing would resolve `..` segments before the endpoint
+    // could refuse them.
+    const target = req.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const path = queryAt === -1 ? target : target.slice(0, queryAt);
+    const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+    const match = this.o.router.match(path);
+    if (!match) throw new WirehubError('not_found', `no WebSocket endpoint at ${path}`);
     checkHandshake(req);
     const info: UpgradeInfo = {
-      path: url.pathname,
+      path,
       params: match.params,
-      query: url.searchParams,
+      query,
       headers: req.headers,
-      remoteAddress: req.socket.remoteAddress ?? '',
+      remoteAddress: this.o.proxyTrust.clientIp(req),
     };
-    let user: string | undefined;
-    for (const check of this.o.checks) {
-      const result = await check(info, match.endpoint);
-      if (result?.user !== undefined) user = result.user;
-    }
     const endpoint = match.endpoint;
-    const state = endpoint.accept ? await endpoint.accept(info, this.o.context) : undefined;
-    if (socket.destroyed) return;
+    const admission = await this.o.security.admit(info, endpoint, this.o.proxyTrust.host(req));
+    let session: WsSession;
+    let state: unknown;
+    try {
+      // The token has done its job: endpoints and their logs never see it.
+      query.delete(TOKEN_QUERY_PARAM);
+      let user: string | undefined;
+      for (const check of this.o.checks) {
+        const result = await check(info, endpoint, admission.principal);
+        if (result?.user !== undefined) user = result.user;
+      }
+      state = endpoint.accept ? await endpoint.accept(info, this.o.context) : undefined;
+      if (socket.destroyed) {
+        admission.release();
+        return;
+      }
+      session = this.createSession(socket, info, endpoint, user, admission.principal, admission.release);
+    } catch (err) {
+      admission.release();
+      throw err;
+    }
+    await this.openSession({ req, socket, head, session, endpoint, info, state });
+  }
 
-    const session = this.createSession(endpoint, info.remoteAddress, user, socket);
+  private createSession(
+    socket: Duplex,
+    info: UpgradeInfo,
+    endpoint: EndpointDefinition<unknown>,
+    user: string | undefined,
+    principal: Principal,
+    release: () => void,
+  ): WsSession {
+    const limits = this.o.limits;
+    const stats = this.o.metrics.endpoint(endpoint.name);
+    const session = new WsSession({
+      id: randomId('c'),
+      endpoint: endpoint.name,
+      remoteAddress: info.remoteAddress,
+      user,
+      principal,
+      limiter:
+        limits.messageRate > 0
+          ? new MessageLimiter(limits.messageRate, limits.messageBurst, limits.messageStrikes)
+          : undefined,
+      errorFrame: endpoint.errorFrame?.bind(endpoint),
+      socket,
+      maxQueuedBytes: this.o.maxQueuedBytes,
+      acceptsBinary: endpoint.binary === true,
+      stats,
+      batcher: this.o.batcher,
+      log: this.o.log,
+      onClosed: (s, code) => {
+        release();
+        this.o.sessions.delete(s);
+        stats.open -= 1;
+        stats.countClose(code);
+        this.o.log.debug({ session: s.id, endpoint: s.endpoint, code }, 'connection closed');
+        this.o.onSessionClosed(s, code);
+      },
+    });
+    this.o.sessions.add(session);
+    stats.open += 1;
+    stats.accepted += 1;
+    return session;
+  }
+
+  /** Runs the endpoint's `open` (before the 101), then completes the handshake. */
+  private async openSession(a: {
+    req: IncomingMessage;
+    socket: Duplex;
+    head: Buffer;
+    session: WsSession;
+    endpoint: EndpointDefinition<unknown>;
+    info: UpgradeInfo;
+    state: unknown;
+  }): Promise<void> {
+    const { req, socket, head, session, endpoint, info, state } = a;
     const onEarlyClose = () => session.abandon();
     socket.once('close', onEarlyClose);
     try {
@@ -113,35 +181,21 @@ export class UpgradeGate {
       session.attach(ws);
     });
   }
-
-  /** Creates and registers the session (no per-session closures: see WsSessionHost). */
-  private createSession(
-    endpoint: EndpointDefinition<unknown>,
-    remoteAddress: string,
-    user: string | undefined,
-    socket: Duplex,
-  ): WsSession {
-    const stats = this.o.metrics.endpoint(endpoint.name);
-    const session = new WsSession({
-      id: randomId('c'),
-      endpoint: endpoint.name,
-      remoteAddress,
-      user,
-      socket,
-      acceptsBinary: endpoint.binary === true,
-      stats,
-      host: this.host,
-    });
-    this.o.sessions.add(session);
-    stats.open += 1;
-    stats.accepted += 1;
-    return session;
-  }
 }
 
 /** Until ws owns the socket (it has its own error handling), a socket error just ends it. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
+}
+
+/** Headers that tell a refused client what to do: how to authenticate, when to retry. */
+function refusalHeaders(err: WirehubError): Record<string, string> {
+  if (err.code === 'unauthorized') return { 'WWW-Authenticate': BEARER_CHALLENGE };
+  const retryAfterMs = (err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  if (err.status === 429 && typeof retryAfterMs === 'number') {
+    return { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
+  }
+  return {};
 }
 
 /** The checks `ws` would make, done first so that a refused handshake never leaks a session. */

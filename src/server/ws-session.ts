@@ -1,38 +1,38 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { ConnectionHandlers } from '../endpoints/endpoint.js';
-import type { Frame } from '../hub/frame.js';
+import { Frame } from '../hub/frame.js';
+import type { Principal } from '../hub/principal.js';
 import type { OverflowPolicy, Session } from '../hub/session.js';
-import { CloseCode } from '../protocol/index.js';
+import { CloseCode, WirehubError } from '../protocol/index.js';
 import type { Logger } from '../util/logger.js';
 import type { EndpointStats } from './metrics.js';
+import type { MessageLimiter } from './security/message-limiter.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { wireBytes } from './ws-framing.js';
 
 const OPEN = 1;
-
-/**
- * What all sessions of a server share. One object for all of them, so an idle connection
- * does not carry its own copy of these or a closure per callback.
- */
-export interface WsSessionHost {
-  readonly batcher: WriteBatcher;
-  readonly log: Logger;
-  /** Per-session cap on queued output bytes. */
-  readonly maxQueuedBytes: number;
-  sessionClosed(session: WsSession, code: number): void;
-}
+/** Longest delay setTimeout honours; a later expiry is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface WsSessionOptions {
   id: string;
   endpoint: string;
   remoteAddress: string;
   user: string | undefined;
+  principal: Principal;
+  /** Inbound message rate; none when the limit is off. */
+  limiter?: MessageLimiter | undefined;
+  /** How the endpoint words an error about a dropped message (default `{"error":…}`). */
+  errorFrame?: ((err: WirehubError, data: string | Buffer) => Frame) | undefined;
   /** The raw socket of the upgrade: frames are written to it directly, pre-framed. */
   socket: Duplex;
+  maxQueuedBytes: number;
   acceptsBinary: boolean;
   stats: EndpointStats;
-  host: WsSessionHost;
+  batcher: WriteBatcher;
+  log: Logger;
+  onClosed(session: WsSession, code: number): void;
 }
 
 /**
@@ -48,37 +48,63 @@ export class WsSession implements Session {
   readonly remoteAddress: string;
   /** A number, not a Date, to keep idle sessions small; `connectedAt` makes the Date on demand. */
   private readonly connectedAtMs = Date.now();
-  readonly user: string | undefined;
-  /** Heartbeat bookkeeping: when the last ping went out and whether its pong came back. */
-  pongPending = false;
+  private _principal: Principal;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Heartbeat bookkeeping: when (performance.now()) the last pong came back. */
+  lastPongAt = performance.now();
   private ws: WebSocket | undefined;
   private handlers: ConnectionHandlers = {};
   private early: Frame[] | undefined = [];
   private closed = false;
   private closeCodeSent: number | undefined;
-  /** The endpoint's counters (shared by its sessions). */
-  readonly stats: EndpointStats;
-  private readonly socket: Duplex;
-  private readonly host: WsSessionHost;
-  private readonly acceptsBinary: boolean;
+  private readonly opts: WsSessionOptions;
 
   constructor(opts: WsSessionOptions) {
+    this.opts = opts;
     this.id = opts.id;
     this.endpoint = opts.endpoint;
     this.remoteAddress = opts.remoteAddress;
-    this.user = opts.user;
-    this.socket = opts.socket;
-    this.stats = opts.stats;
-    this.host = opts.host;
-    this.acceptsBinary = opts.acceptsBinary;
+    this._principal = opts.principal;
+    this.armExpiry();
   }
 
   get connectedAt(): Date {
     return new Date(this.connectedAtMs);
   }
 
+  get user(): string | undefined {
+    return this.opts.user ?? this._principal.user;
+  }
+
+  get principal(): Principal {
+    return this._principal;
+  }
+
+  reauthenticate(principal: Principal): void {
+    if (principal.user !== this._principal.user) {
+      throw new WirehubError('forbidden', 'the new token is for another user than this connection');
+    }
+    this._principal = principal;
+    this.armExpiry();
+  }
+
+  /** Closes the connection with 4001 when its credentials expire (a refresh moves the deadline). */
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    const expiresAt = this._principal.expiresAt;
+    if (expiresAt === undefined || this.closed) return;
+    const wait = expiresAt - Date.now();
+    if (wait <= 0) {
+      this.close(CloseCode.Unauthorized, 'token expired');
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(wait, MAX_TIMER_MS));
+    this.expiryTimer.unref();
+  }
+
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.opts.socket.writableLength;
   }
 
   get isOpen(): boolean {
@@ -115,21 +141,20 @@ export class WsSession implements Session {
       this.early.push(frame);
       return true;
     }
-    const socket = this.socket;
+    const socket = this.opts.socket;
     if (this.ws?.readyState !== OPEN || socket.destroyed) return false;
-    if (socket.writableLength > this.host.maxQueuedBytes) {
+    if (socket.writableLength > this.opts.maxQueuedBytes) {
       if (overflow === 'drop') {
-        this.stats.drops += 1;
+        this.opts.stats.drops += 1;
       } else {
-        this.stats.slowDisconnects += 1;
+        this.opts.stats.slowDisconnects += 1;
         this.close(CloseCode.SlowConsumer, 'slow consumer');
       }
       return false;
     }
-    this.host.batcher.write(socket, wireBytes(frame));
-    const stats = this.stats;
-    stats.messagesOut += 1;
-    stats.bytesOut += frame.byteLength;
+    this.opts.batcher.write(socket, wireBytes(frame));
+    this.opts.stats.messagesOut += 1;
+    this.opts.stats.bytesOut += frame.byteLength;
     return true;
   }
 
@@ -141,7 +166,6 @@ export class WsSession implements Session {
 
   /** Sends a heartbeat ping. */
   ping(): void {
-    this.pongPending = true;
     this.ws?.ping();
   }
 
@@ -160,12 +184,31 @@ export class WsSession implements Session {
   /** @internal Called by the shared `ws` listeners below. */
   onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed || this.closeCodeSent !== undefined) return;
-    const stats = this.stats;
+    const stats = this.opts.stats;
     stats.messagesIn += 1;
     stats.bytesIn += data.byteLength;
-    if (isBinary && !this.acceptsBinary) {
+    if (isBinary && !this.opts.acceptsBinary) {
       this.close(CloseCode.UnsupportedData, 'binary frames are not supported on this endpoint; send text');
       return;
+    }
+    const limiter = this.opts.limiter;
+    if (limiter) {
+      const verdict = limiter.take();
+      if (verdict !== 'accept') {
+        stats.rateLimited += 1;
+        if (verdict === 'close') {
+          this.close(CloseCode.RateLimited, 'rate limited: too many messages');
+          return;
+        }
+        // The client learns which message was lost; the overflow policy is drop, so a
+        // flooder that does not read cannot make us queue its errors.
+        const error = new WirehubError('rate_limited', 'too many messages: this one was dropped', {
+          retryAfterMs: limiter.retryAfterMs(),
+        });
+        const text = isBinary ? data : data.toString('utf8');
+        this.send(this.opts.errorFrame?.(error, text) ?? Frame.json({ error: error.toJSON() }), 'drop');
+        return;
+      }
     }
     const handler = this.handlers.message;
     if (!handler) return;
@@ -177,8 +220,17 @@ export class WsSession implements Session {
     }
   }
 
+  /**
+   * A message handler failed. A WirehubError is an answer for the client (e.g. a publish
+   * refused while the broker is down): it gets `{"error":{"code","message"}}` and the socket
+   * stays open. Anything else is a bug: logged, and the connection closes with 1011.
+   */
   private handlerFailed(err: unknown): void {
-    this.host.log.error({ session: this.id, endpoint: this.endpoint, err }, 'endpoint handler failed');
+    if (err instanceof WirehubError) {
+      this.send(Frame.json({ error: err.toJSON() }));
+      return;
+    }
+    this.opts.log.error({ session: this.id, endpoint: this.endpoint, err }, 'endpoint handler failed');
     this.close(CloseCode.Internal, 'internal error');
   }
 
@@ -186,7 +238,7 @@ export class WsSession implements Session {
   onProtocolError(err: Error & { code?: string }): void {
     // 1007 bad UTF-8, 1009 too big, 1002 protocol.
     this.closeCodeSent ??= wsErrorCloseCode(err.code);
-    this.host.log.debug({ session: this.id, err: err.message }, 'websocket protocol error');
+    this.opts.log.debug({ session: this.id, err: err.message }, 'websocket protocol error');
   }
 
   /** @internal The WebSocket is gone. */
@@ -198,7 +250,8 @@ export class WsSession implements Session {
     if (this.closed) return;
     this.closed = true;
     this.early = undefined;
-    this.host.sessionClosed(this, code);
+    clearTimeout(this.expiryTimer);
+    this.opts.onClosed(this, code);
     this.runCloseHandler(code);
   }
 
@@ -208,9 +261,9 @@ export class WsSession implements Session {
     try {
       const result = close(code);
       if (result)
-        result.catch((err: unknown) => this.host.log.warn({ err, session: this.id }, 'close handler failed'));
+        result.catch((err: unknown) => this.opts.log.warn({ err, session: this.id }, 'close handler failed'));
     } catch (err) {
-      this.host.log.warn({ err, session: this.id }, 'close handler failed');
+      this.opts.log.warn({ err, session: this.id }, 'close handler failed');
     }
   }
 }
@@ -228,7 +281,7 @@ function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
 }
 
 function onWsPong(this: WebSocket): void {
-  sessionOf(this).pongPending = false;
+  sessionOf(this).lastPongAt = performance.now();
 }
 
 function onWsError(this: WebSocket, err: Error & { code?: string }): void {

@@ -17,7 +17,7 @@ const lossyEndpoint = defineEndpoint({
   path: '/lossy',
   name: 'lossy',
   async open(session, { hub }) {
-    await hub.subscribe('lossy', { session, encoder: plainTextEncoder });
+    await hub.subscribe('stream:lossy', { session, encoder: plainTextEncoder });
     let n = 0;
     return {
       async message(text) {
@@ -27,9 +27,9 @@ const lossyEndpoint = defineEndpoint({
           dropped += 1;
           return;
         }
-        await hub.publish({ channel: 'lossy', data: text });
+        await hub.publish({ channel: 'stream:lossy', data: text });
       },
-      close: () => hub.unsubscribe('lossy', session),
+      close: () => hub.unsubscribe('stream:lossy', session),
     };
   },
 });
@@ -51,12 +51,12 @@ const kickingEndpoint = defineEndpoint({
   name: 'kick',
   async open(session, { hub }) {
     kickable.add(session);
-    await hub.subscribe('kick', { session, encoder: plainTextEncoder });
+    await hub.subscribe('stream:kick', { session, encoder: plainTextEncoder });
     let n = 0;
     return {
       async message(text) {
         n += 1;
-        await hub.publish({ channel: 'kick', data: text });
+        await hub.publish({ channel: 'stream:kick', data: text });
         // After the 5th publication one subscriber (not the publisher) is thrown out.
         if (n === 5) {
           const victim = [...kickable].find((s) => s !== session && s.isOpen);
@@ -64,7 +64,7 @@ const kickingEndpoint = defineEndpoint({
           kicked += 1;
         }
       },
-      close: () => hub.unsubscribe('kick', session),
+      close: () => hub.unsubscribe('stream:kick', session),
     };
   },
 });

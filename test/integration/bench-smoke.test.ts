@@ -1,16 +1,14 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchReport } from '../../src/cli/bench/report.js';
-import { rtContractEndpoint } from '../support/rt-contract-endpoint.js';
+import { CLI, ROOT } from '../support/cli.js';
 import { type RunningServer, startServer } from '../support/server.js';
 
 /**
- * Each scenario of `wirehub bench` runs with `--smoke` through the real CLI (a child process,
- * TypeScript sources through tsx so no build is needed) against a real server, and its JSON
+ * Each scenario of `wirehub bench` runs with `--smoke` through the built CLI (a child process;
+ * the global setup rebuilds dist/ when src/ changed) against a real server, and its JSON
  * report must add up. The server runs in this process, so `--server-pid` is our own pid.
  */
-
-const root = new URL('../..', import.meta.url).pathname;
 
 interface CliResult {
   code: number | null;
@@ -20,8 +18,8 @@ interface CliResult {
 
 function cli(args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: root,
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -52,14 +50,15 @@ async function bench<R extends object>(scenario: string, args: string[]): Promis
 let srv: RunningServer;
 
 beforeAll(async () => {
-  srv = await startServer({ endpoints: [rtContractEndpoint] });
+  srv = await startServer();
 });
 
 afterAll(async () => {
   await srv.close();
 });
 
-describe('wirehub bench --smoke', () => {
+// Concurrent: each run is a short child process; they use different endpoints or channels.
+describe.concurrent('wirehub bench --smoke', () => {
   it('echo: every message answered, in order, none lost', async () => {
     const r = await bench<Record<string, number>>('echo', ['--url', `${srv.wsUrl}/echo`]);
     expect(r.scenario).toBe('echo');
@@ -86,20 +85,36 @@ describe('wirehub bench --smoke', () => {
     expect(r.latencyMs.count).toBe(500);
   });
 
-  it('fanout on an /rt channel (the contract: subscribe, publish, message pushes)', async () => {
+  it('fanout on an /rt channel: subscribe, publish and message pushes of the real /rt', async () => {
     const r = await bench<Record<string, number>>('fanout', [
       '--url',
-      `${srv.wsUrl}/rt-contract`,
+      `${srv.wsUrl}/rt`,
       '--channel',
-      'bench:smoke',
+      'stream:bench',
       '--rate',
       '200',
     ]);
-    expect(r.params.mode).toBe('rt:bench:smoke');
+    expect(r.params.mode).toBe('rt:stream:bench');
     expect(r.results.deliveries).toBe(500);
     expect(r.results.lost).toBe(0);
+    expect(r.results.outOfOrder).toBe(0);
     expect(r.results.publishErrors).toBe(0);
     expect(r.results.saturated).toBe(0);
+  });
+
+  it('fanout on /rt reports the server refusing a channel', async () => {
+    const r = await cli([
+      'bench',
+      'fanout',
+      '--smoke',
+      '--json',
+      '--url',
+      `${srv.wsUrl}/rt`,
+      '--channel',
+      'nosuch:x',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no connection could be opened .*unknown_namespace/);
   });
 
   it('connections: opens and holds them all', async () => {
@@ -126,13 +141,15 @@ describe('wirehub bench --smoke', () => {
   });
 
   it('rejects bad flags as usage errors (exit 2) and unreachable servers as failures (exit 1)', async () => {
-    const badUrl = await cli(['bench', 'echo', '--url', 'http://127.0.0.1:1/echo']);
+    const [badUrl, badCount, refused] = await Promise.all([
+      cli(['bench', 'echo', '--url', 'http://127.0.0.1:1/echo']),
+      cli(['bench', 'fanout', '--subscribers', 'many']),
+      cli(['bench', 'echo', '--smoke', '--url', `${srv.wsUrl}/nowhere`]),
+    ]);
     expect(badUrl.code).toBe(2);
     expect(badUrl.stderr).toMatch(/ws:\/\/ or wss:\/\//);
-    const badCount = await cli(['bench', 'fanout', '--subscribers', 'many']);
     expect(badCount.code).toBe(2);
     expect(badCount.stderr).toMatch(/whole number/);
-    const refused = await cli(['bench', 'echo', '--smoke', '--url', `${srv.wsUrl}/nowhere`]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/no connection could be opened .*HTTP 404/);
   });

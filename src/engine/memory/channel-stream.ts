@@ -28,6 +28,11 @@ export class ChannelStream {
     if (pub.offset !== undefined && pub.offset > this.offset) this.offset = pub.offset;
   }
 
+  /** Offset of the oldest kept publication (`offset + 1` when none is kept). */
+  firstOffset(): number {
+    return this.entries[this.head]?.offset ?? this.offset + 1;
+  }
+
   position(): StreamPosition {
     return { epoch: this.epoch, offset: this.offset };
   }

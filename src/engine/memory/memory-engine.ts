@@ -1,4 +1,5 @@
 import { IdSequence, randomId } from '../../util/ids.js';
+import { newPublication } from '../publication.js';
 import type {
   Engine,
   HistoryPolicy,
@@ -11,6 +12,7 @@ import type {
   StreamPosition,
 } from '../types.js';
 import { ChannelStream } from './channel-stream.js';
+import { PresenceTable } from './presence-table.js';
 
 /**
  * The embedded engine: one process, everything in memory. Publications are delivered to
@@ -22,7 +24,7 @@ export class MemoryEngine implements Engine {
   private handler: PublicationHandler | undefined;
   private readonly subscribed = new Set<string>();
   protected readonly streams = new Map<string, ChannelStream>();
-  private readonly presence = new Map<string, Map<string, PresenceMember>>();
+  private readonly presence = new PresenceTable();
   private readonly ids = new IdSequence(randomId('n', 6));
 
   async start(handler: PublicationHandler): Promise<void> {
@@ -30,13 +32,7 @@ export class MemoryEngine implements Engine {
   }
 
   async publish(input: PublishInput): Promise<Publication> {
-    const pub: Publication = {
-      id: this.ids.mint(),
-      channel: input.channel,
-      data: input.data,
-      at: Date.now(),
-    };
-    if (input.from) pub.from = input.from;
+    const pub = newPublication(this.ids.mint(), input);
     if (input.history) this.stream(input.channel).append(pub, input.history);
     if (this.subscribed.has(input.channel)) {
       const handler = this.handler;
@@ -61,28 +57,24 @@ export class MemoryEngine implements Engine {
     return this.stream(channel).position();
   }
 
-  async presenceAdd(channel: string, member: PresenceMember): Promise<void> {
-    let members = this.presence.get(channel);
-    if (!members) {
-      members = new Map();
-      this.presence.set(channel, members);
-    }
-    members.set(member.client, member);
+  async presenceAdd(channel: string, member: PresenceMember, ttlMs?: number): Promise<void> {
+    this.presence.add(channel, member, ttlMs);
+  }
+
+  async presenceRefresh(channel: string, clients: string[], ttlMs: number): Promise<void> {
+    this.presence.refresh(channel, clients, ttlMs);
   }
 
   async presenceRemove(channel: string, client: string): Promise<void> {
-    const members = this.presence.get(channel);
-    if (!members) return;
-    members.delete(client);
-    if (members.size === 0) this.presence.delete(channel);
+    this.presence.remove(channel, client);
   }
 
   async presenceList(channel: string): Promise<PresenceMember[]> {
-    return [...(this.presence.get(channel)?.values() ?? [])];
+    return this.presence.list(channel);
   }
 
   async presenceCount(channel: string): Promise<number> {
-    return this.presence.get(channel)?.size ?? 0;
+    return this.presence.count(channel);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,133 @@
+import type { Hub } from '../../hub/hub.js';
+import type { Session } from '../../hub/session.js';
+import {
+  type RtCancelResult,
+  type RtCommand,
+  type RtCommandOf,
+  type RtHistoryResult,
+  type RtOp,
+  type RtPresenceResult,
+  type RtPublishResult,
+  type RtRunResult,
+  WirehubError,
+} from '../../protocol/index.js';
+import type { RunService } from '../../tasks/runs/run-service.js';
+import { runChannel } from '../../tasks/runs/types.js';
+import { originOf } from '../origin.js';
+import type { RunFeeds } from '../run-feed.js';
+import { toRtPublication } from './encoders.js';
+import type { RtSubscriptions } from './subscriptions.js';
+
+/** What a command produced: the reply's `result`, and work to do right after the reply is sent. */
+export interface CommandOutcome {
+  result: unknown;
+  afterReply?: () => void;
+}
+
+/** What command handlers work with: one connection's session and subscriptions, and the hub. */
+export interface CommandContext {
+  hub: Hub;
+  session: Session;
+  subscriptions: RtSubscriptions;
+  /** The task runner, when this server has one. */
+  runs: RunService | undefined;
+  /** The runs this connection started and follows (`run` pushes). */
+  runFeeds: RunFeeds;
+  /** Base of run URLs (public URL, or the upgrade request's Host). */
+  baseUrl: string;
+}
+
+function requireRuns(runs: RunService | undefined): RunService {
+  if (!runs) throw new WirehubError('not_available', 'the task runner is turned off on this server');
+  return runs;
+}
+
+type Handler<Op extends RtOp> = (cmd: RtCommandOf<Op>, ctx: CommandContext) => Promise<CommandOutcome>;
+
+/** One handler per op: the compiler checks that every op of the protocol has one. */
+const handlers: { [Op in RtOp]: Handler<Op> } = {
+  async subscribe(cmd, { subscriptions }) {
+    return subscriptions.subscribe(cmd.channel, cmd.since);
+  },
+
+  async unsubscribe(cmd, { subscriptions }) {
+    subscriptions.unsubscribe(cmd.channel);
+    return { result: {} };
+  },
+
+  async publish(cmd, { hub, session }) {
+    const ns = hub.namespaces.require(cmd.channel);
+    if (ns.publish !== 'anyone') {
+      throw new WirehubError('forbidden', `only the server publishes to ${ns.pattern} channels`);
+    }
+    const pub = await hub.publish({ channel: cmd.channel, data: cmd.data, from: originOf(session) });
+    const result: RtPublishResult = {};
+    if (pub.epoch !== undefined) result.epoch = pub.epoch;
+    if (pub.offset !== undefined) result.offset = pub.offset;
+    return { result };
+  },
+
+  async history(cmd, { hub }) {
+    const query = { ...(cmd.since ? { since: cmd.since } : {}), ...(cmd.limit ? { limit: cmd.limit } : {}) };
+    const page = await hub.history(cmd.channel, query);
+    const result: RtHistoryResult = {
+      epoch: page.epoch,
+      offset: page.offset,
+      complete: page.complete,
+      publications: page.publications.map(toRtPublication),
+    };
+    return { result };
+  },
+
+  async presence(cmd, { hub }) {
+    const result: RtPresenceResult = { members: await hub.presence(cmd.channel) };
+    return { result };
+  },
+
+  async run(cmd, { runs, runFeeds, baseUrl }) {
+    const service = requireRuns(runs);
+    const prepared = service.prepare(
+      { project: cmd.project, domain: cmd.domain, name: cmd.task, version: cmd.version },
+      cmd.inputs,
+    );
+    // Follow before submitting so no update is missed; they are held until the reply is out.
+    const feed = await runFeeds.follow(prepared.runId);
+    let record: Awaited<ReturnType<RunService['submit']>>;
+    try {
+      record = await service.submit(prepared);
+    } catch (err) {
+      feed.end();
+      throw err;
+    }
+    const result: RtRunResult = {
+      run: prepared.runId,
+      url: service.url(prepared.runId, baseUrl),
+      status: record.status,
+      channel: runChannel(prepared.runId),
+    };
+    return { result, afterReply: () => feed.release() };
+  },
+
+  async cancel(cmd, { runs }) {
+    const record = await requireRuns(runs).cancel(cmd.run);
+    const result: RtCancelResult = { run: cmd.run, status: record.status };
+    return { result };
+  },
+
+  async refresh() {
+    throw new WirehubError(
+      'not_available',
+      'token refresh needs authentication, which this server does not have: connections need no token',
+    );
+  },
+
+  async ping() {
+    return { result: {} };
+  },
+};
+
+/** Runs one decoded command. Throws a WirehubError for the `error` frame. */
+export function runCommand(cmd: RtCommand, ctx: CommandContext): Promise<CommandOutcome> {
+  const handler = handlers[cmd.op] as Handler<RtOp>;
+  return handler(cmd, ctx);
+}

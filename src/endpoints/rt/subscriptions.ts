@@ -1,0 +1,179 @@
+import type { Publication, StreamPosition } from '../../engine/types.js';
+import type { Hub } from '../../hub/hub.js';
+import type { Namespace } from '../../hub/namespaces.js';
+import { presenceChannel } from '../../hub/presence.js';
+import type { Session } from '../../hub/session.js';
+import { CloseCode, RT_RECOVERY_MAX, type RtSubscribeResult, WirehubError } from '../../protocol/index.js';
+import { rtMessageEncoder, rtPresenceEncoder, toRtPublication } from './encoders.js';
+
+/**
+ * One channel subscription of an `/rt` connection. While it replays history it holds back
+ * live publications; afterwards it passes each publication once, in offset order, dropping
+ * the ones the client already has (replayed, or delivered twice by a racing read).
+ */
+class ChannelSubscription {
+  private recovering = true;
+  private held: Publication[] = [];
+  private epoch: string | undefined;
+  private offset = -1;
+
+  constructor(readonly namespace: Namespace) {}
+
+  /** The hub's filter: hold while recovering, then pass only what is new. */
+  readonly accept = (pub: Publication): boolean => {
+    if (this.recovering) {
+      this.held.push(pub);
+      return false;
+    }
+    return this.advance(pub);
+  };
+
+  /** Marks `position` as delivered to the client. */
+  seen(position: StreamPosition): void {
+    this.epoch = position.epoch;
+    this.offset = position.offset;
+  }
+
+  /** Ends recovery: returns what arrived meanwhile and is new, in order. */
+  goLive(): Publication[] {
+    this.recovering = false;
+    const held = this.held;
+    this.held = [];
+    return held.filter((pub) => this.advance(pub));
+  }
+
+  private advance(pub: Publication): boolean {
+    if (pub.epoch === undefined || pub.offset === undefined) return true;
+    if (pub.epoch === this.epoch && pub.offset <= this.offset) return false;
+    this.epoch = pub.epoch;
+    this.offset = pub.offset;
+    return true;
+  }
+}
+
+/**
+ * The channels one `/rt` connection is subscribed to, within the per-connection limit.
+ * Subscribing with `since` replays the missed publications gap-free (`recovered: true`) or
+ * says `recovered: false` with the current position: never a silent gap.
+ */
+export class RtSubscriptions {
+  private readonly channels = new Map<string, ChannelSubscription>();
+  private closed = false;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly session: Session,
+  ) {}
+
+  get size(): number {
+    return this.channels.size;
+  }
+
+  /**
+   * Subscribes and builds the reply. `afterReply` must run right after the reply is sent: it
+   * delivers what was published during the replay and switches to live delivery.
+   */
+  async subscribe(
+    channel: string,
+    since: StreamPosition | undefined,
+  ): Promise<{ result: RtSubscribeResult; afterReply: () => void }> {
+    const ns = this.hub.namespaces.require(channel);
+    if (this.channels.has(channel)) {
+      throw new WirehubError('already_subscribed', `already subscribed to ${channel}`);
+    }
+    const max = this.hub.maxChannelsPerConnection;
+    if (this.channels.size >= max) {
+      throw new WirehubError('too_many_channels', `a connection may subscribe to ${max} channels at most`, {
+        max,
+      });
+    }
+    const sub = new ChannelSubscription(ns);
+    this.channels.set(channel, sub);
+    try {
+      if (ns.joinLeave) {
+        await this.hub.subscribe(presenceChannel(channel), {
+          session: this.session,
+          encoder: rtPresenceEncoder,
+          excludeOwn: true,
+        });
+      }
+      await this.hub.subscribe(channel, {
+        session: this.session,
+        encoder: rtMessageEncoder,
+        overflow: ns.overflow,
+        accept: sub.accept,
+        // This node lost publications it could not fill from history: the client must not
+        // go on with a silent gap. 1012 makes it reconnect and resubscribe with `since`,
+        // which replays the gap or answers `recovered: false`.
+        // (The reason stays short: a close reason has at most 123 bytes, a channel name 200.)
+        lost: () => this.session.close(CloseCode.Restart, 'publications lost: resubscribe with since'),
+      });
+      this.throwIfClosed(channel, ns);
+      const result = await this.catchUp(channel, ns, since, sub);
+      this.throwIfClosed(channel, ns);
+      const afterReply = () => {
+        for (const pub of sub.goLive()) this.session.send(rtMessageEncoder.encode(pub), ns.overflow);
+      };
+      return { result, afterReply };
+    } catch (err) {
+      this.drop(channel);
+      throw err;
+    }
+  }
+
+  unsubscribe(channel: string): void {
+    if (!this.channels.has(channel)) throw new WirehubError('not_subscribed', `not subscribed to ${channel}`);
+    this.drop(channel);
+  }
+
+  /** Leaves every channel for good (the connection closed). */
+  clear(): void {
+    this.closed = true;
+    for (const channel of [...this.channels.keys()]) this.drop(channel);
+  }
+
+  /** The connection closed while a subscribe was in flight: undo what it set up. */
+  private throwIfClosed(channel: string, ns: Namespace): void {
+    if (!this.closed) return;
+    this.channels.delete(channel);
+    this.release(channel, ns);
+    throw new WirehubError('not_ready', 'the connection closed');
+  }
+
+  private release(channel: string, ns: Namespace): void {
+    this.hub.unsubscribe(channel, this.session);
+    if (ns.joinLeave) this.hub.unsubscribe(presenceChannel(channel), this.session);
+  }
+
+  private async catchUp(
+    channel: string,
+    ns: Namespace,
+    since: StreamPosition | undefined,
+    sub: ChannelSubscription,
+  ): Promise<RtSubscribeResult> {
+    if (!ns.history) return since ? { recovered: false, publications: [] } : { publications: [] };
+    if (!since) {
+      const position = await this.hub.engine.position(channel);
+      sub.seen(position);
+      return { epoch: position.epoch, offset: position.offset, publications: [] };
+    }
+    const missed = await this.hub.history(channel, { since, limit: RT_RECOVERY_MAX + 1 });
+    sub.seen(missed);
+    if (!missed.complete || missed.publications.length > RT_RECOVERY_MAX) {
+      return { epoch: missed.epoch, offset: missed.offset, recovered: false, publications: [] };
+    }
+    return {
+      epoch: missed.epoch,
+      offset: missed.offset,
+      recovered: true,
+      publications: missed.publications.map(toRtPublication),
+    };
+  }
+
+  private drop(channel: string): void {
+    const sub = this.channels.get(channel);
+    if (!sub) return;
+    this.channels.delete(channel);
+    this.release(channel, sub.namespace);
+  }
+}

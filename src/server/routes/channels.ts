@@ -1,0 +1,95 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { toRtPublication } from '../../endpoints/rt/encoders.js';
+import type { Hub } from '../../hub/hub.js';
+import { channelNameSchema, RT_HISTORY_MAX_LIMIT, WirehubError } from '../../protocol/index.js';
+import { principalOf } from '../security/http-guard.js';
+
+const publishBody = z.strictObject({
+  channel: channelNameSchema,
+  data: z.unknown().refine((v) => v !== undefined, 'data is required'),
+});
+
+const historyQuery = z.strictObject({
+  since: z.coerce.number().int().nonnegative().optional(),
+  epoch: z.string().min(1).max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(RT_HISTORY_MAX_LIMIT).optional(),
+});
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.map((i) => ({
+    path: i.path.map(String).join('.'),
+    message: i.message,
+  }));
+  // Only the channel name is wrong: say so with its own code.
+  const issues = parsed.error.issues;
+  const [first] = issues;
+  if (
+    first &&
+    issues.every((i) => (what === 'channel' || i.path[0] === 'channel') && i.code !== 'invalid_type')
+  ) {
+    throw new WirehubError('bad_channel', first.message, details);
+  }
+  const summary = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ');
+  throw new WirehubError('bad_request', `bad ${what}: ${summary}`, details);
+}
+
+/**
+ * The server publish API: `POST /api/publish {channel, data}`,
+ * `GET /api/channels/:channel/history?since=&epoch=&limit=` and
+ * `GET /api/channels/:channel/presence`. Publications reach `/rt` subscribers and the plain
+ * endpoints of the same channel (`/chat/{room}`, `/broadcast`). The HTTP guard authenticates
+ * every `/api/*` request (loopback only while auth is off); each route then checks the
+ * principal's `publish` / `history` / `presence` grant for the channel (403 `forbidden`).
+ *
+ * @example
+ * ```sh
+ * curl -X POST http://127.0.0.1:8080/api/publish -H 'content-type: application/json' \
+ *   -d '{"channel":"chat:lobby","data":"server says hi"}'
+ * ```
+ */
+export function installChannelRoutes(app: FastifyInstance, hub: Hub): void {
+  app.post('/api/publish', async (req) => {
+    const body = parse(publishBody, req.body ?? {}, 'publish body');
+    principalOf(req).permissions.assert('publish', body.channel);
+    const pub = await hub.publish({ channel: body.channel, data: body.data });
+    return {
+      id: pub.id,
+      channel: pub.channel,
+      ...(pub.offset === undefined ? {} : { epoch: pub.epoch, offset: pub.offset }),
+    };
+  });
+
+  app.get<{ Params: { channel: string } }>('/api/channels/:channel/history', async (req) => {
+    const channel = parse(channelNameSchema, req.params.channel, 'channel');
+    principalOf(req).permissions.assert('history', channel);
+    const query = parse(historyQuery, req.query, 'history query');
+    if ((query.since === undefined) !== (query.epoch === undefined)) {
+      throw new WirehubError(
+        'bad_request',
+        'give since and epoch together (the position you last saw), or neither',
+      );
+    }
+    const page = await hub.history(channel, {
+      ...(query.since === undefined || query.epoch === undefined
+        ? {}
+        : { since: { epoch: query.epoch, offset: query.since } }),
+      ...(query.limit === undefined ? {} : { limit: query.limit }),
+    });
+    return {
+      channel,
+      epoch: page.epoch,
+      offset: page.offset,
+      complete: page.complete,
+      publications: page.publications.map(toRtPublication),
+    };
+  });
+
+  app.get<{ Params: { channel: string } }>('/api/channels/:channel/presence', async (req) => {
+    const channel = parse(channelNameSchema, req.params.channel, 'channel');
+    principalOf(req).permissions.assert('presence', channel);
+    return { channel, members: await hub.presence(channel) };
+  });
+}

@@ -1,0 +1,88 @@
+import { existsSync } from 'node:fs';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../support/server.js';
+
+// Debian's chromium (apt-get install chromium); playwright's own browser download is not used.
+const CHROMIUM = '/usr/bin/chromium';
+
+let srv: RunningServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  srv = await startServer({ tasks: { poolSize: 1 } });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.close();
+});
+
+/** Waits for an expression to hold in the page, checked every 50 ms (headless pages may not paint, so no rAF). */
+function waitFor(page: Page, expression: string) {
+  return page.waitForFunction(expression, undefined, { polling: 50, timeout: 15_000 });
+}
+
+async function start(task: string, inputs: unknown): Promise<{ run_id: string; url: string }> {
+  const res = await fetch(`${srv.url}/api/runs/demo/development/${task}/v1`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(inputs),
+  });
+  return (await res.json()) as { run_id: string; url: string };
+}
+
+describe('run page (a real browser)', () => {
+  it('shows a run live: status, progress and updates; its Cancel button aborts it', async () => {
+    const run = await start('countdown', { n: 100, delayMs: 300 });
+    const page = await browser.newPage();
+    try {
+      await page.goto(run.url);
+      await expect.poll(() => page.textContent('#task')).toBe('demo/development/countdown@v1');
+      // Live: the status turns RUNNING and the progress moves while the page is open.
+      await waitFor(page, "document.getElementById('status').textContent === 'RUNNING'");
+      await waitFor(page, "document.getElementById('progress').value > 0");
+      expect(await page.textContent('#inputs')).toContain('"delayMs": 300');
+      await page.click('#cancel');
+      await waitFor(page, "document.getElementById('status').textContent === 'ABORTED'");
+      expect(await page.textContent('#error')).toBe('USER: aborted on request');
+      const stored = (await (await fetch(`${srv.url}/api/runs/${run.run_id}`)).json()) as {
+        updates: unknown[];
+      };
+      expect(await page.locator('#updates li').count()).toBe(stored.updates.length);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('replays a finished run with its outputs', async () => {
+    const run = await start('word-count', { text: 'one two two' });
+    const ended = await srv.server.tasks?.runs.waitForEnd(run.run_id);
+    expect(ended?.status).toBe('SUCCEEDED');
+    const page = await browser.newPage();
+    try {
+      await page.goto(run.url);
+      await waitFor(page, "document.getElementById('status').textContent === 'SUCCEEDED'");
+      expect(JSON.parse((await page.textContent('#outputs')) ?? '')).toEqual(ended?.outputs);
+      expect(await page.locator('#updates li').count()).toBe(ended?.seq);
+      expect(await page.isHidden('#cancel')).toBe(true);
+      expect(await page.textContent('#conn')).toBe('run ended');
+    } finally {
+      await page.close();
+    }
+  });
+});

@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const CLI = `${ROOT}dist/cli/main.js`;
+
+// A failed test must not leave servers behind.
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+export interface CliServer {
+  child: ChildProcess;
+  url: string;
+  wsUrl: string;
+  port: number;
+  /** Everything the process printed so far. */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Runs `wirehub serve` from the built CLI as a child process on port 0 and resolves once it
+ * logs its address. `npm test` builds dist/ before vitest runs.
+ */
+export function startCliServer(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  command?: string[],
+): Promise<CliServer> {
+  if (!command && !existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+  const [cmd, ...cmdArgs] = command ?? [process.execPath, CLI, 'serve', '--port', '0', ...args];
+  const child = spawn(cmd as string, cmdArgs, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /wirehub listening on (https?:\/\/[^\s"]+:(\d+))/.exec(out);
+      if (m?.[1] && m[2]) {
+        resolve({
+          child,
+          url: m[1],
+          wsUrl: m[1].replace(/^http/, 'ws'),
+          port: Number(m[2]),
+          output: () => out,
+          exited,
+        });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    exited.then(({ code }) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
+  });
+}
+
+/** Runs the CLI to completion and returns its exit code and output. */
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

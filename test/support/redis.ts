@@ -1,0 +1,130 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Where Debian puts redis-server; PATH is tried too. */
+function redisServerBinary(): string | undefined {
+  for (const candidate of ['redis-server', '/usr/bin/redis-server']) {
+    try {
+      execFileSync(candidate, ['--version'], { stdio: 'ignore' });
+      return candidate;
+    } catch {}
+  }
+  return undefined;
+}
+
+/**
+ * True when tests that need Redis can run. Under CI a missing redis-server is an error, not a
+ * skip; elsewhere the suite is skipped with a notice naming the Debian package.
+ */
+export function redisAvailable(): boolean {
+  if (redisServerBinary()) return true;
+  const notice =
+    'redis-server is not installed: install the Debian package redis-server (apt-get install redis-server)';
+  if (process.env.CI) throw new Error(notice);
+  console.warn(`[skipped] ${notice}`);
+  return false;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A private redis-server on a free port that a test may kill and restart (never the shared
+ * one on 6379). Data is not persisted: a restart is an empty Redis, like a failover to a
+ * fresh replica.
+ */
+export class RedisProcess {
+  private child: ChildProcess | undefined;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'wirehub-redis-'));
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<RedisProcess> {
+    const redis = new RedisProcess(await freePort());
+    await redis.restart();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Starts (again) on the same port; resolves once Redis accepts connections. */
+  restart(): Promise<void> {
+    if (this.running) return Promise.resolve();
+    const binary = redisServerBinary();
+    if (!binary) throw new Error('redis-server is not installed (Debian package redis-server)');
+    const child = spawn(
+      binary,
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child = child;
+    return new Promise((resolve, reject) => {
+      let out = '';
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('Ready to accept connections')) {
+          child.stdout?.off('data', onData);
+          child.stdout?.resume();
+          resolve();
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.resume();
+      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}:\n${out}`)));
+    });
+  }
+
+  /** Kills Redis abruptly (SIGKILL) and waits until it is gone. */
+  kill(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
+  /** Freezes Redis (SIGSTOP): connections stay open but nothing is answered, like a hung server. */
+  pause(): void {
+    if (this.running) this.child?.kill('SIGSTOP');
+  }
+
+  /** Unfreezes a paused Redis (SIGCONT). */
+  resume(): void {
+    if (this.running) this.child?.kill('SIGCONT');
+  }
+
+  async stop(): Promise<void> {
+    this.resume();
+    await this.kill();
+    this.child = undefined;
+  }
+}

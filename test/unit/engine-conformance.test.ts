@@ -1,0 +1,14 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
+import { SqliteEngine } from '../../src/engine/sqlite/sqlite-engine.js';
+import { runEngineConformance } from '../support/engine-conformance.js';
+
+runEngineConformance(() => new MemoryEngine(), { name: 'memory', durable: false });
+
+const dir = mkdtempSync(join(tmpdir(), 'wirehub-sqlite-'));
+runEngineConformance((store) => new SqliteEngine({ file: join(dir, `${store}.db`) }), {
+  name: 'sqlite',
+  durable: true,
+});

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { parseDuration, parseLogLevel, parsePort, parseRedisUrl, parseSize } from '../../src/cli/parse.js';
+
+describe('CLI value parsers', () => {
+  it('parses durations', () => {
+    expect(parseDuration('25000')).toBe(25_000);
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('25s')).toBe(25_000);
+    expect(parseDuration('1.5m')).toBe(90_000);
+    for (const bad of ['', 'abc', '-1s', '5 days']) expect(() => parseDuration(bad), bad).toThrow();
+  });
+
+  it('parses sizes with binary multiples', () => {
+    expect(parseSize('65536')).toBe(65_536);
+    expect(parseSize('64KiB')).toBe(65_536);
+    expect(parseSize('1mb')).toBe(1_048_576);
+    for (const bad of ['', '0', 'lots', '-4k']) expect(() => parseSize(bad), bad).toThrow();
+  });
+
+  it('parses ports and log levels', () => {
+    expect(parsePort('0')).toBe(0);
+    expect(parsePort('65535')).toBe(65_535);
+    for (const bad of ['65536', '-1', 'http', '8080x']) expect(() => parsePort(bad), bad).toThrow();
+    expect(parseLogLevel('DEBUG')).toBe('debug');
+    expect(() => parseLogLevel('loud')).toThrow();
+  });
+
+  it('parses Redis URLs', () => {
+    for (const good of ['redis://127.0.0.1:6379', 'redis://h:6379/2', 'rediss://u:p@h', 'redis://h/'])
+      expect(parseRedisUrl(good), good).toBe(good);
+    for (const bad of ['', '127.0.0.1:6379', 'http://h:6379', 'redis://h:6379/db', 'redis://'])
+      expect(() => parseRedisUrl(bad), bad).toThrow();
+  });
+});
