@@ -21,6 +21,7 @@ import {
   publishResult,
   RT_SUBPROTOCOL,
   refreshCommand,
+  refreshResult,
   replyFrame,
   runCommand,
   runPush,
@@ -70,7 +71,8 @@ const commands: Record<string, MessageDoc> = {
   },
   run: {
     schema: runCommand,
-    summary: 'Start a task run (answered with not_available until the task runner is part of the server).',
+    summary:
+      'Start a task run (needs the task grant); its updates follow as run pushes until it ends. Each user may have a limited number of runs in progress (too_many_runs).',
     example: {
       op: 'run',
       id: 6,
@@ -83,12 +85,14 @@ const commands: Record<string, MessageDoc> = {
   },
   cancel: {
     schema: cancelCommand,
-    summary: 'Cancel a run (answered with not_available until the task runner is part of the server).',
+    summary:
+      'Cancel a run you may see: one of a task you may run, that you started (or any, with the allRuns grant).',
     example: { op: 'cancel', id: 7, run: 'r-7Hq2' },
   },
   refresh: {
     schema: refreshCommand,
-    summary: 'Replace the connection token (answered with not_available until authentication exists).',
+    summary:
+      "Replace the connection's token with a fresh one for the same user before it expires (else the connection closes with 4001). A bad or other-user token is an unauthorized error; the connection stays open on its old token.",
     example: { op: 'refresh', id: 8, token: 'eyJhbGciOi' },
   },
   ping: {
@@ -152,6 +156,7 @@ const results: Record<string, z.ZodType> = {
   PingResult: pingResult,
   RunResult: runResult,
   CancelResult: cancelResult,
+  RefreshResult: refreshResult,
 };
 
 function schemaOf(type: z.ZodType): unknown {

@@ -33,8 +33,15 @@ export {
   Namespaces,
   type PublishPermission,
 } from './hub/namespaces.js';
-export type { Action, ChannelAction, Grants, PermissionConfig } from './hub/permissions.js';
-export { ALL_GRANTS, PermissionPolicy, Permissions, taskResource } from './hub/permissions.js';
+export type {
+  Action,
+  ChannelAction,
+  Grants,
+  PatternAction,
+  PatternPieces,
+  PermissionConfig,
+} from './hub/permissions.js';
+export { ALL_GRANTS, forbidden, PermissionPolicy, Permissions, taskResource } from './hub/permissions.js';
 export type { AuthMethod, Principal, TokenVerifier } from './hub/principal.js';
 export { anonymousPrincipal } from './hub/principal.js';
 export type { OverflowPolicy, Session } from './hub/session.js';
@@ -58,8 +65,17 @@ export type {
 } from './tasks/executors/executor.js';
 export * from './tasks/index.js';
 export { type RegisteredTask, type TaskRef, TaskRegistry, type TaskSummary } from './tasks/registry.js';
+export {
+  assertMayRun,
+  assertMaySeeRun,
+  maySeeRun,
+  maySeeRunChannel,
+  type RunRequester,
+  requesterOf,
+  visibleRunsQuery,
+} from './tasks/runs/run-access.js';
 export { type PreparedRun, RunService, type RunServiceOptions } from './tasks/runs/run-service.js';
-export { RunStore } from './tasks/runs/run-store.js';
+export { type ActiveRun, type RunListQuery, RunStore } from './tasks/runs/run-store.js';
 export {
   RUN_STATUSES,
   type RunError,

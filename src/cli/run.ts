@@ -1,7 +1,15 @@
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import WebSocket from 'ws';
-import { getJson, ServerError, type TaskInfo, urlOption, wsBase } from './server-api.js';
+import {
+  authHeaders,
+  getJson,
+  ServerError,
+  type TaskInfo,
+  tokenOption,
+  urlOption,
+  wsBase,
+} from './server-api.js';
 
 const NAME = '[A-Za-z0-9_.-]{1,64}';
 const REF = new RegExp(`^(${NAME})/(${NAME})/(${NAME})(?:@(${NAME}))?$`);
@@ -94,8 +102,12 @@ class ProgressView {
   }
 }
 
-async function inputTypes(url: string, ref: CliTaskRef): Promise<Record<string, string | undefined>> {
-  const { tasks } = await getJson<{ tasks: TaskInfo[] }>(url, '/api/tasks');
+async function inputTypes(
+  url: string,
+  ref: CliTaskRef,
+  token: string | undefined,
+): Promise<Record<string, string | undefined>> {
+  const { tasks } = await getJson<{ tasks: TaskInfo[] }>(url, '/api/tasks', token);
   const matching = tasks.filter(
     (t) => t.project === ref.project && t.domain === ref.domain && t.name === ref.task,
   );
@@ -105,10 +117,26 @@ async function inputTypes(url: string, ref: CliTaskRef): Promise<Record<string, 
   return types;
 }
 
-function openSocket(url: string): Promise<WebSocket> {
+function openSocket(url: string, token: string | undefined): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${wsBase(url)}/task-runner`);
+    const ws = new WebSocket(`${wsBase(url)}/task-runner`, { headers: authHeaders(token) });
     ws.once('open', () => resolve(ws));
+    // A refused upgrade (401 without a good --token, 403, 429…) says why in its JSON body.
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => {
+        let message = 'no details';
+        try {
+          const error = (JSON.parse(body) as { error?: { code?: string; message?: string } }).error;
+          if (error?.message) message = `${error.code ?? 'error'}: ${error.message}`;
+        } catch {}
+        reject(new ServerError(`${url} refused the connection (HTTP ${res.statusCode}): ${message}`));
+      });
+    });
     ws.once('error', (err: Error & { code?: string }) =>
       reject(new ServerError(`cannot reach ${url}: ${err.code ?? err.message}`)),
     );
@@ -116,8 +144,13 @@ function openSocket(url: string): Promise<WebSocket> {
 }
 
 /** Starts the run over `/task-runner`, shows its updates, prints its outputs. Resolves with the exit code. */
-async function runTask(ref: CliTaskRef, inputs: Record<string, unknown>, url: string): Promise<number> {
-  const ws = await openSocket(url);
+async function runTask(
+  ref: CliTaskRef,
+  inputs: Record<string, unknown>,
+  url: string,
+  token: string | undefined,
+): Promise<number> {
+  const ws = await openSocket(url, token);
   const view = new ProgressView(process.stderr.isTTY === true);
   let runId: string | undefined;
   let settled = false;
@@ -181,6 +214,7 @@ export function runCommand(): Command {
     .description('run a task on a wirehub server and follow it; exits 0 when it SUCCEEDED, 1 otherwise')
     .argument('<task>', 'project/domain/name[@version] (default version: latest)', parseTaskRef)
     .addOption(urlOption())
+    .addOption(tokenOption())
     .option(
       '--input <key=value>',
       'one input (repeatable); read as JSON (n=5) unless the task expects text',
@@ -195,14 +229,19 @@ export function runCommand(): Command {
     .action(
       async (
         ref: CliTaskRef,
-        flags: { url: string; input: [string, string][]; inputs?: Record<string, unknown> },
+        flags: {
+          url: string;
+          token?: string;
+          input: [string, string][];
+          inputs?: Record<string, unknown>;
+        },
       ) => {
         const inputs: Record<string, unknown> = { ...flags.inputs };
         if (flags.input.length > 0) {
-          const types = await inputTypes(flags.url, ref);
+          const types = await inputTypes(flags.url, ref, flags.token);
           for (const [key, raw] of flags.input) inputs[key] = coerceInput(raw, types[key]);
         }
-        process.exitCode = await runTask(ref, inputs, flags.url);
+        process.exitCode = await runTask(ref, inputs, flags.url, flags.token);
       },
     );
 }

@@ -24,6 +24,7 @@ export interface SecurityFlags {
   ipConnectionBurst: number;
   messageRate: number;
   messageBurst: number;
+  maxRunsPerUser: number;
   tlsCert?: string;
   tlsKey?: string;
   trustProxy?: string[];
@@ -219,6 +220,12 @@ export function securityOptions(): Option[] {
       'WIREHUB_MESSAGE_BURST',
       defaultLimits.messageBurst,
     ),
+    limit(
+      '--max-runs-per-user <n>',
+      'runs one user (JWT sub) may have in progress at once; over it too_many_runs',
+      'WIREHUB_MAX_RUNS_PER_USER',
+      defaultLimits.maxRunsPerUser,
+    ),
     flag(
       '--tls-cert <file>',
       'serve https/wss with this PEM certificate (needs --tls-key)',
@@ -281,6 +288,7 @@ export function toServerSecurityOptions(f: SecurityFlags): ServerOptions {
       ipConnectionBurst: f.ipConnectionBurst,
       messageRate: f.messageRate,
       messageBurst: f.messageBurst,
+      maxRunsPerUser: f.maxRunsPerUser,
     },
     tls:
       f.tlsCert !== undefined && f.tlsKey !== undefined

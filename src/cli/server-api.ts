@@ -9,6 +9,16 @@ export function urlOption(): Option {
     .default('http://127.0.0.1:8080');
 }
 
+/** `--token` for servers with auth on: a JWT or an API key, also `WIREHUB_TOKEN`. */
+export function tokenOption(): Option {
+  return new Option('--token <token>', 'a JWT or API key, for servers with auth on').env('WIREHUB_TOKEN');
+}
+
+/** The `Authorization` header for a token, or none. */
+export function authHeaders(token: string | undefined): Record<string, string> {
+  return token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` };
+}
+
 /** The `ws(s)://` twin of an `http(s)://` base URL. */
 export function wsBase(httpUrl: string): string {
   return httpUrl.replace(/^http/, 'ws');
@@ -23,10 +33,10 @@ export class ServerError extends Error {
 }
 
 /** GETs JSON from the server; answers that are not 2xx become a ServerError with the server's message. */
-export async function getJson<T>(base: string, path: string): Promise<T> {
+export async function getJson<T>(base: string, path: string, token?: string): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`${base}${path}`);
+    res = await fetch(`${base}${path}`, { headers: authHeaders(token) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new ServerError(`cannot reach ${base}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);

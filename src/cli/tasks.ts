@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { getJson, type TaskInfo, urlOption } from './server-api.js';
+import { getJson, type TaskInfo, tokenOption, urlOption } from './server-api.js';
 
 /** `name:type=default` for each input, e.g. `n:integer=5 delayMs:integer=1000`. */
 export function describeInputs(task: TaskInfo): string {
@@ -18,9 +18,10 @@ export function tasksCommand(): Command {
   return new Command('tasks')
     .description('list the tasks a wirehub server can run')
     .addOption(urlOption())
+    .addOption(tokenOption())
     .option('--json', 'print the full list (with JSON Schemas) as JSON')
-    .action(async (flags: { url: string; json?: boolean }) => {
-      const { tasks } = await getJson<{ tasks: TaskInfo[] }>(flags.url, '/api/tasks');
+    .action(async (flags: { url: string; token?: string; json?: boolean }) => {
+      const { tasks } = await getJson<{ tasks: TaskInfo[] }>(flags.url, '/api/tasks', flags.token);
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(tasks, null, 2)}\n`);
         return;

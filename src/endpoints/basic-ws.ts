@@ -1,6 +1,7 @@
 import { Frame } from '../hub/frame.js';
 import type { Hub } from '../hub/hub.js';
 import type { Session } from '../hub/session.js';
+import { assertMayOpen, mayPublish } from './channel-grants.js';
 import { jsonDataEncoder } from './encoders.js';
 import { defineEndpoint } from './endpoint.js';
 import { originOf } from './origin.js';
@@ -28,11 +29,13 @@ async function broadcast(hub: Hub, session: Session, message: Record<string, unk
 /**
  * `/ws`, the seed's basic app: a welcome on connect; for each text message an echo to the
  * sender, then a broadcast with the connection count to every `/ws` client (sender
- * included); when a client leaves, the others hear about it with the new count.
+ * included); when a client leaves, the others hear about it with the new count. Connecting
+ * needs the `subscribe` grant on channel `ws`, sending messages the `publish` grant.
  */
 export const basicWsEndpoint = defineEndpoint({
   path: '/ws',
   name: 'ws',
+  accept: (info) => assertMayOpen(info, WS_CHANNEL),
   async open(session, { hub }) {
     session.send(
       Frame.json({
@@ -49,6 +52,7 @@ export const basicWsEndpoint = defineEndpoint({
     let queue: Promise<void> = Promise.resolve();
     return {
       message(text) {
+        if (!mayPublish(session, WS_CHANNEL)) return;
         const next = queue.then(() => {
           const timestamp = new Date().toISOString();
           session.send(Frame.json({ type: 'echo', message: `Echo: ${text}`, timestamp }));

@@ -1,4 +1,5 @@
 import { ROOM_NAME, WirehubError } from '../protocol/index.js';
+import { assertMayOpen, mayPublish } from './channel-grants.js';
 import { plainTextEncoder } from './encoders.js';
 import { defineEndpoint } from './endpoint.js';
 import { originOf } from './origin.js';
@@ -11,6 +12,7 @@ export function chatChannel(room: string): string {
 /**
  * `/chat/{room}`: text goes to every other client in the same room (the sender is
  * excluded); rooms are isolated. Room names are 1-64 of `[A-Za-z0-9_.-]`, not only dots.
+ * Joining needs the `subscribe` grant on `chat:{room}`, talking the `publish` grant.
  */
 export const chatEndpoint = defineEndpoint({
   path: '/chat/:room',
@@ -20,13 +22,15 @@ export const chatEndpoint = defineEndpoint({
     if (!ROOM_NAME.test(room)) {
       throw new WirehubError('bad_room', 'room names are 1-64 characters of [A-Za-z0-9_.-] (not only dots)');
     }
-    return chatChannel(room);
+    const channel = chatChannel(room);
+    assertMayOpen(info, channel);
+    return channel;
   },
   async open(session, { hub }, channel) {
     await hub.subscribe(channel, { session, encoder: plainTextEncoder, excludeOwn: true });
     return {
       async message(text) {
-        await hub.publish({ channel, data: text, from: originOf(session) });
+        if (mayPublish(session, channel)) await hub.publish({ channel, data: text, from: originOf(session) });
       },
       close() {
         hub.unsubscribe(channel, session);

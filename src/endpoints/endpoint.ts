@@ -1,6 +1,6 @@
 import type { Frame } from '../hub/frame.js';
 import type { Hub } from '../hub/hub.js';
-import type { TokenVerifier } from '../hub/principal.js';
+import type { Principal, TokenVerifier } from '../hub/principal.js';
 import type { Session } from '../hub/session.js';
 import type { WirehubError } from '../protocol/index.js';
 import type { Logger } from '../util/logger.js';
@@ -15,6 +15,11 @@ export interface UpgradeInfo {
   headers: Record<string, string | string[] | undefined>;
   /** The client's address: the socket peer, or from X-Forwarded-For behind a trusted proxy. */
   remoteAddress: string;
+  /**
+   * Who is connecting, already authenticated (anonymous when auth is off): `accept` checks
+   * the principal's grants for what the endpoint does, e.g. `subscribe` on its channel.
+   */
+  principal: Principal;
 }
 
 /** Per-connection callbacks an endpoint returns from `open`. */

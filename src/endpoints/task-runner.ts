@@ -3,6 +3,7 @@ import { Frame } from '../hub/frame.js';
 import type { Session } from '../hub/session.js';
 import { WirehubError } from '../protocol/index.js';
 import { LATEST } from '../tasks/define-task.js';
+import { assertMayRun, assertMaySeeRun, requesterOf } from '../tasks/runs/run-access.js';
 import type { RunService } from '../tasks/runs/run-service.js';
 import { isTerminal } from '../tasks/runs/state-machine.js';
 import type { Logger } from '../util/logger.js';
@@ -102,9 +103,13 @@ class TaskRunnerConnection {
   }
 
   private async start(req: z.infer<typeof runRequest>): Promise<void> {
+    const principal = this.session.principal;
+    // Grants before the registry: a refusal does not tell which tasks exist.
+    assertMayRun(principal, { project: req.project, domain: req.domain, name: req.task });
     const prepared = this.runs.prepare(
       { project: req.project, domain: req.domain, name: req.task, version: req.version },
       req.inputs,
+      requesterOf(principal),
     );
     const feed = await this.feeds.follow(prepared.runId);
     try {
@@ -124,16 +129,17 @@ class TaskRunnerConnection {
   }
 
   private async watch(id: string): Promise<void> {
+    const run = this.runs.get(id);
+    if (!run) throw new WirehubError('unknown_run', `no run ${id}`, { run_id: id });
+    assertMaySeeRun(this.session.principal, run, 'see');
     const feed = await this.feeds.follow(id);
-    if (!this.runs.get(id)) {
-      feed.end();
-      throw new WirehubError('unknown_run', `no run ${id}`, { run_id: id });
-    }
     for (const update of this.runs.updates(id)) feed.replay(update);
     feed.release();
   }
 
   private async cancel(id: string): Promise<void> {
+    const run = this.runs.get(id);
+    if (run) assertMaySeeRun(this.session.principal, run, 'cancel');
     if (!this.feeds.get(id)) {
       // Follow the run from now on, so this client sees the ABORTED update too.
       const feed = await this.feeds.follow(id);

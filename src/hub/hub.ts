@@ -205,6 +205,11 @@ export class Hub {
     return this.engine.presenceList(channel);
   }
 
+  /** Channels with local subscribers on this node (internal `$presence:` ones included). */
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
   /** Number of local subscribers of a channel on this node. */
   localSubscribers(channel: string): number {
     return this.channels.get(channel)?.subscribers.length ?? 0;

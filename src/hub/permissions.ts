@@ -6,10 +6,13 @@ export type ChannelAction = 'subscribe' | 'publish' | 'history' | 'presence';
 
 /**
  * Everything a principal can be allowed to do: the four channel actions, opening an endpoint
- * (by its name: `echo`, `chat`, `rt`, …), running a task (`project/domain/name`) and reading
- * `/metrics`.
+ * (by its name: `echo`, `chat`, `rt`, …), running a task (`project/domain/name`), seeing and
+ * cancelling runs that other users started (`allRuns`), and reading `/metrics`.
  */
-export type Action = ChannelAction | 'endpoint' | 'task' | 'metrics';
+export type Action = ChannelAction | 'endpoint' | 'task' | 'allRuns' | 'metrics';
+
+/** The actions granted by a yes/no flag rather than by patterns. */
+type FlagAction = 'allRuns' | 'metrics';
 
 /**
  * What a principal may do. Each list holds patterns: `*` matches any run of characters
@@ -34,6 +37,11 @@ export interface Grants {
   history?: string[];
   presence?: string[];
   tasks?: string[];
+  /**
+   * See and cancel runs other users started, of the tasks `tasks` covers. Without it a user
+   * sees and cancels only the runs they started.
+   */
+  allRuns?: boolean;
   metrics?: boolean;
 }
 
@@ -45,6 +53,7 @@ export const ALL_GRANTS: Readonly<Grants> = Object.freeze({
   history: ['*'],
   presence: ['*'],
   tasks: ['*'],
+  allRuns: true,
   metrics: true,
 });
 
@@ -59,6 +68,7 @@ export const grantsSchema = z.strictObject({
   history: patterns.optional(),
   presence: patterns.optional(),
   tasks: patterns.optional(),
+  allRuns: z.boolean().optional(),
   metrics: z.boolean().optional(),
 });
 
@@ -100,7 +110,10 @@ export const permissionConfigSchema = z.strictObject({
 const LIST_KEYS = ['endpoints', 'subscribe', 'publish', 'history', 'presence', 'tasks'] as const;
 type ListKey = (typeof LIST_KEYS)[number];
 
-const ACTION_KEY: Record<Exclude<Action, 'metrics'>, ListKey> = {
+/** The actions granted by pattern lists. */
+export type PatternAction = Exclude<Action, FlagAction>;
+
+const ACTION_KEY: Record<PatternAction, ListKey> = {
   endpoint: 'endpoints',
   subscribe: 'subscribe',
   publish: 'publish',
@@ -114,22 +127,35 @@ export function taskResource(project: string, domain: string, task: string): str
   return `${project}/${domain}/${task}`;
 }
 
+/**
+ * A grant pattern with `{user}` filled in, as the literal pieces between its `*` wildcards:
+ * `run:{user}:*` for alice is `['run:alice:', '']`. A `*` inside the user id stays literal.
+ * Both the matcher here and the run store's SQL filter are built from these pieces, so the
+ * two cannot disagree on what a pattern means.
+ */
+export type PatternPieces = readonly string[];
+
+function piecesOf(pattern: string, user: string | undefined): PatternPieces | undefined {
+  // A pattern naming {user} matches nothing for a principal without a user id.
+  if (pattern.includes('{user}') && user === undefined) return undefined;
+  const pieces: string[] = [''];
+  pattern.split('{user}').forEach((part, i) => {
+    if (i > 0) pieces[pieces.length - 1] += user ?? '';
+    part.split('*').forEach((literal, j) => {
+      if (j > 0) pieces.push('');
+      pieces[pieces.length - 1] += literal;
+    });
+  });
+  return pieces;
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-function compile(list: readonly string[], user: string | undefined): RegExp | undefined {
-  const alternatives: string[] = [];
-  for (const p of list) {
-    // A pattern naming {user} matches nothing for a principal without a user id.
-    if (p.includes('{user}') && user === undefined) continue;
-    const source = p
-      .split('{user}')
-      .map((part) => part.split('*').map(escapeRegExp).join('.*'))
-      .join(escapeRegExp(user ?? ''));
-    alternatives.push(source);
-  }
-  if (alternatives.length === 0) return undefined;
+function compile(list: readonly PatternPieces[]): RegExp | undefined {
+  if (list.length === 0) return undefined;
+  const alternatives = list.map((pieces) => pieces.map(escapeRegExp).join('.*'));
   return new RegExp(`^(?:${alternatives.join('|')})$`, 's');
 }
 
@@ -141,8 +167,20 @@ export function mergeGrants(...sets: readonly Grants[]): Grants {
     for (const set of sets) for (const p of set[key] ?? []) merged.add(p);
     if (merged.size > 0) out[key] = [...merged];
   }
+  if (sets.some((s) => s.allRuns === true)) out.allRuns = true;
   if (sets.some((s) => s.metrics === true)) out.metrics = true;
   return out;
+}
+
+/** The `forbidden` error for `action` on `resource`, worded the same wherever it is refused. */
+export function forbidden(action: Action, resource = ''): WirehubError {
+  const what =
+    action === 'metrics'
+      ? 'read metrics'
+      : action === 'allRuns'
+        ? 'see or cancel runs other users started'
+        : `${action} ${JSON.stringify(resource)}`;
+  return new WirehubError('forbidden', `not allowed to ${what}`, { action, resource });
 }
 
 /**
@@ -157,27 +195,37 @@ export function mergeGrants(...sets: readonly Grants[]): Grants {
  */
 export class Permissions {
   private readonly matchers: Partial<Record<ListKey, RegExp>> = {};
+  private readonly pieces: Partial<Record<ListKey, readonly PatternPieces[]>> = {};
   readonly grants: Readonly<Grants>;
 
   constructor(grants: Grants, user: string | undefined) {
     this.grants = grants;
     for (const key of LIST_KEYS) {
-      const re = compile(grants[key] ?? [], user);
+      const list: PatternPieces[] = [];
+      for (const p of grants[key] ?? []) {
+        const pieces = piecesOf(p, user);
+        if (pieces) list.push(pieces);
+      }
+      this.pieces[key] = list;
+      const re = compile(list);
       if (re) this.matchers[key] = re;
     }
   }
 
-  /** True when `action` on `resource` is granted (`resource` is ignored for `metrics`). */
+  /** True when `action` on `resource` is granted (`resource` is ignored for `allRuns` and `metrics`). */
   can(action: Action, resource = ''): boolean {
-    if (action === 'metrics') return this.grants.metrics === true;
+    if (action === 'metrics' || action === 'allRuns') return this.grants[action] === true;
     return this.matchers[ACTION_KEY[action]]?.test(resource) ?? false;
   }
 
   /** Throws `forbidden` unless `action` on `resource` is granted. */
   assert(action: Action, resource = ''): void {
-    if (this.can(action, resource)) return;
-    const what = action === 'metrics' ? 'read metrics' : `${action} ${JSON.stringify(resource)}`;
-    throw new WirehubError('forbidden', `not allowed to ${what}`, { action, resource });
+    if (!this.can(action, resource)) throw forbidden(action, resource);
+  }
+
+  /** The granted patterns of `action`, `{user}` filled in (for filters outside this process, e.g. SQL). */
+  patterns(action: PatternAction): readonly PatternPieces[] {
+    return this.pieces[ACTION_KEY[action]] ?? [];
   }
 }
 

@@ -23,7 +23,10 @@ export interface Principal {
  * `refresh {token}` uses it to extend a connection's life.
  */
 export interface TokenVerifier {
-  /** Verifies a token; throws `WirehubError('unauthorized')` when it is missing, bad or expired. */
+  /**
+   * Verifies a token; throws `WirehubError('unauthorized')` when it is missing, bad or expired.
+   * A server without auth ignores the token and returns its anonymous principal.
+   */
   verifyToken(token: string): Promise<Principal>;
 }
 

@@ -28,6 +28,7 @@ export const errorCatalog = {
   forbidden: { status: 403, message: 'Not allowed.' },
   rate_limited: { status: 429, message: 'Too many requests.' },
   too_many_channels: { status: 400, message: 'Too many channel subscriptions on this connection.' },
+  too_many_runs: { status: 429, message: 'Too many runs in progress for this user.' },
   payload_too_large: { status: 413, message: 'The message is too big.' },
   queue_full: { status: 503, message: 'The run queue is full; try again later.' },
   not_ready: { status: 503, message: 'The server is draining or not ready.' },

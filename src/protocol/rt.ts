@@ -198,6 +198,16 @@ export const runResult = z.object({
 /** Reply to `cancel`: the run and its status after the cancel (ABORTED once it has stopped). */
 export const cancelResult = z.object({ run: z.string(), status: z.string() });
 
+/**
+ * Reply to `refresh`: when the connection's credentials now expire (ms since the Unix epoch;
+ * absent when they do not expire), and the channels the connection left because the new
+ * token's grants no longer allow subscribing to them.
+ */
+export const refreshResult = z.object({
+  expiresAt: z.int().optional(),
+  unsubscribed: z.array(z.string()),
+});
+
 export const replyFrame = z.object({
   op: z.literal('reply'),
   id: commandIdSchema,
@@ -252,6 +262,7 @@ export type RtLeavePush = z.infer<typeof leavePush>;
 export type RtRunPush = z.infer<typeof runPush>;
 export type RtRunResult = z.infer<typeof runResult>;
 export type RtCancelResult = z.infer<typeof cancelResult>;
+export type RtRefreshResult = z.infer<typeof refreshResult>;
 export type RtSubscribeResult = z.infer<typeof subscribeResult>;
 export type RtPublishResult = z.infer<typeof publishResult>;
 export type RtHistoryResult = z.infer<typeof historyResult>;

@@ -146,7 +146,12 @@ export class WirehubServer {
       s.terminate(1006);
     });
     if (o.tasks !== false) {
-      this.tasks = new TaskRuntime(o.tasks, { hub: this.hub, log: this.log, dataDir: o.dataDir });
+      this.tasks = new TaskRuntime(o.tasks, {
+        hub: this.hub,
+        log: this.log,
+        dataDir: o.dataDir,
+        quota: { store: this.limitStore, maxPerUser: o.limits.maxRunsPerUser },
+      });
     }
     const runs = this.tasks?.runs;
     for (const endpoint of o.builtinEndpoints ? builtinEndpoints(runs ? { runs } : {}) : []) {
@@ -250,10 +255,10 @@ export class WirehubServer {
     installErrorHandling(this.http);
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
-    installChannelRoutes(this.http, this.hub);
+    installChannelRoutes(this.http, this.hub, this.tasks?.runs);
     if (this.tasks) {
       installTaskRoutes(this.http, this.tasks.registry);
-      installRunRoutes(this.http, this.tasks.runs);
+      installRunRoutes(this.http, this.tasks.runs, { authEnabled: this.auth.enabled });
     }
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });

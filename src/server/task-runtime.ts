@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { LimitStore } from '../engine/limits.js';
 import type { Hub } from '../hub/hub.js';
 import { demoTaskModules } from '../tasks/demo/index.js';
 import { EmbeddedExecutor } from '../tasks/executors/embedded/embedded-executor.js';
@@ -38,7 +39,13 @@ export class TaskRuntime {
 
   constructor(
     private readonly options: TaskServerOptions,
-    deps: { hub: Hub; log: Logger; dataDir: string },
+    deps: {
+      hub: Hub;
+      log: Logger;
+      dataDir: string;
+      /** The per-user limit on concurrent runs. */
+      quota?: { store: LimitStore; maxPerUser: number };
+    },
   ) {
     const executor =
       options.executor ??
@@ -56,6 +63,7 @@ export class TaskRuntime {
       hub: deps.hub,
       log: deps.log,
       publicUrl: options.publicUrl,
+      ...(deps.quota ? { quota: deps.quota } : {}),
     });
   }
 

@@ -77,7 +77,7 @@ export class UpgradeGate {
     const match = this.o.router.match(path);
     if (!match) throw new WirehubError('not_found', `no WebSocket endpoint at ${path}`);
     checkHandshake(req);
-    const info: UpgradeInfo = {
+    const request = {
       path,
       params: match.params,
       query,
@@ -85,7 +85,8 @@ export class UpgradeGate {
       remoteAddress: this.o.proxyTrust.clientIp(req),
     };
     const endpoint = match.endpoint;
-    const admission = await this.o.security.admit(info, endpoint, this.o.proxyTrust.host(req));
+    const admission = await this.o.security.admit(request, endpoint, this.o.proxyTrust.host(req));
+    const info: UpgradeInfo = { ...request, principal: admission.principal };
     let session: WsSession;
     let state: unknown;
     try {

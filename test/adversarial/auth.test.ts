@@ -11,7 +11,11 @@ beforeAll(async () => {
   srv = await startServer({
     auth: { jwtSecret: SECRET, jwtAudience: 'wirehub', jwtIssuer: 'https://issuer.test', apiKeys: [API_KEY] },
     permissions: {
-      roles: { chatter: { endpoints: ['chat', 'ws'] } },
+      roles: {
+        chatter: { endpoints: ['chat', 'ws'], subscribe: ['chat:*', 'ws'], publish: ['chat:*', 'ws'] },
+        // The chat endpoint without a grant on the room's channel opens nothing.
+        endpointOnly: { endpoints: ['chat'] },
+      },
     },
   });
   bystander = await Bystander.start(srv.wsUrl, { headers: { authorization: `Bearer ${API_KEY}` } });
@@ -155,6 +159,10 @@ describe('endpoint permissions', () => {
     const c = await TestClient.connect(`${srv.wsUrl}/chat/lobby`, { headers });
     c.ws.terminate();
     expect((await refusedWith(`${srv.wsUrl}/echo`, headers)).status).toBe(403);
+    const endpointOnly = await mintToken({ ...good, roles: ['endpointOnly'] });
+    expect(
+      await refusedWith(`${srv.wsUrl}/chat/lobby`, { authorization: `Bearer ${endpointOnly}` }),
+    ).toMatchObject({ status: 403, error: { message: 'not allowed to subscribe "chat:lobby"' } });
     // A role name that is a prototype key grants nothing.
     const sneaky = await mintToken({ ...good, roles: ['__proto__', 'constructor'] });
     expect((await refusedWith(`${srv.wsUrl}/echo`, { authorization: `Bearer ${sneaky}` })).status).toBe(403);

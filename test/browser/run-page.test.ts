@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken, SECRET } from '../support/security.js';
 import { type RunningServer, startServer } from '../support/server.js';
 
 // Debian's chromium (apt-get install chromium); playwright's own browser download is not used.
@@ -83,6 +84,52 @@ describe('run page (a real browser)', () => {
       expect(await page.textContent('#conn')).toBe('run ended');
     } finally {
       await page.close();
+    }
+  });
+});
+
+describe('run page with auth on', () => {
+  it('reads the run with the token from the URL fragment, and says so when there is none or it may not', async () => {
+    const secured = await startServer({ auth: { jwtSecret: SECRET }, tasks: { poolSize: 1 } });
+    const page = await browser.newPage();
+    try {
+      const alice = await mintToken({
+        sub: 'alice',
+        wirehub: { endpoints: ['task-runner'], tasks: ['demo/*'] },
+      });
+      const started = await fetch(`${secured.url}/api/runs/demo/development/word-count/v1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${alice}` },
+        body: JSON.stringify({ text: 'a b a' }),
+      });
+      const run = (await started.json()) as { run_id: string; url: string };
+
+      await page.goto(run.url);
+      await waitFor(page, "document.getElementById('conn').textContent.includes('needs a token')");
+
+      const bob = await mintToken({ sub: 'bob', wirehub: { endpoints: ['task-runner'], tasks: ['demo/*'] } });
+      // Only the fragment differs: leave the page first, or the browser would not load it again.
+      await page.goto('about:blank');
+      await page.goto(`${run.url}#access_token=${bob}`);
+      await waitFor(page, "document.getElementById('conn').textContent.includes('another user started it')");
+
+      // A fresh tab for alice (sessionStorage is per tab).
+      await page.close();
+      const own = await browser.newPage();
+      try {
+        await own.goto(`${run.url}#access_token=${alice}`);
+        await waitFor(own, "document.getElementById('status').textContent === 'SUCCEEDED'");
+        expect(JSON.parse((await own.textContent('#outputs')) ?? '')).toMatchObject({ total: 3, unique: 2 });
+        // The token left the address bar, and a reload still works from this tab's storage.
+        expect(await own.evaluate('location.hash')).toBe('');
+        await own.reload();
+        await waitFor(own, "document.getElementById('status').textContent === 'SUCCEEDED'");
+      } finally {
+        await own.close();
+      }
+    } finally {
+      if (!page.isClosed()) await page.close();
+      await secured.close();
     }
   });
 });

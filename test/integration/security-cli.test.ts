@@ -20,6 +20,7 @@ const SECURITY_FLAGS = [
   '--ip-connection-burst',
   '--message-rate',
   '--message-burst',
+  '--max-runs-per-user',
   '--tls-cert',
   '--tls-key',
   '--trust-proxy',
@@ -52,6 +53,7 @@ describe('wirehub serve security flags', () => {
       [['--trust-proxy', 'not-an-ip'], '--trust-proxy'],
       [['--max-connections', '-1'], '--max-connections'],
       [['--message-burst', '0'], '--message-burst'],
+      [['--max-runs-per-user', 'x'], '--max-runs-per-user'],
       [['--permissions', badJson], 'roles.a.endpoints'],
       [['--tls-cert', badJson], '--tls-cert and --tls-key go together'],
       [['--jwt-audience', 'x'], 'need --jwt-secret or --jwks'],
@@ -95,6 +97,51 @@ describe('wirehub serve security flags', () => {
       expect((await TestClient.refused(`${srv.wsUrl}/ws?access_token=${echoer}`)).status).toBe(403);
       expect((await TestClient.refused(`${srv.wsUrl}/echo`)).status).toBe(401);
       expect((await http(`${srv.url}/metrics`)).status).toBe(401);
+    } finally {
+      srv.child.kill('SIGTERM');
+      await srv.exited;
+    }
+  });
+
+  it('limits runs per user from WIREHUB_MAX_RUNS_PER_USER; wirehub tasks/run authenticate with --token', async () => {
+    const srv = await startCliServer(['--data-dir', tempDir(), '--task-workers', '1'], {
+      WIREHUB_JWT_SECRET: SECRET,
+      WIREHUB_MAX_RUNS_PER_USER: '1',
+    });
+    try {
+      const counter = await mintToken({
+        sub: 'alice',
+        wirehub: { endpoints: ['task-runner'], tasks: ['demo/development/word-count'] },
+      });
+      // Each run is a process start: run them side by side.
+      const [listed, ran, anonymous] = await Promise.all([
+        runCli(['tasks', '--url', srv.url, '--token', counter]),
+        runCli(['run', 'demo/development/word-count', '--input', 'text=a b', '--url', srv.url], {
+          WIREHUB_TOKEN: counter,
+        }),
+        runCli(['run', 'demo/development/word-count', '--url', srv.url]),
+      ]);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout.trim().split('\n')[0]).toBe('demo/development/word-count@v1');
+      expect(listed.stdout).not.toContain('countdown');
+      expect(ran.code, ran.stderr).toBe(0);
+      expect(JSON.parse(ran.stdout)).toMatchObject({ total: 2 });
+      expect(anonymous.code).toBe(1);
+      expect(anonymous.stderr).toContain('refused the connection (HTTP 401)');
+
+      // One run in progress per user: the second waits for the first to end.
+      const alice = await mintToken({ sub: 'alice' });
+      const start = () =>
+        http(`${srv.url}/api/runs/demo/development/countdown/v1`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ n: 1000, delayMs: 50 }),
+        });
+      const first = await start();
+      expect(first.status).toBe(202);
+      const second = await start();
+      expect(second.status).toBe(429);
+      expect(JSON.parse(second.body).error).toMatchObject({ code: 'too_many_runs', details: { max: 1 } });
     } finally {
       srv.child.kill('SIGTERM');
       await srv.exited;

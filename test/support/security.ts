@@ -1,8 +1,12 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { SignJWT } from 'jose';
+import { afterAll, beforeAll } from 'vitest';
 import type { ClientOptions } from 'ws';
+import type { NamespaceConfig } from '../../src/hub/namespaces.js';
+import type { ServerOptions } from '../../src/server/options.js';
 import { TestClient } from './client.js';
+import { type RunningServer, startServer } from './server.js';
 
 /** An HS256 secret for tests (32+ bytes, as the server demands). */
 export const SECRET = 'test-secret-that-is-long-enough-0123456789';
@@ -118,4 +122,76 @@ export class Bystander {
     this.client.ws.terminate();
     return this.exchanges;
   }
+}
+
+/** Chat channels that announce joins and leaves at once, so "nobody heard it" can be checked by order. */
+export const CHAT_WITHOUT_DEBOUNCE: NamespaceConfig = {
+  pattern: 'chat:*',
+  history: { size: 100, ttlMs: 60_000 },
+  presence: true,
+  joinLeaveDebounceMs: 0,
+};
+
+/** Publishes as a backend does (`POST /api/publish` with the API key); throws unless 200. */
+export async function publishAsServer(url: string, channel: string, data: unknown): Promise<void> {
+  const r = await http(`${url}/api/publish`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({ channel, data }),
+  });
+  if (r.status !== 200) throw new Error(`publish to ${channel} answered ${r.status}: ${r.body}`);
+}
+
+/** A server with auth on and a bystander exchanging messages with it the whole time. */
+export interface GuardedServer {
+  srv: RunningServer;
+  bystander: Bystander;
+  /** Checks the bystander was never disturbed, then closes the server. */
+  stop(): Promise<void>;
+}
+
+/** Starts a server with auth on (`SECRET` for JWTs, `API_KEY`) and its bystander. */
+export async function guardedServer(options: ServerOptions = {}): Promise<GuardedServer> {
+  const srv = await startServer({ auth: { jwtSecret: SECRET, apiKeys: [API_KEY] }, ...options });
+  const bystander = await Bystander.start(srv.wsUrl, { headers: { authorization: `Bearer ${API_KEY}` } });
+  return {
+    srv,
+    bystander,
+    async stop() {
+      try {
+        if ((await bystander.stop()) === 0) throw new Error('the bystander exchanged nothing');
+      } finally {
+        await srv.close();
+      }
+    },
+  };
+}
+
+/**
+ * One guarded server for a whole test file: started before its tests, stopped after them
+ * (the clients pushed on `closers` are terminated first). Read `srv`/`bystander` in tests.
+ */
+export function guardedServerPerFile(options: ServerOptions = {}) {
+  let guarded: GuardedServer | undefined;
+  const closers: (() => void)[] = [];
+  beforeAll(async () => {
+    guarded = await guardedServer(options);
+  });
+  afterAll(async () => {
+    for (const close of closers.splice(0)) close();
+    await guarded?.stop();
+  });
+  const started = (): GuardedServer => {
+    if (!guarded) throw new Error('the server is not started yet');
+    return guarded;
+  };
+  return {
+    closers,
+    get srv(): RunningServer {
+      return started().srv;
+    },
+    get bystander(): Bystander {
+      return started().bystander;
+    },
+  };
 }

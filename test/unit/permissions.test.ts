@@ -67,6 +67,28 @@ describe('Permissions', () => {
   });
 });
 
+describe('Permissions: runs and pattern pieces', () => {
+  it('grants allRuns only when set, and merges it like metrics', () => {
+    expect(new Permissions({ tasks: ['*'] }, 'alice').can('allRuns')).toBe(false);
+    expect(new Permissions({ allRuns: true }, 'alice').can('allRuns')).toBe(true);
+    expect(new Permissions(ALL_GRANTS, undefined).can('allRuns')).toBe(true);
+    expect(mergeGrants({ tasks: ['a/b/*'] }, { allRuns: true })).toEqual({ tasks: ['a/b/*'], allRuns: true });
+    expect(() => new Permissions({}, 'alice').assert('allRuns')).toThrow(
+      'not allowed to see or cancel runs other users started',
+    );
+  });
+
+  it('gives the patterns as literal pieces between wildcards, {user} filled in literally', () => {
+    const p = new Permissions({ tasks: ['demo/*', 'team/{user}/*', 'exact/one/task', '*'] }, 'a*b');
+    expect(p.patterns('task')).toEqual([['demo/', ''], ['team/a*b/', ''], ['exact/one/task'], ['', '']]);
+    // {user} patterns are left out for a principal without a user id.
+    expect(new Permissions({ tasks: ['team/{user}/*', 'x/*'] }, undefined).patterns('task')).toEqual([
+      ['x/', ''],
+    ]);
+    expect(new Permissions({}, 'alice').patterns('subscribe')).toEqual([]);
+  });
+});
+
 describe('PermissionPolicy', () => {
   const policy = new PermissionPolicy({
     authenticated: { endpoints: ['echo'] },

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { errorCatalog } from '../../src/protocol/index.js';
@@ -198,6 +199,51 @@ describe('RunStore', () => {
     ]);
     expect(again.getRun('r-3')).toBeUndefined();
     again.close();
+  });
+});
+
+describe('RunStore schema 2', () => {
+  it('adds who started a run to a schema-1 file on open, keeping its runs', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'wirehub-runs-')), 'runs.db');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE runs (
+      id TEXT PRIMARY KEY, project TEXT NOT NULL, domain TEXT NOT NULL, name TEXT NOT NULL,
+      version TEXT NOT NULL, inputs TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL,
+      progress REAL, attempt INTEGER NOT NULL, max_attempts INTEGER NOT NULL, outputs TEXT, error TEXT,
+      seq INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+      started_at INTEGER, ended_at INTEGER)`);
+    old.exec(`INSERT INTO runs VALUES ('r-old', 'p', 'd', 'n', 'v1', '{}', 'QUEUED', '', NULL, 1, 1,
+      NULL, NULL, 0, 1, 1, NULL, NULL)`);
+    old.pragma('user_version = 1');
+    old.close();
+
+    const store = new RunStore(file);
+    store.open();
+    expect(store.getRun('r-old')).toMatchObject({ run_id: 'r-old', status: 'QUEUED' });
+    expect(store.getRun('r-old')).not.toHaveProperty('user');
+    const base = {
+      project: 'p',
+      domain: 'd',
+      task: 'n',
+      version: 'v1',
+      inputs: {},
+      attempt: 1,
+      max_attempts: 1,
+    };
+    store.createRun({ ...base, run_id: 'r-new', user: 'alice', quotaKey: 'runs:user:alice' });
+    expect(store.getRun('r-new')).toMatchObject({ user: 'alice' });
+    // The slot key stays internal: only the restart path sees it.
+    expect(store.getRun('r-new')).not.toHaveProperty('quotaKey');
+    expect(store.listActive().map((r) => [r.run_id, r.quotaKey])).toEqual([
+      ['r-old', undefined],
+      ['r-new', 'runs:user:alice'],
+    ]);
+    expect(store.list({ limit: 10, user: 'alice' }).map((r) => r.run_id)).toEqual(['r-new']);
+    expect(store.list({ limit: 10, tasks: [] })).toEqual([]);
+    store.close();
+    const reopened = new Database(file);
+    expect(reopened.pragma('user_version', { simple: true })).toBe(2);
+    reopened.close();
   });
 });
 

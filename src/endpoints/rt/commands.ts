@@ -1,4 +1,5 @@
 import type { Hub } from '../../hub/hub.js';
+import type { TokenVerifier } from '../../hub/principal.js';
 import type { Session } from '../../hub/session.js';
 import {
   type RtCancelResult,
@@ -8,13 +9,16 @@ import {
   type RtOp,
   type RtPresenceResult,
   type RtPublishResult,
+  type RtRefreshResult,
   type RtRunResult,
   WirehubError,
 } from '../../protocol/index.js';
+import { assertMayRun, assertMaySeeRun, requesterOf } from '../../tasks/runs/run-access.js';
 import type { RunService } from '../../tasks/runs/run-service.js';
 import { runChannel } from '../../tasks/runs/types.js';
 import { originOf } from '../origin.js';
 import type { RunFeeds } from '../run-feed.js';
+import type { ChannelAccess } from './channel-access.js';
 import { toRtPublication } from './encoders.js';
 import type { RtSubscriptions } from './subscriptions.js';
 
@@ -28,6 +32,10 @@ export interface CommandOutcome {
 export interface CommandContext {
   hub: Hub;
   session: Session;
+  /** What the session's principal may do on channels (read afresh on every check). */
+  access: ChannelAccess;
+  /** Verifies the tokens of `refresh`. */
+  auth: TokenVerifier;
   subscriptions: RtSubscriptions;
   /** The task runner, when this server has one. */
   runs: RunService | undefined;
@@ -55,7 +63,8 @@ const handlers: { [Op in RtOp]: Handler<Op> } = {
     return { result: {} };
   },
 
-  async publish(cmd, { hub, session }) {
+  async publish(cmd, { hub, session, access }) {
+    access.assert('publish', cmd.channel);
     const ns = hub.namespaces.require(cmd.channel);
     if (ns.publish !== 'anyone') {
       throw new WirehubError('forbidden', `only the server publishes to ${ns.pattern} channels`);
@@ -67,7 +76,8 @@ const handlers: { [Op in RtOp]: Handler<Op> } = {
     return { result };
   },
 
-  async history(cmd, { hub }) {
+  async history(cmd, { hub, access }) {
+    access.assert('history', cmd.channel);
     const query = { ...(cmd.since ? { since: cmd.since } : {}), ...(cmd.limit ? { limit: cmd.limit } : {}) };
     const page = await hub.history(cmd.channel, query);
     const result: RtHistoryResult = {
@@ -79,16 +89,20 @@ const handlers: { [Op in RtOp]: Handler<Op> } = {
     return { result };
   },
 
-  async presence(cmd, { hub }) {
+  async presence(cmd, { hub, access }) {
+    access.assert('presence', cmd.channel);
     const result: RtPresenceResult = { members: await hub.presence(cmd.channel) };
     return { result };
   },
 
-  async run(cmd, { runs, runFeeds, baseUrl }) {
+  async run(cmd, { runs, runFeeds, baseUrl, session }) {
     const service = requireRuns(runs);
+    // Grants before the registry: a refusal does not tell which tasks exist.
+    assertMayRun(session.principal, { project: cmd.project, domain: cmd.domain, name: cmd.task });
     const prepared = service.prepare(
       { project: cmd.project, domain: cmd.domain, name: cmd.task, version: cmd.version },
       cmd.inputs,
+      requesterOf(session.principal),
     );
     // Follow before submitting so no update is missed; they are held until the reply is out.
     const feed = await runFeeds.follow(prepared.runId);
@@ -108,17 +122,27 @@ const handlers: { [Op in RtOp]: Handler<Op> } = {
     return { result, afterReply: () => feed.release() };
   },
 
-  async cancel(cmd, { runs }) {
-    const record = await requireRuns(runs).cancel(cmd.run);
+  async cancel(cmd, { runs, session }) {
+    const service = requireRuns(runs);
+    const run = service.get(cmd.run);
+    if (run) assertMaySeeRun(session.principal, run, 'cancel');
+    const record = await service.cancel(cmd.run);
     const result: RtCancelResult = { run: cmd.run, status: record.status };
     return { result };
   },
 
-  async refresh() {
-    throw new WirehubError(
-      'not_available',
-      'token refresh needs authentication, which this server does not have: connections need no token',
-    );
+  async refresh(cmd, { auth, session, subscriptions }) {
+    // A bad token changes nothing: the connection goes on with its current credentials.
+    const principal = await auth.verifyToken(cmd.token);
+    if (principal.user !== session.principal.user) {
+      throw new WirehubError('unauthorized', 'the token is for another user than this connection', {
+        reason: 'other_user',
+      });
+    }
+    session.reauthenticate(principal);
+    const result: RtRefreshResult = { unsubscribed: await subscriptions.recheck() };
+    if (principal.expiresAt !== undefined) result.expiresAt = principal.expiresAt;
+    return { result };
   },
 
   async ping() {

@@ -12,6 +12,7 @@ import type { Logger } from '../../util/logger.js';
 import { defineEndpoint } from '../endpoint.js';
 import { RunFeeds } from '../run-feed.js';
 import { requestBaseUrl } from '../task-runner.js';
+import { ChannelAccess } from './channel-access.js';
 import { type CommandContext, runCommand } from './commands.js';
 import { rtRunUpdates } from './encoders.js';
 import { RtSubscriptions } from './subscriptions.js';
@@ -99,11 +100,14 @@ export function rtEndpoint(options: RtEndpointOptions = {}) {
       }
       return requestBaseUrl(info);
     },
-    open(session, { hub, log }, baseUrl) {
+    open(session, { hub, log, auth }, baseUrl) {
+      const access = new ChannelAccess(session, options.runs);
       const ctx: CommandContext = {
         hub,
         session,
-        subscriptions: new RtSubscriptions(hub, session),
+        access,
+        auth,
+        subscriptions: new RtSubscriptions(hub, session, access),
         runs: options.runs,
         runFeeds: new RunFeeds(hub, session, rtRunUpdates),
         baseUrl,

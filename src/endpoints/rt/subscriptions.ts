@@ -4,6 +4,7 @@ import type { Namespace } from '../../hub/namespaces.js';
 import { presenceChannel } from '../../hub/presence.js';
 import type { Session } from '../../hub/session.js';
 import { CloseCode, RT_RECOVERY_MAX, type RtSubscribeResult, WirehubError } from '../../protocol/index.js';
+import type { ChannelAccess } from './channel-access.js';
 import { rtMessageEncoder, rtPresenceEncoder, toRtPublication } from './encoders.js';
 
 /**
@@ -16,6 +17,8 @@ class ChannelSubscription {
   private held: Publication[] = [];
   private epoch: string | undefined;
   private offset = -1;
+  /** Whether the connection gets this channel's join/leave pushes (needs the `presence` grant). */
+  joinLeave = false;
 
   constructor(readonly namespace: Namespace) {}
 
@@ -52,9 +55,12 @@ class ChannelSubscription {
 }
 
 /**
- * The channels one `/rt` connection is subscribed to, within the per-connection limit.
- * Subscribing with `since` replays the missed publications gap-free (`recovered: true`) or
- * says `recovered: false` with the current position: never a silent gap.
+ * The channels one `/rt` connection is subscribed to, within the per-connection limit and
+ * its grants. Subscribing needs the `subscribe` grant; replaying missed publications is
+ * reading history, so it needs the `history` grant too (without it a `since` gets
+ * `recovered: false`); join/leave pushes tell who is there, so they need the `presence`
+ * grant. Subscribing with `since` replays the missed publications gap-free
+ * (`recovered: true`) or says `recovered: false` with the current position: never a silent gap.
  */
 export class RtSubscriptions {
   private readonly channels = new Map<string, ChannelSubscription>();
@@ -63,6 +69,7 @@ export class RtSubscriptions {
   constructor(
     private readonly hub: Hub,
     private readonly session: Session,
+    private readonly access: ChannelAccess,
   ) {}
 
   get size(): number {
@@ -77,6 +84,8 @@ export class RtSubscriptions {
     channel: string,
     since: StreamPosition | undefined,
   ): Promise<{ result: RtSubscribeResult; afterReply: () => void }> {
+    // Grants first: a refusal tells nothing about which namespaces exist.
+    this.access.assert('subscribe', channel);
     const ns = this.hub.namespaces.require(channel);
     if (this.channels.has(channel)) {
       throw new WirehubError('already_subscribed', `already subscribed to ${channel}`);
@@ -90,13 +99,7 @@ export class RtSubscriptions {
     const sub = new ChannelSubscription(ns);
     this.channels.set(channel, sub);
     try {
-      if (ns.joinLeave) {
-        await this.hub.subscribe(presenceChannel(channel), {
-          session: this.session,
-          encoder: rtPresenceEncoder,
-          excludeOwn: true,
-        });
-      }
+      if (ns.joinLeave && this.access.may('presence', channel)) await this.hearJoinLeave(channel, sub);
       await this.hub.subscribe(channel, {
         session: this.session,
         encoder: rtMessageEncoder,
@@ -108,9 +111,9 @@ export class RtSubscriptions {
         // (The reason stays short: a close reason has at most 123 bytes, a channel name 200.)
         lost: () => this.session.close(CloseCode.Restart, 'publications lost: resubscribe with since'),
       });
-      this.throwIfClosed(channel, ns);
+      this.throwIfClosed(channel, sub);
       const result = await this.catchUp(channel, ns, since, sub);
-      this.throwIfClosed(channel, ns);
+      this.throwIfClosed(channel, sub);
       const afterReply = () => {
         for (const pub of sub.goLive()) this.session.send(rtMessageEncoder.encode(pub), ns.overflow);
       };
@@ -121,9 +124,44 @@ export class RtSubscriptions {
     }
   }
 
+  /** Leaving needs no grant: it can only reduce what the connection gets. */
   unsubscribe(channel: string): void {
     if (!this.channels.has(channel)) throw new WirehubError('not_subscribed', `not subscribed to ${channel}`);
     this.drop(channel);
+  }
+
+  /**
+   * Checks every subscription against the connection's grants again (after a `refresh`
+   * brought new ones): leaves the channels it may no longer subscribe to and returns them,
+   * and starts or stops join/leave pushes as the `presence` grant now says.
+   */
+  async recheck(): Promise<string[]> {
+    const left: string[] = [];
+    for (const [channel, sub] of [...this.channels]) {
+      if (!this.access.may('subscribe', channel)) {
+        this.drop(channel);
+        left.push(channel);
+        continue;
+      }
+      const hear = sub.namespace.joinLeave && this.access.may('presence', channel);
+      if (hear && !sub.joinLeave) await this.hearJoinLeave(channel, sub);
+      else if (!hear && sub.joinLeave) {
+        sub.joinLeave = false;
+        this.hub.unsubscribe(presenceChannel(channel), this.session);
+      }
+    }
+    return left;
+  }
+
+  private async hearJoinLeave(channel: string, sub: ChannelSubscription): Promise<void> {
+    sub.joinLeave = true;
+    await this.hub.subscribe(presenceChannel(channel), {
+      session: this.session,
+      encoder: rtPresenceEncoder,
+      excludeOwn: true,
+    });
+    // Left (or closed) meanwhile: leave no join/leave feed behind.
+    if (this.channels.get(channel) !== sub) this.hub.unsubscribe(presenceChannel(channel), this.session);
   }
 
   /** Leaves every channel for good (the connection closed). */
@@ -133,16 +171,17 @@ export class RtSubscriptions {
   }
 
   /** The connection closed while a subscribe was in flight: undo what it set up. */
-  private throwIfClosed(channel: string, ns: Namespace): void {
+  private throwIfClosed(channel: string, sub: ChannelSubscription): void {
     if (!this.closed) return;
     this.channels.delete(channel);
-    this.release(channel, ns);
+    this.release(channel, sub);
     throw new WirehubError('not_ready', 'the connection closed');
   }
 
-  private release(channel: string, ns: Namespace): void {
+  private release(channel: string, sub: ChannelSubscription): void {
     this.hub.unsubscribe(channel, this.session);
-    if (ns.joinLeave) this.hub.unsubscribe(presenceChannel(channel), this.session);
+    // Unsubscribing from a channel one never joined is a no-op, so this is safe mid-subscribe too.
+    if (sub.namespace.joinLeave) this.hub.unsubscribe(presenceChannel(channel), this.session);
   }
 
   private async catchUp(
@@ -152,9 +191,12 @@ export class RtSubscriptions {
     sub: ChannelSubscription,
   ): Promise<RtSubscribeResult> {
     if (!ns.history) return since ? { recovered: false, publications: [] } : { publications: [] };
-    if (!since) {
+    // Replaying is reading history: without that grant the client is told it missed something.
+    if (!since || !this.access.may('history', channel)) {
       const position = await this.hub.engine.position(channel);
       sub.seen(position);
+      if (since)
+        return { epoch: position.epoch, offset: position.offset, recovered: false, publications: [] };
       return { epoch: position.epoch, offset: position.offset, publications: [] };
     }
     const missed = await this.hub.history(channel, { since, limit: RT_RECOVERY_MAX + 1 });
@@ -174,6 +216,6 @@ export class RtSubscriptions {
     const sub = this.channels.get(channel);
     if (!sub) return;
     this.channels.delete(channel);
-    this.release(channel, sub.namespace);
+    this.release(channel, sub);
   }
 }

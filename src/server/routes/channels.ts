@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { toRtPublication } from '../../endpoints/rt/encoders.js';
 import type { Hub } from '../../hub/hub.js';
+import { forbidden } from '../../hub/permissions.js';
 import { channelNameSchema, RT_HISTORY_MAX_LIMIT, WirehubError } from '../../protocol/index.js';
+import { maySeeRunChannel } from '../../tasks/runs/run-access.js';
+import type { RunService } from '../../tasks/runs/run-service.js';
 import { principalOf } from '../security/http-guard.js';
 
 const publishBody = z.strictObject({
@@ -50,7 +53,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  *   -d '{"channel":"chat:lobby","data":"server says hi"}'
  * ```
  */
-export function installChannelRoutes(app: FastifyInstance, hub: Hub): void {
+export function installChannelRoutes(app: FastifyInstance, hub: Hub, runs?: RunService): void {
   app.post('/api/publish', async (req) => {
     const body = parse(publishBody, req.body ?? {}, 'publish body');
     principalOf(req).permissions.assert('publish', body.channel);
@@ -64,7 +67,10 @@ export function installChannelRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.get<{ Params: { channel: string } }>('/api/channels/:channel/history', async (req) => {
     const channel = parse(channelNameSchema, req.params.channel, 'channel');
-    principalOf(req).permissions.assert('history', channel);
+    // A run's channel is readable by whoever may see the run, as on /rt.
+    const principal = principalOf(req);
+    if (!principal.permissions.can('history', channel) && !maySeeRunChannel(principal, channel, runs))
+      throw forbidden('history', channel);
     const query = parse(historyQuery, req.query, 'history query');
     if ((query.since === undefined) !== (query.epoch === undefined)) {
       throw new WirehubError(

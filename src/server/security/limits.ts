@@ -21,6 +21,12 @@ export interface LimitOptions {
    * error) before it is closed with 4029; the allowance refills at one per second. Default 10.
    */
   messageStrikes?: number;
+  /**
+   * Runs one user (a JWT `sub`) may have in progress (queued or running) at once; over it a
+   * new run is refused with `too_many_runs`. API keys and auth-off callers are not limited.
+   * Held in the limit store, so a shared store makes it cluster-wide. Default 10.
+   */
+  maxRunsPerUser?: number;
 }
 
 export type ResolvedLimits = Required<LimitOptions>;
@@ -33,6 +39,7 @@ export const defaultLimits: ResolvedLimits = {
   messageRate: 200,
   messageBurst: 1_000,
   messageStrikes: 10,
+  maxRunsPerUser: 10,
 };
 
 export function resolveLimits(o: LimitOptions = {}): ResolvedLimits {

@@ -49,7 +49,7 @@ export class UpgradeSecurity {
   }
 
   async admit(
-    info: UpgradeInfo,
+    info: Omit<UpgradeInfo, 'principal'>,
     endpoint: EndpointDefinition<unknown>,
     host: string | undefined,
   ): Promise<Admission> {
@@ -110,6 +110,6 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
 }
 
 /** The upgrade's token: `Authorization: Bearer` first, else the `access_token` query parameter. */
-function credentialOf(info: UpgradeInfo): string | undefined {
+function credentialOf(info: Omit<UpgradeInfo, 'principal'>): string | undefined {
   return bearerToken(info.headers.authorization) ?? info.query.get(TOKEN_QUERY_PARAM) ?? undefined;
 }

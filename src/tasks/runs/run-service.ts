@@ -1,3 +1,4 @@
+import type { LimitStore } from '../../engine/limits.js';
 import type { Hub } from '../../hub/hub.js';
 import { WirehubError } from '../../protocol/index.js';
 import { randomId } from '../../util/ids.js';
@@ -5,7 +6,8 @@ import { type Logger, silentLogger } from '../../util/logger.js';
 import { taskKey } from '../define-task.js';
 import type { Executor, ExecutorUpdate } from '../executors/executor.js';
 import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
-import type { RunStore } from './run-store.js';
+import type { RunRequester } from './run-access.js';
+import type { RunListQuery, RunStore } from './run-store.js';
 import { canTransition, isTerminal } from './state-machine.js';
 import { type RunRecord, type RunStatus, type RunUpdate, runChannel } from './types.js';
 
@@ -17,6 +19,11 @@ export interface RunServiceOptions {
   /** Base of run URLs (`<publicUrl>/runs/<id>`); otherwise each caller passes the request's own. */
   publicUrl?: string;
   log?: Logger;
+  /**
+   * The per-user limit on concurrent runs: a requester with `quota` holds one slot of
+   * `runs:user:<user>` in `store` from submit until its run ends. Off when absent or 0.
+   */
+  quota?: { store: LimitStore; maxPerUser: number };
 }
 
 /** A checked request: the task exists and the inputs passed its schema. Nothing is stored yet. */
@@ -24,11 +31,19 @@ export interface PreparedRun {
   readonly runId: string;
   readonly task: RegisteredTask;
   readonly inputs: unknown;
+  readonly requester: RunRequester;
 }
 
-interface ActiveRun {
+interface LiveRun {
   status: RunStatus;
   seq: number;
+  /** The per-user slot the run holds until it ends. */
+  quotaKey?: string;
+}
+
+/** The limit-store key of a user's concurrent-run slots. */
+export function runQuotaKey(user: string | undefined): string {
+  return `runs:user:${user ?? ''}`;
 }
 
 const MAX_SHOWN = 200;
@@ -55,7 +70,8 @@ export class RunService {
   private readonly hub: Hub;
   private readonly log: Logger;
   private readonly publicUrl: string | undefined;
-  private readonly active = new Map<string, ActiveRun>();
+  private readonly active = new Map<string, LiveRun>();
+  private readonly quota: RunServiceOptions['quota'];
   /** Updates that came in while `executor.submit` was still deciding. */
   private readonly pending = new Map<string, ExecutorUpdate[]>();
   private readonly waiters = new Map<string, ((record: RunRecord) => void)[]>();
@@ -68,6 +84,7 @@ export class RunService {
     this.hub = options.hub;
     this.log = options.log ?? silentLogger;
     this.publicUrl = options.publicUrl?.replace(/\/+$/, '');
+    this.quota = options.quota;
   }
 
   /** Starts the executor and deals with the runs a previous process left unfinished. */
@@ -85,8 +102,9 @@ export class RunService {
   /**
    * Checks a request: throws `unknown_task` or `invalid_inputs` (with the schema issues in
    * `details`). Mints the run id, so a caller can subscribe to `run:<id>` before submitting.
+   * `requester` is who asks (recorded as the run's `user`, and counted by the per-user limit).
    */
-  prepare(ref: TaskRef, inputs: unknown): PreparedRun {
+  prepare(ref: TaskRef, inputs: unknown, requester: RunRequester = {}): PreparedRun {
     const task = this.registry.resolve(ref);
     if (!task) {
       throw new WirehubError(
@@ -115,20 +133,25 @@ export class RunService {
         { task: task.key, issues },
       );
     }
-    return { runId: randomId('r', 12), task, inputs: parsed.data };
+    return { runId: randomId('r', 12), task, inputs: parsed.data, requester };
   }
 
-  /** Queues a prepared run. Throws `queue_full` when the executor has no room. */
+  /**
+   * Queues a prepared run. Throws `queue_full` when the executor has no room, and
+   * `too_many_runs` when the requester already has the most runs in progress it may have.
+   */
   async submit(prepared: PreparedRun): Promise<RunRecord> {
     if (this.closed) throw new WirehubError('not_ready', 'the task runner is shut down');
-    const { runId, task, inputs } = prepared;
+    const { runId, task, inputs, requester } = prepared;
     if (this.active.has(runId) || this.pending.has(runId))
       throw new Error(`run ${runId} was already submitted`);
+    const quotaKey = await this.takeSlot(requester);
     this.pending.set(runId, []);
     try {
       await this.executor.submit({ runId, task, inputs, attempt: 1 });
     } catch (err) {
       this.pending.delete(runId);
+      this.releaseSlot(quotaKey);
       throw err;
     }
     const d = task.definition;
@@ -142,15 +165,18 @@ export class RunService {
         inputs,
         attempt: 1,
         max_attempts: (d.retries ?? 0) + 1,
+        ...(requester.user === undefined ? {} : { user: requester.user }),
+        ...(quotaKey === undefined ? {} : { quotaKey }),
       });
     } catch (err) {
       // Not stored means not accepted: stop it before it does anything.
       this.pending.delete(runId);
+      this.releaseSlot(quotaKey);
       await this.executor.cancel(runId).catch(() => false);
       this.log.error({ err, run: runId }, 'storing a new run failed');
       throw new WirehubError('internal', 'the run could not be stored');
     }
-    this.active.set(runId, { status: 'QUEUED', seq: 0 });
+    this.active.set(runId, { status: 'QUEUED', seq: 0, ...(quotaKey === undefined ? {} : { quotaKey }) });
     this.apply(runId, { status: 'QUEUED', message: `queued ${task.key}` });
     const early = this.pending.get(runId) ?? [];
     this.pending.delete(runId);
@@ -159,8 +185,13 @@ export class RunService {
   }
 
   /** `prepare` then `submit`. */
-  async run(ref: TaskRef, inputs: unknown): Promise<RunRecord> {
-    return this.submit(this.prepare(ref, inputs));
+  async run(ref: TaskRef, inputs: unknown, requester: RunRequester = {}): Promise<RunRecord> {
+    return this.submit(this.prepare(ref, inputs, requester));
+  }
+
+  /** Runs in progress that hold a slot of `user`'s per-user limit (on this node's store). */
+  async runsInProgress(user: string | undefined): Promise<number> {
+    return this.quota ? this.quota.store.held(runQuotaKey(user)) : 0;
   }
 
   /**
@@ -196,8 +227,9 @@ export class RunService {
     return this.store.updates(runId, afterSeq);
   }
 
-  list(options: { status?: RunStatus; limit: number }): RunRecord[] {
-    return this.store.list(options);
+  /** Newest runs first; see `RunListQuery` (and `visibleRunsQuery` for what a principal may see). */
+  list(query: RunListQuery): RunRecord[] {
+    return this.store.list(query);
   }
 
   /** Resolves with the run's record once it has ended (at once if it already has). */
@@ -226,6 +258,8 @@ export class RunService {
     this.closed = true;
     await this.executor.close();
     this.store.close();
+    // Unfinished runs give their slots back: the next start takes them again as it re-queues.
+    for (const run of this.active.values()) this.releaseSlot(run.quotaKey);
     this.active.clear();
     this.waiters.clear();
   }
@@ -279,6 +313,7 @@ export class RunService {
     });
     if (ended) {
       this.active.delete(runId);
+      this.releaseSlot(run.quotaKey);
       const waiters = this.waiters.get(runId);
       if (waiters) {
         this.waiters.delete(runId);
@@ -318,6 +353,12 @@ export class RunService {
         message: `re-queued after a server restart (attempt ${attempt} of ${record.max_attempts})`,
         attempt,
       });
+      // The run held a per-user slot before the restart: it holds one again, over the limit or not.
+      if (record.quotaKey !== undefined && this.quota) {
+        const live = this.active.get(runId);
+        if (live && (await this.quota.store.acquire(record.quotaKey, Number.POSITIVE_INFINITY)))
+          live.quotaKey = record.quotaKey;
+      }
       try {
         await this.executor.submit({ runId, task, inputs: record.inputs, attempt });
       } catch (err) {
@@ -328,6 +369,30 @@ export class RunService {
       }
       this.log.info({ run: runId, task: task.key, attempt }, 're-queued a run interrupted by a restart');
     }
+  }
+
+  /** Takes one of the requester's run slots; undefined when no limit applies. */
+  private async takeSlot(requester: RunRequester): Promise<string | undefined> {
+    const quota = this.quota;
+    if (!quota || quota.maxPerUser <= 0 || !requester.quota) return undefined;
+    const key = runQuotaKey(requester.user);
+    if (!(await quota.store.acquire(key, quota.maxPerUser))) {
+      throw new WirehubError(
+        'too_many_runs',
+        `${requester.user ?? 'this user'} already has ${quota.maxPerUser} runs in progress; wait for one to end`,
+        { max: quota.maxPerUser },
+      );
+    }
+    return key;
+  }
+
+  private releaseSlot(key: string | undefined): void {
+    if (key === undefined || !this.quota) return;
+    const store = this.quota.store;
+    // A remote store may fail; the slot then expires there, and the runs go on.
+    Promise.resolve()
+      .then(() => store.release(key))
+      .catch((err: unknown) => this.log.warn({ err, key }, 'limit store release failed'));
   }
 
   private interrupted(runId: string, message: string): void {

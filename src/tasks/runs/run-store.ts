@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { PatternPieces } from '../../hub/permissions.js';
 import type { RunError, RunRecord, RunStatus, RunUpdate } from './types.js';
 
-const SCHEMA_VERSION = 1;
+/** 2: `owner` (who started the run) and `quota_key` (the limit slot it holds while active). */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -24,7 +26,9 @@ CREATE TABLE IF NOT EXISTS runs (
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   started_at INTEGER,
-  ended_at INTEGER
+  ended_at INTEGER,
+  owner TEXT,
+  quota_key TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at DESC);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at DESC);
@@ -40,6 +44,14 @@ CREATE TABLE IF NOT EXISTS run_updates (
   PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 `;
+
+/** Columns added after schema 1, with their types: added to older files on open. */
+const ADDED_COLUMNS: readonly [string, string][] = [
+  ['owner', 'TEXT'],
+  ['quota_key', 'TEXT'],
+];
+
+const INDEXES_V2 = 'CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, created_at DESC);';
 
 interface RunRow {
   id: string;
@@ -60,6 +72,8 @@ interface RunRow {
   updated_at: number;
   started_at: number | null;
   ended_at: number | null;
+  owner: string | null;
+  quota_key: string | null;
 }
 
 interface UpdateRow {
@@ -76,8 +90,32 @@ interface UpdateRow {
 /** A new run, before its first update. */
 export type NewRun = Pick<
   RunRecord,
-  'run_id' | 'project' | 'domain' | 'task' | 'version' | 'inputs' | 'max_attempts' | 'attempt'
->;
+  'run_id' | 'project' | 'domain' | 'task' | 'version' | 'inputs' | 'max_attempts' | 'attempt' | 'user'
+> & {
+  /** The limit-store key of the per-user slot the run holds while it is active. */
+  quotaKey?: string;
+};
+
+/** A run that had not ended, with the per-user slot it held (re-taken after a restart). */
+export type ActiveRun = RunRecord & { quotaKey?: string };
+
+/** Which runs `list` returns, newest first. */
+export interface RunListQuery {
+  status?: RunStatus;
+  limit: number;
+  /**
+   * Only runs of tasks (`project/domain/name`) matching one of these patterns, given as the
+   * literal pieces between `*` wildcards (see `Permissions.patterns`). Absent: every task.
+   */
+  tasks?: readonly PatternPieces[];
+  /** Only runs this user started. */
+  user?: string;
+}
+
+/** SQLite GLOB is case-sensitive like the grant matcher; `*`, `?` and `[` are made literal. */
+function globOf(pieces: PatternPieces): string {
+  return pieces.map((piece) => piece.replace(/[*?[]/g, (c) => `[${c}]`)).join('*');
+}
 
 /** What an update changes on its run besides status, message and seq. */
 export interface RunChanges {
@@ -109,6 +147,7 @@ function toRecord(row: RunRow): RunRecord {
   if (row.ended_at !== null) record.ended_at = iso(row.ended_at);
   if (row.outputs !== null) record.outputs = JSON.parse(row.outputs) as unknown;
   if (row.error !== null) record.error = JSON.parse(row.error) as RunError;
+  if (row.owner !== null) record.user = row.owner;
   return record;
 }
 
@@ -142,6 +181,8 @@ const json = (value: unknown): string | null => (value === undefined ? null : JS
 export class RunStore {
   private db: Database.Database | undefined;
   private stmts: ReturnType<RunStore['prepare']> | undefined;
+  /** `list` statements by SQL text: bounded, as the text depends only on the query's shape. */
+  private readonly listStatements = new Map<string, Database.Statement<unknown[], RunRow>>();
 
   /** Nothing is opened until `open()`, so creating a server touches no file. */
   constructor(readonly file: string) {}
@@ -160,6 +201,11 @@ export class RunStore {
         throw new Error(`${this.file} was written by a newer wirehub (schema ${version}); upgrade wirehub`);
       }
       db.exec(SCHEMA);
+      const columns = new Set((db.pragma('table_info(runs)') as { name: string }[]).map((c) => c.name));
+      for (const [name, type] of ADDED_COLUMNS) {
+        if (!columns.has(name)) db.exec(`ALTER TABLE runs ADD COLUMN ${name} ${type}`);
+      }
+      db.exec(INDEXES_V2);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       this.stmts = this.prepare(db);
       this.db = db;
@@ -186,8 +232,8 @@ export class RunStore {
     );
     return {
       insertRun: db.prepare(
-        `INSERT INTO runs (id, project, domain, name, version, inputs, status, message, attempt, max_attempts, seq, created_at, updated_at)
-         VALUES (@id, @project, @domain, @name, @version, @inputs, 'QUEUED', '', @attempt, @max_attempts, 0, @now, @now)`,
+        `INSERT INTO runs (id, project, domain, name, version, inputs, status, message, attempt, max_attempts, seq, created_at, updated_at, owner, quota_key)
+         VALUES (@id, @project, @domain, @name, @version, @inputs, 'QUEUED', '', @attempt, @max_attempts, 0, @now, @now, @owner, @quota_key)`,
       ),
       append: db.transaction((row: Record<string, unknown>, run: Record<string, unknown>) => {
         insertUpdate.run(row);
@@ -196,10 +242,6 @@ export class RunStore {
       getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
       updates: db.prepare<[string, number, number], UpdateRow>(
         'SELECT * FROM run_updates WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-      ),
-      list: db.prepare<[number], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?'),
-      listByStatus: db.prepare<[string, number], RunRow>(
-        'SELECT * FROM runs WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?',
       ),
       active: db.prepare<[], RunRow>(
         `SELECT * FROM runs WHERE status IN ('QUEUED', 'INITIALIZING', 'RUNNING') ORDER BY created_at, rowid`,
@@ -224,6 +266,8 @@ export class RunStore {
       attempt: run.attempt,
       max_attempts: run.max_attempts,
       now,
+      owner: run.user ?? null,
+      quota_key: run.quotaKey ?? null,
     });
   }
 
@@ -257,22 +301,58 @@ export class RunStore {
     return this.s.updates.all(runId, afterSeq, limit).map(toUpdate);
   }
 
-  /** Newest runs first, optionally only those in one status. */
-  list(options: { status?: RunStatus; limit: number }): RunRecord[] {
-    const rows = options.status
-      ? this.s.listByStatus.all(options.status, options.limit)
-      : this.s.list.all(options.limit);
-    return rows.map(toRecord);
+  /**
+   * Newest runs first: optionally only those in one status, of some tasks, or of one user.
+   * The filters run in SQL, so a caller who may see few runs does not page through the rest.
+   */
+  list(query: RunListQuery): RunRecord[] {
+    if (query.tasks?.length === 0) return [];
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.status !== undefined) {
+      where.push('status = ?');
+      params.push(query.status);
+    }
+    if (query.user !== undefined) {
+      where.push('owner = ?');
+      params.push(query.user);
+    }
+    if (query.tasks !== undefined) {
+      where.push(
+        `(${query.tasks.map(() => "(project || '/' || domain || '/' || name) GLOB ?").join(' OR ')})`,
+      );
+      params.push(...query.tasks.map(globOf));
+    }
+    const sql = `SELECT * FROM runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`;
+    params.push(query.limit);
+    return this.listStatement(sql)
+      .all(...params)
+      .map(toRecord);
   }
 
-  /** Runs that had not ended, oldest first (used after a restart). */
-  listActive(): RunRecord[] {
-    return this.s.active.all().map(toRecord);
+  /** Runs that had not ended, oldest first (used after a restart), with the slot each held. */
+  listActive(): ActiveRun[] {
+    return this.s.active.all().map((row) => {
+      const record: ActiveRun = toRecord(row);
+      if (row.quota_key !== null) record.quotaKey = row.quota_key;
+      return record;
+    });
   }
 
   close(): void {
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
+    this.listStatements.clear();
+  }
+
+  private listStatement(sql: string): Database.Statement<unknown[], RunRow> {
+    let stmt = this.listStatements.get(sql);
+    if (!stmt) {
+      if (!this.db) throw new Error('the run store is not open');
+      stmt = this.db.prepare<unknown[], RunRow>(sql);
+      this.listStatements.set(sql, stmt);
+    }
+    return stmt;
   }
 }

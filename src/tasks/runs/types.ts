@@ -61,9 +61,20 @@ export interface RunRecord {
   error?: RunError;
   /** Sequence number of the last update. */
   seq: number;
+  /** Who started the run (a token's `sub`, `api-key:<n>`); absent when nobody was signed in. */
+  user?: string;
 }
+
+const RUN_CHANNEL_PREFIX = 'run:';
 
 /** The channel a run's updates are published on. */
 export function runChannel(runId: string): string {
-  return `run:${runId}`;
+  return `${RUN_CHANNEL_PREFIX}${runId}`;
+}
+
+/** The run behind a `run:<id>` channel, or undefined for any other channel. */
+export function runIdOfChannel(channel: string): string | undefined {
+  return channel.startsWith(RUN_CHANNEL_PREFIX) && channel.length > RUN_CHANNEL_PREFIX.length
+    ? channel.slice(RUN_CHANNEL_PREFIX.length)
+    : undefined;
 }
