@@ -86,6 +86,15 @@ function targets(uws: UwsBaseline | { skipped: string }): Target[] {
           dataDir,
           '--drain-window',
           '0',
+          // All load comes from this machine's one address: per-IP and per-connection
+          // limits would refuse it (0 turns a limit off; real clients have addresses of
+          // their own).
+          '--max-connections-per-ip',
+          '0',
+          '--ip-connection-rate',
+          '0',
+          '--message-rate',
+          '0',
         ],
         env: {},
       },

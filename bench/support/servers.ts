@@ -25,6 +25,15 @@ function accepting(port: number): Promise<boolean> {
   });
 }
 
+// A harness that dies (an error, Ctrl-C) must not leave servers behind.
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(130));
+}
+
 export interface ServerSpec {
   args: string[];
   env?: Record<string, string>;
@@ -73,6 +82,8 @@ export class ServerProcess {
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     const server = new ServerProcess(child, port);
     const started = performance.now();
     let exited = false;
