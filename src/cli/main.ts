@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { benchCommand } from './bench/command.js';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { tasksCommand } from './tasks.js';
@@ -18,7 +19,8 @@ const program = new Command('wirehub')
   .addCommand(serveCommand())
   .addCommand(workerCommand())
   .addCommand(tasksCommand())
-  .addCommand(runCommand());
+  .addCommand(runCommand())
+  .addCommand(benchCommand());
 
 for (const cmd of program.commands) cmd.exitOverride();
 

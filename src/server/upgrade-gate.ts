@@ -56,7 +56,7 @@ export class UpgradeGate {
   constructor(private readonly o: UpgradeGateOptions) {}
 
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     this.admit(req, socket, head).catch((err: unknown) => {
       const error = err instanceof WirehubError ? err : new WirehubError('internal');
       if (!(err instanceof WirehubError)) this.o.log.error({ err }, 'upgrade failed');
@@ -174,6 +174,7 @@ export class UpgradeGate {
     if (socket.destroyed) return;
     this.o.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('close', onEarlyClose);
+      socket.off('error', destroyOnError);
       this.o.log.debug(
         { session: session.id, endpoint: endpoint.name, remote: info.remoteAddress },
         'connected',
@@ -181,6 +182,11 @@ export class UpgradeGate {
       session.attach(ws);
     });
   }
+}
+
+/** Until ws owns the socket (it has its own error handling), a socket error just ends it. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 /** Headers that tell a refused client what to do: how to authenticate, when to retry. */

@@ -46,7 +46,8 @@ export class WsSession implements Session {
   readonly id: string;
   readonly endpoint: string;
   readonly remoteAddress: string;
-  readonly connectedAt = new Date();
+  /** A number, not a Date, to keep idle sessions small; `connectedAt` makes the Date on demand. */
+  private readonly connectedAtMs = Date.now();
   private _principal: Principal;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Heartbeat bookkeeping: when (performance.now()) the last pong came back. */
@@ -65,6 +66,10 @@ export class WsSession implements Session {
     this.remoteAddress = opts.remoteAddress;
     this._principal = opts.principal;
     this.armExpiry();
+  }
+
+  get connectedAt(): Date {
+    return new Date(this.connectedAtMs);
   }
 
   get user(): string | undefined {
@@ -121,16 +126,11 @@ export class WsSession implements Session {
     this.ws = ws;
     const early = this.early ?? [];
     this.early = undefined;
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('pong', () => {
-      this.lastPongAt = performance.now();
-    });
-    ws.on('error', (err: Error & { code?: string }) => {
-      // ws closes the connection itself (1007 bad UTF-8, 1009 too big, 1002 protocol).
-      this.closeCodeSent ??= wsErrorCloseCode(err.code);
-      this.opts.log.debug({ session: this.id, err: err.message }, 'websocket protocol error');
-    });
-    ws.on('close', (code) => this.finish(this.closeCodeSent ?? code));
+    (ws as SessionSocket)[SESSION] = this;
+    ws.on('message', onWsMessage);
+    ws.on('pong', onWsPong);
+    ws.on('error', onWsError);
+    ws.on('close', onWsClose);
     for (const frame of early) this.send(frame);
     if (this.closeCodeSent !== undefined) ws.close(this.closeCodeSent);
   }
@@ -181,7 +181,8 @@ export class WsSession implements Session {
     this.finish(1006);
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  /** @internal Called by the shared `ws` listeners below. */
+  onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed || this.closeCodeSent !== undefined) return;
     const stats = this.opts.stats;
     stats.messagesIn += 1;
@@ -233,6 +234,18 @@ export class WsSession implements Session {
     this.close(CloseCode.Internal, 'internal error');
   }
 
+  /** @internal ws reported a protocol error; it closes the connection itself. */
+  onProtocolError(err: Error & { code?: string }): void {
+    // 1007 bad UTF-8, 1009 too big, 1002 protocol.
+    this.closeCodeSent ??= wsErrorCloseCode(err.code);
+    this.opts.log.debug({ session: this.id, err: err.message }, 'websocket protocol error');
+  }
+
+  /** @internal The WebSocket is gone. */
+  onSocketClosed(code: number): void {
+    this.finish(this.closeCodeSent ?? code);
+  }
+
   private finish(code: number): void {
     if (this.closed) return;
     this.closed = true;
@@ -253,6 +266,30 @@ export class WsSession implements Session {
       this.opts.log.warn({ err, session: this.id }, 'close handler failed');
     }
   }
+}
+
+/**
+ * The WebSocket's listeners are shared functions that find their session on the socket
+ * (EventEmitter calls them with `this` = the socket), not four closures per connection.
+ */
+const SESSION = Symbol('wirehub.session');
+type SessionSocket = WebSocket & { [SESSION]: WsSession };
+const sessionOf = (ws: WebSocket) => (ws as SessionSocket)[SESSION];
+
+function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  sessionOf(this).onMessage(data, isBinary);
+}
+
+function onWsPong(this: WebSocket): void {
+  sessionOf(this).lastPongAt = performance.now();
+}
+
+function onWsError(this: WebSocket, err: Error & { code?: string }): void {
+  sessionOf(this).onProtocolError(err);
+}
+
+function onWsClose(this: WebSocket, code: number): void {
+  sessionOf(this).onSocketClosed(code);
 }
 
 function wsErrorCloseCode(code: string | undefined): number {

@@ -1,0 +1,40 @@
+// Preloaded (node --expose-gc --import) into every server the comparison measures, wirehub
+// and baselines alike. The harness writes commands on the server's stdin:
+//   gc                     collect garbage, so an RSS sample counts live memory only;
+//                          answers with process.memoryUsage() after the collection
+//   profile-start          start the V8 CPU profiler (only the measured window is profiled)
+//   profile-stop <file>    stop it and write a .cpuprofile
+// and waits for the matching `@@<command>-done` line on stderr.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { createInterface } from 'node:readline';
+
+let inspector;
+const done = (what, detail = '') => process.stderr.write(`@@${what}-done ${detail}\n`);
+
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  const [command, arg] = line.trim().split(/\s+/, 2);
+  if (command === 'gc') {
+    globalThis.gc?.();
+    globalThis.gc?.();
+    done('gc', JSON.stringify(process.memoryUsage()));
+  } else if (command === 'profile-start') {
+    inspector = new Session();
+    inspector.connect();
+    inspector.post('Profiler.enable', () =>
+      inspector.post('Profiler.setSamplingInterval', { interval: 200 }, () =>
+        inspector.post('Profiler.start', () => done('profile-start')),
+      ),
+    );
+  } else if (command === 'profile-stop' && inspector && arg) {
+    inspector.post('Profiler.stop', (err, result) => {
+      if (!err) writeFileSync(arg, JSON.stringify(result.profile));
+      inspector.disconnect();
+      inspector = undefined;
+      done('profile-stop');
+    });
+  }
+});
+// The server's own handles decide when it exits, not this pipe.
+process.stdin.unref?.();

@@ -1,0 +1,156 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BenchReport } from '../../src/cli/bench/report.js';
+import { CLI, ROOT } from '../support/cli.js';
+import { type RunningServer, startServer } from '../support/server.js';
+
+/**
+ * Each scenario of `wirehub bench` runs with `--smoke` through the built CLI (a child process;
+ * the global setup rebuilds dist/ when src/ changed) against a real server, and its JSON
+ * report must add up. The server runs in this process, so `--server-pid` is our own pid.
+ */
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    // Only turns a hang into a clear failure; the smoke runs finish in about a second.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function bench<R extends object>(scenario: string, args: string[]): Promise<BenchReport<R>> {
+  const r = await cli(['bench', scenario, '--smoke', '--json', '--server-pid', String(process.pid), ...args]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as BenchReport<R>;
+}
+
+let srv: RunningServer;
+
+beforeAll(async () => {
+  srv = await startServer();
+});
+
+afterAll(async () => {
+  await srv.close();
+});
+
+// Concurrent: each run is a short child process; they use different endpoints or channels.
+describe.concurrent('wirehub bench --smoke', () => {
+  it('echo: every message answered, in order, none lost', async () => {
+    const r = await bench<Record<string, number>>('echo', ['--url', `${srv.wsUrl}/echo`]);
+    expect(r.scenario).toBe('echo');
+    expect(r.results.sent).toBe(200);
+    expect(r.results.received).toBe(200);
+    expect(r.results.lost).toBe(0);
+    expect(r.results.mismatched).toBe(0);
+    expect(r.results.messagesPerSec).toBeGreaterThan(0);
+    expect(r.latencyMs.count).toBe(200);
+    expect(r.latencyMs.p99).toBeGreaterThanOrEqual(r.latencyMs.p50);
+    expect(r.server?.pid).toBe(process.pid);
+    expect(r.server?.rssEndBytes).toBeGreaterThan(0);
+  });
+
+  it('fanout on a broadcast endpoint: every publication reaches every subscriber', async () => {
+    const r = await bench<Record<string, number>>('fanout', ['--url', `${srv.wsUrl}/broadcast`]);
+    expect(r.results.subscribers).toBe(10);
+    expect(r.results.publications).toBe(50);
+    expect(r.results.deliveries).toBe(500);
+    expect(r.results.expectedDeliveries).toBe(500);
+    expect(r.results.lost).toBe(0);
+    expect(r.results.outOfOrder).toBe(0);
+    expect(r.results.deliveriesPerSec).toBeGreaterThan(0);
+    expect(r.latencyMs.count).toBe(500);
+  });
+
+  it('fanout on an /rt channel: subscribe, publish and message pushes of the real /rt', async () => {
+    const r = await bench<Record<string, number>>('fanout', [
+      '--url',
+      `${srv.wsUrl}/rt`,
+      '--channel',
+      'stream:bench',
+      '--rate',
+      '200',
+    ]);
+    expect(r.params.mode).toBe('rt:stream:bench');
+    expect(r.results.deliveries).toBe(500);
+    expect(r.results.lost).toBe(0);
+    expect(r.results.outOfOrder).toBe(0);
+    expect(r.results.publishErrors).toBe(0);
+    expect(r.results.saturated).toBe(0);
+  });
+
+  it('fanout on /rt reports the server refusing a channel', async () => {
+    const r = await cli([
+      'bench',
+      'fanout',
+      '--smoke',
+      '--json',
+      '--url',
+      `${srv.wsUrl}/rt`,
+      '--channel',
+      'nosuch:x',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no connection could be opened .*unknown_namespace/);
+  });
+
+  it('connections: opens and holds them all', async () => {
+    const r = await bench<Record<string, number>>('connections', ['--url', `${srv.wsUrl}/echo`]);
+    expect(r.results.opened).toBe(20);
+    expect(r.results.failures).toBe(0);
+    expect(r.results.closedEarly).toBe(0);
+    expect(r.latencyMs.count).toBe(20);
+  });
+
+  it('churn: connects and closes in a loop', async () => {
+    const r = await bench<Record<string, number>>('churn', ['--url', `${srv.wsUrl}/echo`]);
+    expect(r.results.cycles).toBe(20);
+    expect(r.results.failures).toBe(0);
+    expect(r.results.cyclesPerSec).toBeGreaterThan(0);
+  });
+
+  it('prints a table without --json', async () => {
+    const r = await cli(['bench', 'echo', '--smoke', '--url', `${srv.wsUrl}/echo`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^wirehub bench echo {2}ws:\/\/127\.0\.0\.1:\d+\/echo/);
+    expect(r.stdout).toMatch(/messages per sec\s+[\d,.]+/);
+    expect(r.stdout).toMatch(/round trip ms\s+p50 [\d.]+ {2}p90/);
+  });
+
+  it('rejects bad flags as usage errors (exit 2) and unreachable servers as failures (exit 1)', async () => {
+    const [badUrl, badCount, refused] = await Promise.all([
+      cli(['bench', 'echo', '--url', 'http://127.0.0.1:1/echo']),
+      cli(['bench', 'fanout', '--subscribers', 'many']),
+      cli(['bench', 'echo', '--smoke', '--url', `${srv.wsUrl}/nowhere`]),
+    ]);
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stderr).toMatch(/ws:\/\/ or wss:\/\//);
+    expect(badCount.code).toBe(2);
+    expect(badCount.stderr).toMatch(/whole number/);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/no connection could be opened .*HTTP 404/);
+  });
+});
