@@ -12,7 +12,7 @@ import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
 import type { RunRequester } from './run-access.js';
 import type { RunChange, RunListQuery, RunStore } from './run-store.js';
 import { isTerminal } from './state-machine.js';
-import { type RunRecord, type RunStatus, type RunUpdate, runChannel } from './types.js';
+import { type RunRecord, type RunUpdate, runChannel } from './types.js';
 
 export interface RunServiceOptions {
   registry: TaskRegistry;
