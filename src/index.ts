@@ -93,6 +93,7 @@ export type {
   RefusalReason,
   RunChange,
   RunListQuery,
+  RunQuota,
   RunStore,
 } from './tasks/runs/run-store.js';
 export { SqliteRunStore } from './tasks/runs/sqlite-run-store.js';

@@ -12,9 +12,11 @@ export interface RateDecision {
 }
 
 /**
- * Where limit state lives: rate buckets and concurrency counters, by string key (`ip:1.2.3.4`,
- * `user:alice`, …). The embedded implementation keeps them in this process; a Redis-backed
- * one (#5) makes the same keys cluster-wide, which is why every method may be async.
+ * Where the upgrade gate keeps limit state: rate buckets and concurrency counters, by string
+ * key (`ip:1.2.3.4`, …). The embedded implementation keeps them in this process, which is
+ * what per-connection and per-IP limits want (no round trip on an upgrade, nothing to lose
+ * when Redis is away); every method may be async so a shared store can be plugged in. The
+ * per-user run limit is not kept here: the run store counts runs itself (`RunQuota`).
  *
  * @example
  * ```ts

@@ -157,7 +157,7 @@ export class WirehubServer {
             : typeof o.redis === 'string'
               ? { url: o.redis }
               : { url: o.redis.url, prefix: o.redis.prefix },
-        quota: { store: this.limitStore, maxPerUser: o.limits.maxRunsPerUser },
+        quota: { maxPerUser: o.limits.maxRunsPerUser },
       });
     }
     const runs = this.tasks?.runs;

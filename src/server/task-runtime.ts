@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { LimitStore } from '../engine/limits.js';
 import type { Hub } from '../hub/hub.js';
 import { demoTaskModules } from '../tasks/demo/index.js';
 import { BullmqExecutor } from '../tasks/executors/bullmq/bullmq-executor.js';
@@ -72,7 +71,7 @@ export class TaskRuntime {
       log: Logger;
       dataDir: string;
       /** The per-user limit on concurrent runs. */
-      quota?: { store: LimitStore; maxPerUser: number };
+      quota?: { maxPerUser: number };
       /** With a cluster's Redis: run records there, runs on its BullMQ queue. */
       redis?: RedisTarget | undefined;
     },

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WirehubError } from '../../src/protocol/index.js';
 import type { NewRun, RunStore } from '../../src/tasks/runs/run-store.js';
 
 /** What the suite needs from a store under test. */
@@ -236,12 +237,12 @@ export function runRunStoreConformance(name: string, make: () => Promise<RunStor
       expect(mine(await store.listActive())).toEqual([a.run_id, c.run_id]);
     });
 
-    it('records who started a run, keeps its slot key internal, and lists by user and by task patterns', async () => {
+    it('records who started a run, keeps its quota internal, and lists by user and by task patterns', async () => {
       const mine = (records: { run_id: string }[], ids: string[]) =>
         records.map((r) => r.run_id).filter((id) => ids.includes(id));
       const alice = newRun({
         user: 'alice',
-        quotaKey: 'runs:user:alice',
+        quota: { key: 'runs:user:alice', max: 5 },
         project: 'acme',
         domain: 'prod',
         task: 'greet',
@@ -251,11 +252,9 @@ export function runRunStoreConformance(name: string, make: () => Promise<RunStor
       for (const run of [alice, bob, nobody]) await store.createRun(run, 'q');
       const ids = [alice.run_id, bob.run_id, nobody.run_id];
       expect(await store.getRun(alice.run_id)).toMatchObject({ user: 'alice' });
-      expect(await store.getRun(alice.run_id)).not.toHaveProperty('quotaKey');
+      expect(await store.getRun(alice.run_id)).not.toHaveProperty('quota');
+      expect(await store.getRun(alice.run_id)).not.toHaveProperty('quota_key');
       expect(await store.getRun(nobody.run_id)).not.toHaveProperty('user');
-      const active = await store.listActive();
-      expect(active.find((r) => r.run_id === alice.run_id)?.quotaKey).toBe('runs:user:alice');
-      expect(active.find((r) => r.run_id === bob.run_id)).not.toHaveProperty('quotaKey');
 
       expect(mine(await store.list({ limit: 500, user: 'alice' }), ids)).toEqual([alice.run_id]);
       expect(await store.list({ limit: 500, user: 'carol' })).toEqual([]);
@@ -285,6 +284,70 @@ export function runRunStoreConformance(name: string, make: () => Promise<RunStor
         error: { kind: 'USER', message: 'x' },
       });
       expect(await store.list({ limit: 500, user: 'bob', status: 'QUEUED' })).toEqual([]);
+    });
+
+    it('counts active runs against a quota: refuses the one over it, frees a slot at the end or on delete', async () => {
+      const key = `runs:user:quota-${n}`;
+      const quota = { key, max: 2, who: 'carol' };
+      const a = newRun({ user: 'carol', quota });
+      const b = newRun({ user: 'carol', quota });
+      await store.createRun(a, 'q');
+      await store.createRun(b, 'q');
+      // Another pool, and runs without a quota, are not counted.
+      await store.createRun(newRun({ user: 'dave', quota: { key: `${key}-other`, max: 2 } }), 'q');
+      await store.createRun(newRun({ user: 'carol' }), 'q');
+      expect(await store.countActive(key)).toBe(2);
+      const over = newRun({ user: 'carol', quota });
+      const refused = await store.createRun(over, 'q').catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(WirehubError);
+      expect(refused).toMatchObject({
+        code: 'too_many_runs',
+        message: 'carol already has 2 runs in progress; wait for one to end',
+        details: { max: 2 },
+      });
+      // Refused means not stored at all.
+      expect(await store.getRun(over.run_id)).toBeUndefined();
+      expect((await store.list({ limit: 500 })).map((r) => r.run_id)).not.toContain(over.run_id);
+
+      // Moving between active statuses keeps the slot; a terminal status frees it, once.
+      await store.apply(a.run_id, { status: 'INITIALIZING', message: 'i', attempt: 1 });
+      await store.apply(a.run_id, { status: 'RUNNING', message: 'r' });
+      expect(await store.countActive(key)).toBe(2);
+      await store.apply(a.run_id, { status: 'SUCCEEDED', message: 'done', outputs: {} });
+      expect(await store.countActive(key)).toBe(1);
+      expect((await store.apply(a.run_id, { status: 'FAILED', message: 'late' })).applied).toBe(false);
+      expect(await store.countActive(key)).toBe(1);
+      const c = newRun({ user: 'carol', quota });
+      await store.createRun(c, 'q');
+      expect(await store.countActive(key)).toBe(2);
+      await store.deleteRun(c.run_id);
+      expect(await store.countActive(key)).toBe(1);
+      // A larger max (the operator raised the limit) applies to the same pool at once.
+      await store.createRun(newRun({ user: 'carol', quota: { key, max: 3 } }), 'q');
+      expect(await store.countActive(key)).toBe(2);
+    });
+
+    it('never lets concurrent creates on two instances exceed a quota', async () => {
+      const other = await reopen();
+      const key = `runs:user:race-${n}`;
+      const quota = { key, max: 3 };
+      const attempts = Array.from({ length: 20 }, (_, i) =>
+        (i % 2 === 0 ? store : other).createRun(newRun({ user: 'eve', quota }), 'q').then(
+          () => 'created',
+          (err: unknown) => (err as WirehubError).code,
+        ),
+      );
+      const outcomes = await Promise.all(attempts);
+      expect(outcomes.filter((o) => o === 'created')).toHaveLength(3);
+      expect(outcomes.filter((o) => o === 'too_many_runs')).toHaveLength(17);
+      expect(await store.countActive(key)).toBe(3);
+      expect(await other.countActive(key)).toBe(3);
+      // An end applied by the other instance frees the slot for this one.
+      const [first] = (await other.list({ limit: 500, user: 'eve' })).filter((r) => r.status === 'QUEUED');
+      expect(first).toBeDefined();
+      await other.apply(first?.run_id ?? '', { status: 'ABORTED', message: 'cancelled' });
+      await store.createRun(newRun({ user: 'eve', quota }), 'q');
+      expect(await store.countActive(key)).toBe(3);
     });
 
     it('forgets a deleted run everywhere', async () => {

@@ -36,12 +36,16 @@ describe('SqliteRunStore schema 2', () => {
       attempt: 1,
       max_attempts: 1,
     };
-    await store.createRun({ ...base, run_id: 'r-new', user: 'alice', quotaKey: 'runs:user:alice' }, 'q');
+    const quota = { key: 'runs:user:alice', max: 1 };
+    await store.createRun({ ...base, run_id: 'r-new', user: 'alice', quota }, 'q');
     expect(await store.getRun('r-new')).toMatchObject({ user: 'alice' });
-    expect((await store.listActive()).map((r) => [r.run_id, r.quotaKey])).toEqual([
-      ['r-old', undefined],
-      ['r-new', 'runs:user:alice'],
-    ]);
+    expect((await store.listActive()).map((r) => r.run_id)).toEqual(['r-old', 'r-new']);
+    expect(await store.countActive('runs:user:alice')).toBe(1);
+    await expect(
+      store.createRun({ ...base, run_id: 'r-over', user: 'alice', quota }, 'q'),
+    ).rejects.toMatchObject({
+      code: 'too_many_runs',
+    });
     await store.close();
     const reopened = new Database(file);
     expect(reopened.pragma('user_version', { simple: true })).toBe(2);

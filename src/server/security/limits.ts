@@ -24,7 +24,7 @@ export interface LimitOptions {
   /**
    * Runs one user (a JWT `sub`) may have in progress (queued or running) at once; over it a
    * new run is refused with `too_many_runs`. API keys and auth-off callers are not limited.
-   * Held in the limit store, so a shared store makes it cluster-wide. Default 10.
+   * Counted by the run store, so with `--redis` it holds cluster-wide. Default 10.
    */
   maxRunsPerUser?: number;
 }

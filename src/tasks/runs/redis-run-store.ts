@@ -9,6 +9,7 @@ import {
   type RunChange,
   type RunListQuery,
   type RunStore,
+  tooManyRuns,
   updateBody,
 } from './run-store.js';
 import { isTerminal, RUN_TRANSITIONS } from './state-machine.js';
@@ -35,28 +36,33 @@ const LUA_TERMINAL = `{${RUN_STATUSES.filter(isTerminal)
 /** KEYS index of each status's index set in the apply script (they follow run, updates, active). */
 const LUA_STATUS_KEYS = `{${RUN_STATUSES.map((s, i) => `${s}=KEYS[${i + 4}]`).join(',')}}`;
 
-// KEYS: run, updates, all, active, status:QUEUED, the owner's index. ARGV: id, now, score,
-// first update, '1' when the run has an owner, then field/value pairs of the record.
+// KEYS: run, updates, all, active, status:QUEUED, the owner's index, the quota's set.
+// ARGV: id, now, score, first update, '1' when the run has an owner, the quota's max ('' =
+// none), then field/value pairs of the record. Returns 1, 0 (exists) or -1 (over the quota).
 const CREATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if ARGV[6] ~= '' and redis.call('ZCARD', KEYS[7]) >= tonumber(ARGV[6]) then return -1 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('RPUSH', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1]) end
+if ARGV[6] ~= '' then redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1]) end
 return 1
 `;
 
 // The rules of refusal() in run-store.ts, applied atomically next to the data.
 // KEYS: run, updates, active, then one index set per status (RUN_STATUSES order).
 // ARGV: id, status, message, now, body JSON (update without run_id/seq), progress, attempt,
-// fromAttempt, ifSeq, outputs JSON, error JSON, retention ms ('' = absent).
+// fromAttempt, ifSeq, outputs JSON, error JSON, retention ms, prefix of quota sets ('' = absent).
+// The quota set a run counts against is named in its record, so the key is built here: it
+// carries the same {runs} hash tag, so it lives in the same slot on Redis Cluster.
 const APPLY_SCRIPT = `
 local NEXT = ${LUA_NEXT}
 local TERMINAL = ${LUA_TERMINAL}
 local BY_STATUS = ${LUA_STATUS_KEYS}
-local cur = redis.call('HMGET', KEYS[1], 'status', 'seq', 'attempt', 'score', 'started_at')
+local cur = redis.call('HMGET', KEYS[1], 'status', 'seq', 'attempt', 'score', 'started_at', 'quota_key')
 local from = cur[1]
 if not from then return {0, 'unknown_run'} end
 if TERMINAL[from] then return {0, 'ended', from} end
@@ -81,6 +87,7 @@ if to ~= from then
 end
 if TERMINAL[to] then
   redis.call('ZREM', KEYS[3], ARGV[1])
+  if cur[6] then redis.call('ZREM', ARGV[13] .. cur[6], ARGV[1]) end
   redis.call('PEXPIRE', KEYS[1], ARGV[12])
   redis.call('PEXPIRE', KEYS[2], ARGV[12])
 end
@@ -202,6 +209,11 @@ function toRecord(runId: string, h: Record<string, string>): RunRecord | undefin
  * | `<p>{runs}:active`            | zset   | runs not ended                                    |
  * | `<p>{runs}:s:<STATUS>`        | zset   | runs per status                                   |
  * | `<p>{runs}:o:<user>`          | zset   | runs per user who started them                    |
+ * | `<p>{runs}:q:<quota key>`     | zset   | active runs counting against a per-user limit     |
+ *
+ * A run is added to its quota set in the script that creates it, if the set holds fewer than
+ * the limit, and removed in the script that applies its terminal status: the per-user limit
+ * holds cluster-wide, and nothing is held by a node that dies.
  *
  * An ended run's record and updates expire after `retentionMs`; index entries of expired
  * runs are dropped as lists come across them.
@@ -237,7 +249,7 @@ export class RedisRunStore implements RunStore {
     });
     // Errors surface on the commands that fail; the connection reconnects by itself.
     this.redis.on('error', () => {});
-    this.redis.defineCommand('whRunCreate', { numberOfKeys: 6, lua: CREATE_SCRIPT });
+    this.redis.defineCommand('whRunCreate', { numberOfKeys: 7, lua: CREATE_SCRIPT });
     this.redis.defineCommand('whRunApply', { numberOfKeys: 3 + RUN_STATUSES.length, lua: APPLY_SCRIPT });
     this.redis.defineCommand('whRunList', { numberOfKeys: 1, lua: LIST_SCRIPT });
     this.scripts = this.redis as unknown as Scripted;
@@ -254,6 +266,11 @@ export class RedisRunStore implements RunStore {
   /** The runs one user started (newest first by score). */
   private ownerKey(user: string): string {
     return this.key('o:', user);
+  }
+
+  /** The active runs that count against one quota. */
+  private quotaKey(key: string): string {
+    return this.key('q:', key);
   }
 
   open(): Promise<void> {
@@ -281,11 +298,13 @@ export class RedisRunStore implements RunStore {
       this.key('active'),
       this.statusKey('QUEUED'),
       this.ownerKey(run.user ?? ''),
+      this.quotaKey(run.quota?.key ?? ''),
       run.run_id,
       String(now),
       score,
       JSON.stringify(first),
       run.user === undefined ? '0' : '1',
+      run.quota === undefined ? '' : String(run.quota.max),
       ...[
         ['project', run.project],
         ['domain', run.domain],
@@ -301,9 +320,10 @@ export class RedisRunStore implements RunStore {
         ['updated_at', String(now)],
         ['score', score],
         ...(run.user === undefined ? [] : [['owner', run.user]]),
-        ...(run.quotaKey === undefined ? [] : [['quota_key', run.quotaKey]]),
+        ...(run.quota === undefined ? [] : [['quota_key', run.quota.key]]),
       ].flat(),
     );
+    if (created === -1 && run.quota) throw tooManyRuns(run.quota);
     if (created !== 1) throw new WirehubError('internal', `run ${run.run_id} already exists`);
     return first;
   }
@@ -313,14 +333,15 @@ export class RedisRunStore implements RunStore {
   }
 
   private async delete(runId: string): Promise<void> {
-    const owner = await this.redis.hget(this.key('r:', runId), 'owner');
+    const [owner, quota] = await this.redis.hmget(this.key('r:', runId), 'owner', 'quota_key');
     const tx = this.redis
       .multi()
       .del(this.key('r:', runId), this.key('u:', runId))
       .zrem(this.key('all'), runId)
       .zrem(this.key('active'), runId);
     for (const status of RUN_STATUSES) tx.zrem(this.statusKey(status), runId);
-    if (owner !== null) tx.zrem(this.ownerKey(owner), runId);
+    if (owner != null) tx.zrem(this.ownerKey(owner), runId);
+    if (quota != null) tx.zrem(this.quotaKey(quota), runId);
     await tx.exec();
   }
 
@@ -349,6 +370,7 @@ export class RedisRunStore implements RunStore {
       json(change.outputs),
       json(change.error),
       String(this.retentionMs),
+      this.key('q:'),
     );
     if (ok !== 1) {
       const refused: ApplyResult = { applied: false, reason: second as RefusalReason };
@@ -412,13 +434,14 @@ export class RedisRunStore implements RunStore {
     ids.forEach((id, i) => {
       const [err, reply] = replies[i] ?? [null, {}];
       if (err) throw err;
-      const hash = reply as Record<string, string>;
-      const record: ActiveRun | undefined = toRecord(id, hash);
-      if (!record || isTerminal(record.status)) return;
-      if (hash.quota_key !== undefined) record.quotaKey = hash.quota_key;
-      out.push(record);
+      const record: ActiveRun | undefined = toRecord(id, reply as Record<string, string>);
+      if (record && !isTerminal(record.status)) out.push(record);
     });
     return out;
+  }
+
+  countActive(quotaKey: string): Promise<number> {
+    return this.call(() => this.redis.zcard(this.quotaKey(quotaKey)));
   }
 
   /** Runs a Redis call; a failure to reach Redis becomes `broker_unavailable`. */

@@ -1,4 +1,3 @@
-import type { LimitStore } from '../../engine/limits.js';
 import { Frame } from '../../hub/frame.js';
 import type { Encoder, Hub } from '../../hub/hub.js';
 import { anonymousPrincipal, type Principal } from '../../hub/principal.js';
@@ -10,7 +9,7 @@ import { taskKey } from '../define-task.js';
 import type { Executor } from '../executors/executor.js';
 import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
 import type { RunRequester } from './run-access.js';
-import type { RunChange, RunListQuery, RunStore } from './run-store.js';
+import type { RunChange, RunListQuery, RunQuota, RunStore } from './run-store.js';
 import { isTerminal } from './state-machine.js';
 import { type RunRecord, type RunUpdate, runChannel } from './types.js';
 
@@ -28,10 +27,12 @@ export interface RunServiceOptions {
   recover?: boolean;
   log?: Logger;
   /**
-   * The per-user limit on concurrent runs: a requester with `quota` holds one slot of
-   * `runs:user:<user>` in `store` from submit until its run ends. Off when absent or 0.
+   * The per-user limit on concurrent runs: a requester with `quota` may have at most
+   * `maxPerUser` runs queued or running. The run store counts them (atomically with creating
+   * a run), so the limit is as wide as the store: the node, or the whole Redis cluster. Off
+   * when absent or 0.
    */
-  quota?: { store: LimitStore; maxPerUser: number };
+  quota?: { maxPerUser: number };
 }
 
 /** A checked request: the task exists and the inputs passed its schema. Nothing is stored yet. */
@@ -42,7 +43,7 @@ export interface PreparedRun {
   readonly requester: RunRequester;
 }
 
-/** The limit-store key of a user's concurrent-run slots. */
+/** The quota key of a user's runs in progress. */
 export function runQuotaKey(user: string | undefined): string {
   return `runs:user:${user ?? ''}`;
 }
@@ -119,11 +120,6 @@ export class RunService {
   private readonly quota: RunServiceOptions['quota'];
   /** Per run, the tail of its applies: a run's updates are stored and published in order. */
   private readonly chains = new Map<string, Promise<unknown>>();
-  /**
-   * Per-user slots this process took, by run: each is given back when the run's terminal
-   * update goes by on `run:<id>`, wherever it was applied (here, another node, a worker).
-   */
-  private readonly slots = new Map<string, { key: string; watcher: EndWatcher }>();
   private closed = false;
 
   constructor(options: RunServiceOptions) {
@@ -196,7 +192,7 @@ export class RunService {
     if (this.closed) throw new WirehubError('not_ready', 'the task runner is shut down');
     const { runId, task, inputs, requester } = prepared;
     const d = task.definition;
-    const quotaKey = await this.takeSlot(requester);
+    const quota = this.quotaOf(requester);
     let first: RunUpdate;
     try {
       first = await this.store.createRun(
@@ -210,23 +206,21 @@ export class RunService {
           attempt: 1,
           max_attempts: (d.retries ?? 0) + 1,
           ...(requester.user === undefined ? {} : { user: requester.user }),
-          ...(quotaKey === undefined ? {} : { quotaKey }),
+          ...(quota === undefined ? {} : { quota }),
         },
         `queued ${task.key}`,
       );
     } catch (err) {
       // Not stored means not accepted: nothing was started.
-      this.releaseSlot(quotaKey);
+      if (err instanceof WirehubError && err.code === 'too_many_runs') throw err;
       this.log.error({ err, run: runId }, 'storing a new run failed');
       if (err instanceof WirehubError) throw err; // e.g. broker_unavailable: Redis is away
       throw new WirehubError('internal', 'the run could not be stored');
     }
-    if (quotaKey !== undefined) await this.holdSlot(runId, quotaKey);
     await this.publish(first);
     try {
       await this.executor.submit({ runId, task, inputs, attempt: 1 });
     } catch (err) {
-      this.dropSlot(runId);
       await this.store.deleteRun(runId).catch((e: unknown) => {
         this.log.error({ err: e, run: runId }, 'forgetting a refused run failed');
       });
@@ -240,9 +234,9 @@ export class RunService {
     return this.submit(this.prepare(ref, inputs, requester));
   }
 
-  /** Runs in progress that hold a slot of `user`'s per-user limit (on this node's store). */
-  async runsInProgress(user: string | undefined): Promise<number> {
-    return this.quota ? this.quota.store.held(runQuotaKey(user)) : 0;
+  /** Runs in progress that count against `user`'s per-user limit (in the whole run store). */
+  runsInProgress(user: string | undefined): Promise<number> {
+    return this.store.countActive(runQuotaKey(user));
   }
 
   /**
@@ -318,8 +312,6 @@ export class RunService {
     await this.executor.close();
     await Promise.allSettled([...this.chains.values()]);
     await this.store.close();
-    // Unfinished runs give their slots back: the next start takes them again as it re-queues.
-    for (const runId of [...this.slots.keys()]) this.dropSlot(runId);
   }
 
   private async mustGet(runId: string): Promise<RunRecord> {
@@ -408,12 +400,8 @@ export class RunService {
         attempt,
         ifSeq: record.seq,
       }).catch(() => false);
+      // Still active, so it still counts against its user's limit: nothing to take again.
       if (!requeued) continue;
-      // The run held a per-user slot before the restart: it holds one again, over the limit or not.
-      if (record.quotaKey !== undefined && this.quota) {
-        if (await this.quota.store.acquire(record.quotaKey, Number.POSITIVE_INFINITY))
-          await this.holdSlot(runId, record.quotaKey);
-      }
       try {
         await this.executor.submit({ runId, task, inputs: record.inputs, attempt });
       } catch (err) {
@@ -426,44 +414,15 @@ export class RunService {
     }
   }
 
-  /** Takes one of the requester's run slots; undefined when no limit applies. */
-  private async takeSlot(requester: RunRequester): Promise<string | undefined> {
-    const quota = this.quota;
-    if (!quota || quota.maxPerUser <= 0 || !requester.quota) return undefined;
-    const key = runQuotaKey(requester.user);
-    if (!(await quota.store.acquire(key, quota.maxPerUser))) {
-      throw new WirehubError(
-        'too_many_runs',
-        `${requester.user ?? 'this user'} already has ${quota.maxPerUser} runs in progress; wait for one to end`,
-        { max: quota.maxPerUser },
-      );
-    }
-    return key;
-  }
-
-  /** Follows `run:<id>` and gives the slot back when the run ends, wherever that is applied. */
-  private async holdSlot(runId: string, key: string): Promise<void> {
-    const watcher = new EndWatcher();
-    this.slots.set(runId, { key, watcher });
-    await this.hub.subscribe(runChannel(runId), { session: watcher, encoder: updateEncoder });
-    void watcher.ended.then(() => this.dropSlot(runId));
-  }
-
-  private dropSlot(runId: string): void {
-    const held = this.slots.get(runId);
-    if (!held) return;
-    this.slots.delete(runId);
-    this.hub.unsubscribe(runChannel(runId), held.watcher);
-    this.releaseSlot(held.key);
-  }
-
-  private releaseSlot(key: string | undefined): void {
-    if (key === undefined || !this.quota) return;
-    const store = this.quota.store;
-    // A remote store may fail; the slot then expires there, and the runs go on.
-    Promise.resolve()
-      .then(() => store.release(key))
-      .catch((err: unknown) => this.log.warn({ err, key }, 'limit store release failed'));
+  /** The limit the requester's new run counts against; undefined when none applies. */
+  private quotaOf(requester: RunRequester): RunQuota | undefined {
+    const max = this.quota?.maxPerUser ?? 0;
+    if (max <= 0 || !requester.quota) return undefined;
+    return {
+      key: runQuotaKey(requester.user),
+      max,
+      ...(requester.user === undefined ? {} : { who: requester.user }),
+    };
   }
 
   private async interrupted(runId: string, message: string, ifSeq?: number): Promise<void> {

@@ -1,4 +1,5 @@
 import type { PatternPieces } from '../../hub/permissions.js';
+import { WirehubError } from '../../protocol/index.js';
 import { canTransition, isTerminal } from './state-machine.js';
 import type { RunError, RunRecord, RunStatus, RunUpdate } from './types.js';
 
@@ -7,12 +8,35 @@ export type NewRun = Pick<
   RunRecord,
   'run_id' | 'project' | 'domain' | 'task' | 'version' | 'inputs' | 'max_attempts' | 'attempt' | 'user'
 > & {
-  /** The limit-store key of the per-user slot the run holds while it is active. */
-  quotaKey?: string;
+  /** The limit the run counts against while it is active (queued or running). */
+  quota?: RunQuota;
 };
 
-/** A run that had not ended, with the per-user slot it held (re-taken after a restart). */
-export type ActiveRun = RunRecord & { quotaKey?: string };
+/**
+ * A limit on runs in progress: at most `max` active runs may count against `key` (one per
+ * user: `runs:user:<sub>`). The store checks it in the same atomic step that creates the
+ * run, and a run stops counting in the step that applies its terminal status, so the limit
+ * follows the runs themselves: it holds across every process that shares the store, and a
+ * process that dies holds nothing (its runs count until they are re-queued and end, or fail).
+ */
+export interface RunQuota {
+  key: string;
+  max: number;
+  /** Who the limit is for, as the refusal names them. */
+  who?: string;
+}
+
+/** A run that had not ended. */
+export type ActiveRun = RunRecord;
+
+/** The refusal of a run over its quota: `too_many_runs` (HTTP 429) with `details.max`. */
+export function tooManyRuns(quota: RunQuota): WirehubError {
+  return new WirehubError(
+    'too_many_runs',
+    `${quota.who ?? 'this user'} already has ${quota.max} runs in progress; wait for one to end`,
+    { max: quota.max },
+  );
+}
 
 /** Which runs `list` returns, newest first. */
 export interface RunListQuery {
@@ -68,7 +92,11 @@ export interface RunStore {
   readonly kind: string;
   /** Connects or opens (creating what is missing). Idempotent. */
   open(): Promise<void>;
-  /** Creates a run with its first update (QUEUED, `seq` 1) and returns that update. */
+  /**
+   * Creates a run with its first update (QUEUED, `seq` 1) and returns that update. With
+   * `run.quota`, atomically refuses it (`too_many_runs`) when `quota.max` active runs already
+   * count against `quota.key`.
+   */
   createRun(run: NewRun, message: string, now?: number): Promise<RunUpdate>;
   /** Forgets a run entirely (one its executor refused right after it was created). */
   deleteRun(runId: string): Promise<void>;
@@ -85,8 +113,10 @@ export interface RunStore {
    * The store filters, so a caller who may see few runs does not page through the rest.
    */
   list(query: RunListQuery): Promise<RunRecord[]>;
-  /** Runs that have not ended, oldest first (what a restart must look after), with their slots. */
+  /** Runs that have not ended, oldest first (what a restart must look after). */
   listActive(): Promise<ActiveRun[]>;
+  /** How many active runs count against the quota `key`. */
+  countActive(quotaKey: string): Promise<number>;
   close(): Promise<void>;
 }
 

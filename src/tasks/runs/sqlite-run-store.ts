@@ -9,14 +9,16 @@ import {
   type NewRun,
   type RunChange,
   type RunListQuery,
+  type RunQuota,
   type RunStore,
   refusal,
+  tooManyRuns,
   updateBody,
 } from './run-store.js';
 import { isTerminal } from './state-machine.js';
 import type { RunError, RunRecord, RunStatus, RunUpdate } from './types.js';
 
-/** 2: `owner` (who started the run) and `quota_key` (the limit slot it holds while active). */
+/** 2: `owner` (who started the run) and `quota_key` (the limit it counts against while active). */
 const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
@@ -63,7 +65,13 @@ const ADDED_COLUMNS: readonly [string, string][] = [
   ['quota_key', 'TEXT'],
 ];
 
-const INDEXES_V2 = 'CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, created_at DESC);';
+const INDEXES_V2 = `
+CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, created_at DESC);
+CREATE INDEX IF NOT EXISTS runs_by_quota ON runs (quota_key, status) WHERE quota_key IS NOT NULL;
+`;
+
+/** The statuses of a run in progress, as SQL. */
+const ACTIVE_SQL = "('QUEUED', 'INITIALIZING', 'RUNNING')";
 
 interface RunRow {
   id: string;
@@ -223,11 +231,19 @@ export class SqliteRunStore implements RunStore {
     const state = db.prepare<[string], { status: RunStatus; seq: number; attempt: number }>(
       'SELECT status, seq, attempt FROM runs WHERE id = ?',
     );
+    const countActive = db.prepare<[string], { n: number }>(
+      `SELECT COUNT(*) AS n FROM runs WHERE quota_key = ? AND status IN ${ACTIVE_SQL}`,
+    );
     return {
-      create: db.transaction((run: Record<string, unknown>, first: Record<string, unknown>) => {
-        insertRun.run(run);
-        insertUpdate.run(first);
-      }),
+      countActive,
+      // One transaction: the count and the insert cannot interleave with another create.
+      create: db.transaction(
+        (run: Record<string, unknown>, first: Record<string, unknown>, quota?: RunQuota) => {
+          if (quota && (countActive.get(quota.key)?.n ?? 0) >= quota.max) throw tooManyRuns(quota);
+          insertRun.run(run);
+          insertUpdate.run(first);
+        },
+      ),
       apply: db.transaction((runId: string, change: RunChange, now: number): ApplyResult => {
         const cur = state.get(runId);
         if (!cur) return { applied: false, reason: 'unknown_run' };
@@ -260,7 +276,7 @@ export class SqliteRunStore implements RunStore {
         'SELECT * FROM run_updates WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
       active: db.prepare<[], RunRow>(
-        `SELECT * FROM runs WHERE status IN ('QUEUED', 'INITIALIZING', 'RUNNING') ORDER BY created_at, rowid`,
+        `SELECT * FROM runs WHERE status IN ${ACTIVE_SQL} ORDER BY created_at, rowid`,
       ),
     };
   }
@@ -272,7 +288,8 @@ export class SqliteRunStore implements RunStore {
 
   async createRun(run: NewRun, message: string, now = Date.now()): Promise<RunUpdate> {
     const at = new Date(now).toISOString();
-    this.s.create(
+    // IMMEDIATE: the quota count and the insert hold the write lock even across processes.
+    this.s.create.immediate(
       {
         id: run.run_id,
         project: run.project,
@@ -285,7 +302,7 @@ export class SqliteRunStore implements RunStore {
         max_attempts: run.max_attempts,
         now,
         owner: run.user ?? null,
-        quota_key: run.quotaKey ?? null,
+        quota_key: run.quota?.key ?? null,
       },
       {
         run_id: run.run_id,
@@ -297,6 +314,7 @@ export class SqliteRunStore implements RunStore {
         outputs: null,
         error: null,
       },
+      run.quota,
     );
     return { run_id: run.run_id, seq: 1, status: 'QUEUED', message, at };
   }
@@ -344,11 +362,11 @@ export class SqliteRunStore implements RunStore {
   }
 
   async listActive(): Promise<ActiveRun[]> {
-    return this.s.active.all().map((row) => {
-      const record: ActiveRun = toRecord(row);
-      if (row.quota_key !== null) record.quotaKey = row.quota_key;
-      return record;
-    });
+    return this.s.active.all().map(toRecord);
+  }
+
+  async countActive(quotaKey: string): Promise<number> {
+    return this.s.countActive.get(quotaKey)?.n ?? 0;
   }
 
   private listStatement(sql: string): Database.Statement<unknown[], RunRow> {
