@@ -73,10 +73,12 @@ async function run(nodes: CliServer[], room: string): Promise<Result> {
 
   const start = process.hrtime.bigint();
   let sent = 0;
-  const perTick = Math.max(1, Math.round((RATE * TICK_MS) / 1000));
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
-      for (let i = 0; i < perTick && sent < MESSAGES; i += 1, sent += 1) {
+      // Catch up to the schedule (RATE per second since start), whatever the timer's drift:
+      // the offered rate is RATE, not a rounded per-tick count.
+      const due = Math.min(MESSAGES, Math.floor((Number(process.hrtime.bigint() - start) / 1e9) * RATE) + 1);
+      for (; sent < due; sent += 1) {
         publisher.send(`${sent} ${process.hrtime.bigint()}`);
       }
       if (sent >= MESSAGES) {
