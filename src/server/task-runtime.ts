@@ -121,12 +121,12 @@ export class TaskRuntime {
   }
 
   /**
-   * Graceful stop of what runs here: a BullMQ executor takes no new jobs and gives running
-   * attempts `timeoutMs` before handing them back to the queue. Embedded runs simply stop
-   * with the process (the next start re-queues them).
+   * Graceful stop of what runs here (see `Executor.drain`): no new run starts, running
+   * attempts get `timeoutMs` to end, and those still running then are interrupted and
+   * re-queued (BullMQ: retried by another worker; embedded: at the next start).
    */
-  async drain(timeoutMs: number): Promise<void> {
-    if (this.executor instanceof BullmqExecutor) await this.executor.drain(timeoutMs);
+  drain(timeoutMs: number): Promise<void> {
+    return this.executor.drain(timeoutMs);
   }
 
   close(): Promise<void> {

@@ -183,3 +183,62 @@ describe('restart after kill -9', () => {
     // than the default 30 s budget.
   }, 90_000);
 });
+
+describe('restart after SIGTERM (a graceful drain)', () => {
+  const children: CliServer[] = [];
+  const clients: TaskRunnerClient[] = [];
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    for (const s of children.splice(0)) {
+      s.child.kill('SIGKILL');
+      await s.exited;
+    }
+  });
+
+  it('lets short runs finish in the drain window, re-queues the rest, and the next start runs them', async () => {
+    const dataDir = tempDir();
+    const args = ['--data-dir', dataDir, '--tasks', FIXTURES, '--task-workers', '2', '--drain-window', '3s'];
+    const first = await startCliServer(args);
+    children.push(first);
+    const c1 = await TaskRunnerClient.connect(first.wsUrl);
+    clients.push(c1);
+    const short = await c1.start('sleep', { ms: 500 }, 'test', 'fixtures');
+    const patient = await c1.start('patient', { ms: 600_000 }, 'test', 'fixtures');
+    await c1.when(short, (u) => u.message === 'sleeping');
+    await c1.when(patient, (u) => u.message === 'first attempt: sleeping');
+    // Both threads are busy: this one waits for a thread when the drain begins.
+    const waiting = await c1.start('echo', { value: 'after the restart' }, 'test', 'fixtures');
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+
+    const second = await startCliServer(args);
+    children.push(second);
+    // The short run ended inside the window, on the first process.
+    const finished = await getRun(second.url, short);
+    expect(finished.status).toBe('SUCCEEDED');
+    expect(finished.updates.map((u) => u.message)).not.toContain(
+      're-queued after a server restart (attempt 1 of 1)',
+    );
+
+    const c2 = await TaskRunnerClient.connect(second.wsUrl);
+    clients.push(c2);
+    c2.send({ watch: patient });
+    c2.send({ watch: waiting });
+    expect(await c2.ended(patient)).toMatchObject({ status: 'SUCCEEDED', outputs: { attempt: 2 } });
+    expect(c2.updates(patient).map((u) => u.message)).toEqual(
+      expect.arrayContaining([
+        'attempt 1 of 2 failed (SYSTEM: interrupted: the server shut down); re-queued for the next start',
+        're-queued after a server restart (attempt 2 of 2)',
+      ]),
+    );
+    // The waiting run never started on the first process, so it starts at attempt 1 here.
+    expect(await c2.ended(waiting)).toMatchObject({ status: 'SUCCEEDED', outputs: { attempt: 1 } });
+    const waited = await getRun(second.url, waiting);
+    expect(waited.updates.filter((u) => u.status === 'INITIALIZING')).toHaveLength(1);
+    expect(waited.updates.map((u) => u.message)).toContain(
+      're-queued after a server restart (attempt 1 of 1)',
+    );
+  }, 90_000);
+});

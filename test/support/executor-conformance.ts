@@ -307,6 +307,32 @@ export function runExecutorConformance(name: string, make: () => Promise<Executo
       expect((await rec.ended(await submit('echo', { value: 'again', steps: 0 }))).status).toBe('SUCCEEDED');
     });
 
+    it('drains: running attempts end normally, waiting runs get no update, then nothing is taken', async () => {
+      const running = await Promise.all(
+        Array.from({ length: subject.concurrency }, () => submit('sleep', { ms: 300 })),
+      );
+      for (const id of running) await rec.when(id, (u) => u.message === 'sleeping');
+      const waiting = await submit('echo', { value: 'waiting', steps: 0 });
+      await executor.drain(30_000);
+      for (const id of running) expect((await rec.ended(id)).status).toBe('SUCCEEDED');
+      // It never started here: no update at all (it stays QUEUED for the next start or another worker).
+      expect(rec.of(waiting)).toEqual([]);
+      await expect(submit('echo', { value: 'late' })).rejects.toBeInstanceOf(WirehubError);
+    });
+
+    it('drains: attempts still running after the timeout are interrupted, re-queued when attempts remain, else FAILED', async () => {
+      const retriable = await submit('patient', { ms: 60_000 });
+      const last = await submit('sleep', { ms: 60_000 });
+      await rec.when(retriable, (u) => u.message === 'first attempt: sleeping');
+      await rec.when(last, (u) => u.message === 'sleeping');
+      await executor.drain(100);
+      const requeued = rec.of(retriable).at(-1);
+      expect(requeued).toMatchObject({ status: 'QUEUED', attempt: 2 });
+      expect(requeued?.message).toMatch(/^attempt 1 of 2 failed \(SYSTEM: interrupted: .*shut down\)/);
+      expect(await rec.ended(last)).toMatchObject({ status: 'FAILED', error: { kind: 'SYSTEM' } });
+      expect((await rec.ended(last)).error?.message).toMatch(/^interrupted: .*shut down/);
+    });
+
     it('emits nothing after close', async () => {
       const id = await submit('sleep', { ms: 60_000 });
       await rec.when(id, (u) => u.message === 'sleeping');

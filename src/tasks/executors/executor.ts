@@ -77,5 +77,13 @@ export interface Executor {
    * unfinished run counts as orphaned (an in-process executor starts empty).
    */
   orphaned?<R extends RunRecord>(runs: R[]): Promise<R[]>;
+  /**
+   * Graceful stop of what runs in this process, then `close()`. No new run is taken here;
+   * runs that have not started here get no update (they stay QUEUED, for the next start or
+   * another worker); attempts running get up to `timeoutMs` to end, and one still running
+   * then is interrupted: QUEUED at its next attempt when it has one left (retried later,
+   * elsewhere or at the next start), else FAILED with a SYSTEM error.
+   */
+  drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }

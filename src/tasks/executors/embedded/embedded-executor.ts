@@ -30,6 +30,8 @@ interface RunState {
   attempt: number;
   /** The attempt on a thread (or waiting for one); undefined while waiting out a backoff. */
   handle: AttemptHandle | undefined;
+  /** The current attempt got on a thread (it said INITIALIZING). */
+  onThread: boolean;
   cancelled: boolean;
   backoff: NodeJS.Timeout | undefined;
 }
@@ -57,6 +59,11 @@ export class EmbeddedExecutor implements Executor {
   private readonly runs = new Map<string, RunState>();
   private listener: ExecutorListener | undefined;
   private closed = false;
+  /** Set by `drain()`: no run is accepted and no attempt starts any more. */
+  private draining = false;
+  private drained: Promise<void> | undefined;
+  /** Resolved by `finish()` when the last run leaves while draining. */
+  private onIdle: (() => void) | undefined;
 
   constructor(options: EmbeddedExecutorOptions = {}) {
     this.poolSize = options.poolSize ?? availableParallelism();
@@ -89,6 +96,7 @@ export class EmbeddedExecutor implements Executor {
 
   async submit(request: ExecutionRequest): Promise<void> {
     if (this.closed) throw new WirehubError('not_ready', 'the task executor is shut down');
+    if (this.draining) throw new WirehubError('not_ready', 'this node is shutting down; try another node');
     if (this.runs.has(request.runId)) throw new Error(`run ${request.runId} was already submitted`);
     if (this.runs.size >= this.poolSize + this.queueSize) {
       throw new WirehubError(
@@ -102,6 +110,7 @@ export class EmbeddedExecutor implements Executor {
       maxAttempts: (request.task.definition.retries ?? 0) + 1,
       attempt: request.attempt,
       handle: undefined,
+      onThread: false,
       cancelled: false,
       backoff: undefined,
     };
@@ -116,6 +125,41 @@ export class EmbeddedExecutor implements Executor {
     if (state.handle) state.handle.stop('cancel');
     else this.finish(state, abortedUpdate()); // waiting out a retry backoff: nothing is running
     return true;
+  }
+
+  /**
+   * Graceful stop: no run is accepted and no attempt starts any more. Runs that have not got
+   * on a thread (waiting for one, or waiting out a retry backoff) are dropped without an
+   * update, so they stay QUEUED in the run store and the next start picks them up at the same
+   * attempt. Attempts on a thread get `timeoutMs` to end; one still running then is stopped
+   * (its signal, then its thread) and counts as a failed attempt: re-queued at the next
+   * attempt for the next start when it has one left, else FAILED with a SYSTEM error.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.drained ??= this.runDrain(timeoutMs);
+    return this.drained;
+  }
+
+  private async runDrain(timeoutMs: number): Promise<void> {
+    if (this.closed) return;
+    this.draining = true;
+    for (const state of [...this.runs.values()]) {
+      if (state.onThread) continue;
+      clearTimeout(state.backoff);
+      state.handle?.stop('shutdown');
+      this.runs.delete(state.request.runId);
+    }
+    if (this.runs.size > 0) {
+      const idle = new Promise<void>((resolve) => {
+        this.onIdle = resolve;
+      });
+      const deadline = setTimeout(() => {
+        for (const state of this.runs.values()) state.handle?.stop('shutdown');
+      }, timeoutMs);
+      await idle;
+      clearTimeout(deadline);
+    }
+    await this.close();
   }
 
   async close(): Promise<void> {
@@ -146,9 +190,13 @@ export class EmbeddedExecutor implements Executor {
         attempt: state.attempt,
         maxAttempts: state.maxAttempts,
       },
-      (update) => this.emit(state, update),
+      (update) => {
+        if (update.status === 'INITIALIZING') state.onThread = true;
+        this.emit(state, update);
+      },
     );
     state.handle = handle;
+    state.onThread = false;
     handle.done.then((end) => {
       if (state.handle === handle) this.endAttempt(state, end);
     });
@@ -160,6 +208,15 @@ export class EmbeddedExecutor implements Executor {
       const ms = state.request.task.definition.timeoutMs;
       const message = `timed out after ${ms} ms (${this.describeAttempt(state)})`;
       this.finish(state, { status: 'TIMED_OUT', message, error: { kind: 'USER', message } });
+    } else if (end.kind === 'stopped' && end.why === 'shutdown' && !state.cancelled) {
+      const message = 'interrupted: the server shut down';
+      if (state.attempt < state.maxAttempts) this.retry(state, { kind: 'SYSTEM', message });
+      else
+        this.finish(state, {
+          status: 'FAILED',
+          message: `failed: ${message}`,
+          error: { kind: 'SYSTEM', message },
+        });
     } else if (end.kind === 'stopped' || state.cancelled) {
       this.finish(state, abortedUpdate());
     } else if (end.kind === 'succeeded') {
@@ -172,9 +229,18 @@ export class EmbeddedExecutor implements Executor {
   }
 
   private retry(state: RunState, error: RunError): void {
-    const delay = retryDelay(state.attempt, this.retryDelayMs, this.maxRetryDelayMs);
     const failed = this.describeAttempt(state);
     state.attempt += 1;
+    if (this.draining) {
+      // No attempt starts any more here: the run waits, QUEUED at its next attempt, for the next start.
+      this.finish(state, {
+        status: 'QUEUED',
+        message: `${failed} failed (${error.kind}: ${error.message}); re-queued for the next start`,
+        attempt: state.attempt,
+      });
+      return;
+    }
+    const delay = retryDelay(state.attempt - 1, this.retryDelayMs, this.maxRetryDelayMs);
     this.emit(state, {
       status: 'QUEUED',
       message: `${failed} failed (${error.kind}: ${error.message}); retrying in ${delay} ms`,
@@ -190,6 +256,7 @@ export class EmbeddedExecutor implements Executor {
     this.emit(state, update);
     clearTimeout(state.backoff);
     if (this.runs.get(state.request.runId) === state) this.runs.delete(state.request.runId);
+    if (this.draining && this.runs.size === 0) this.onIdle?.();
   }
 }
 
