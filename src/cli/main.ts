@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './bench/command.js';
+import { connectCommand } from './connect.js';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { tasksCommand } from './tasks.js';
@@ -20,6 +21,7 @@ const program = new Command('wirehub')
   .addCommand(workerCommand())
   .addCommand(tasksCommand())
   .addCommand(runCommand())
+  .addCommand(connectCommand())
   .addCommand(benchCommand());
 
 for (const cmd of program.commands) cmd.exitOverride();

@@ -1,15 +1,7 @@
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import WebSocket from 'ws';
-import {
-  authHeaders,
-  getJson,
-  ServerError,
-  type TaskInfo,
-  tokenOption,
-  urlOption,
-  wsBase,
-} from './server-api.js';
+import { openSocket } from './open-socket.js';
+import { getJson, type TaskInfo, tokenOption, urlOption, wsBase } from './server-api.js';
 
 const NAME = '[A-Za-z0-9_.-]{1,64}';
 const REF = new RegExp(`^(${NAME})/(${NAME})/(${NAME})(?:@(${NAME}))?$`);
@@ -117,32 +109,6 @@ async function inputTypes(
   return types;
 }
 
-function openSocket(url: string, token: string | undefined): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${wsBase(url)}/task-runner`, { headers: authHeaders(token) });
-    ws.once('open', () => resolve(ws));
-    // A refused upgrade (401 without a good --token, 403, 429…) says why in its JSON body.
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => {
-        let message = 'no details';
-        try {
-          const error = (JSON.parse(body) as { error?: { code?: string; message?: string } }).error;
-          if (error?.message) message = `${error.code ?? 'error'}: ${error.message}`;
-        } catch {}
-        reject(new ServerError(`${url} refused the connection (HTTP ${res.statusCode}): ${message}`));
-      });
-    });
-    ws.once('error', (err: Error & { code?: string }) =>
-      reject(new ServerError(`cannot reach ${url}: ${err.code ?? err.message}`)),
-    );
-  });
-}
-
 /** Starts the run over `/task-runner`, shows its updates, prints its outputs. Resolves with the exit code. */
 async function runTask(
   ref: CliTaskRef,
@@ -150,7 +116,7 @@ async function runTask(
   url: string,
   token: string | undefined,
 ): Promise<number> {
-  const ws = await openSocket(url, token);
+  const ws = await openSocket(`${wsBase(url)}/task-runner`, token, undefined, url);
   const view = new ProgressView(process.stderr.isTTY === true);
   let runId: string | undefined;
   let settled = false;

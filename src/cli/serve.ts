@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
-import { createServer } from '../server/create-server.js';
 import {
   collectList,
   parseDuration,
@@ -213,6 +212,9 @@ export function serveCommand(): Command {
         { exitCode: 2, code: 'wirehub.usage' },
       );
     }
+    // Loaded here, not at the top: every other command (connect, run, tasks…) starts without
+    // the server's modules (Fastify, BullMQ, SQLite…), about 3× faster.
+    const { createServer } = await import('../server/create-server.js');
     const server = await createServer({
       ...toServerSecurityOptions(flags),
       host: flags.host,

@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createWorker } from '../server/worker-node.js';
 import { collectList, parseDuration, parseIntAtLeast, parseLogLevel, parseRedisUrl } from './parse.js';
 
 interface WorkerFlags {
@@ -110,6 +109,8 @@ export function workerCommand(): Command {
           code: 'wirehub.redisRequired',
         });
       }
+      // Loaded here so that other commands start without the worker's modules (see serve.ts).
+      const { createWorker } = await import('../server/worker-node.js');
       const worker = await createWorker({
         redis: flags.redis,
         modules: flags.tasks ?? [],
