@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
+import { applyConfigFile, configOption } from './config-file.js';
 import {
   collectList,
   parseDuration,
@@ -197,6 +198,7 @@ export function serveCommand(): Command {
       ),
     );
   for (const option of securityOptions()) command.addOption(option);
+  command.addOption(configOption()).hook('preAction', (cmd) => applyConfigFile(cmd));
   return command.action(async (flags: ServeFlags) => {
     const problem = securityFlagsProblem(flags);
     if (problem) command.error(`error: ${problem}`, { exitCode: 2, code: 'wirehub.usage' });

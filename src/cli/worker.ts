@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { applyConfigFile, configOption } from './config-file.js';
 import { collectList, parseDuration, parseIntAtLeast, parseLogLevel, parseRedisUrl } from './parse.js';
 
 interface WorkerFlags {
@@ -102,6 +103,8 @@ export function workerCommand(): Command {
         'info',
       ),
     )
+    .addOption(configOption())
+    .hook('preAction', (cmd) => applyConfigFile(cmd))
     .action(async (flags: WorkerFlags, command: Command) => {
       if (!flags.redis) {
         command.error("error: required option '--redis <url>' not specified (or set WIREHUB_REDIS_URL)", {
