@@ -175,7 +175,7 @@ export class WirehubServer {
       const redis = typeof o.redis === 'string' ? { url: o.redis } : o.redis;
       return new RedisEngine({ log: this.log, ...redis });
     }
-    return new SqliteEngine({ file: join(o.dataDir, 'channels.db') });
+    return new SqliteEngine({ file: join(o.dataDir, 'channels.db'), log: this.log });
   }
 
   /** Serves another WebSocket endpoint. Call before `listen()`. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Engine, HistoryPolicy, Publication } from '../../src/engine/types.js';
+import { eventually } from './cluster.js';
 
 export interface ConformanceOptions {
   /** Shown in the test names. */
@@ -11,6 +12,11 @@ export interface ConformanceOptions {
    * epoch, so clients learn their history is gone.
    */
   durable: boolean;
+  /**
+   * Runs the engine's idle sweep as if the clock read `now` (embedded engines). Absent when
+   * the store expires channels by itself in real time (Redis key TTLs): the test then waits.
+   */
+  sweep?: (engine: Engine, now: number) => void;
 }
 
 /** Opens an engine on `store`, an opaque key: the same key means the same persisted state. */
@@ -254,6 +260,35 @@ export function runEngineConformance(makeEngine: MakeEngine, options: Conformanc
         expect(otherEpoch).toMatchObject({ complete: false, publications: [], epoch, offset: 3 });
         const future = await h.engine.history('chat:a', { since: { epoch, offset: 9 } }, KEEP);
         expect(future.complete).toBe(false);
+      });
+    });
+
+    describe('store: idle channels', () => {
+      // Tiny so that Redis, which expires keys in real time, forgets the channel quickly.
+      const BRIEF: HistoryPolicy = { size: 10, ttlMs: 50 };
+
+      it('forgets a channel unused for 2 × its history ttl: since then gets complete:false and a new epoch', async () => {
+        const h = await start();
+        const [pub] = await publishMany(h.engine, 'chat:idle', 2, BRIEF);
+        const epoch = pub?.epoch ?? '';
+        const since = { epoch, offset: 2 };
+        if (options.sweep) {
+          // Past the ttl, inside 2 × ttl: history expired, the position is kept (nothing missed).
+          options.sweep(h.engine, Date.now() + BRIEF.ttlMs + 10);
+          expect(await h.engine.history('chat:idle', { since }, BRIEF)).toMatchObject({
+            epoch,
+            offset: 2,
+            complete: true,
+          });
+          options.sweep(h.engine, Date.now() + 2 * BRIEF.ttlMs + 1);
+        }
+        const later = await eventually('the idle channel to be forgotten', async () => {
+          const result = await h.engine.history('chat:idle', { since }, BRIEF);
+          return result.epoch !== epoch && result;
+        });
+        expect(later).toMatchObject({ offset: 0, complete: false, publications: [] });
+        const next = await h.engine.publish({ channel: 'chat:idle', data: 'again', history: BRIEF });
+        expect(next).toMatchObject({ epoch: later.epoch, offset: 1 });
       });
     });
 

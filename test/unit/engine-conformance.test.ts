@@ -3,12 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import { SqliteEngine } from '../../src/engine/sqlite/sqlite-engine.js';
+import type { Engine } from '../../src/engine/types.js';
 import { runEngineConformance } from '../support/engine-conformance.js';
 
-runEngineConformance(() => new MemoryEngine(), { name: 'memory', durable: false });
+const sweep = (engine: Engine, now: number) => (engine as MemoryEngine).sweep(now);
+
+runEngineConformance(() => new MemoryEngine(), { name: 'memory', durable: false, sweep });
 
 const dir = mkdtempSync(join(tmpdir(), 'wirehub-sqlite-'));
 runEngineConformance((store) => new SqliteEngine({ file: join(dir, `${store}.db`) }), {
   name: 'sqlite',
   durable: true,
+  sweep,
 });

@@ -1,3 +1,4 @@
+import { KEEP_WITHOUT_POLICY_MS, positionKeepMs } from '../retention.js';
 import type { HistoryPolicy, HistoryQuery, HistoryResult, Publication, StreamPosition } from '../types.js';
 
 /**
@@ -8,6 +9,13 @@ import type { HistoryPolicy, HistoryQuery, HistoryResult, Publication, StreamPos
 export class ChannelStream {
   private entries: Publication[] = [];
   private head = 0;
+  /** ms since the Unix epoch of the last publication, history read or position read. */
+  lastUsed = Date.now();
+  /**
+   * The policy of the last publication or read; undefined while unknown (a stream only
+   * `position()` touched). Kept by reference: recording it allocates nothing.
+   */
+  policy: HistoryPolicy | undefined;
 
   constructor(
     public epoch: string,
@@ -19,7 +27,26 @@ export class ChannelStream {
     pub.epoch = this.epoch;
     pub.offset = this.offset;
     this.entries.push(pub);
+    this.policy = policy;
+    this.lastUsed = pub.at;
     this.trim(policy, pub.at);
+  }
+
+  /** When the stream, unused since, is forgotten (see retention.ts). */
+  forgetAt(): number {
+    return this.lastUsed + (this.policy ? positionKeepMs(this.policy.ttlMs) : KEEP_WITHOUT_POLICY_MS);
+  }
+
+  /**
+   * Drops the publications older than the policy's ttl without waiting for a read, and frees
+   * their memory. Returns whether any was dropped.
+   */
+  expire(now: number): boolean {
+    if (!this.policy) return false;
+    const first = this.firstOffset();
+    this.trim(this.policy, now);
+    if (this.head > 0) this.kept();
+    return this.firstOffset() !== first;
   }
 
   /** Restores a kept publication (used when loading persisted history). */
@@ -38,6 +65,8 @@ export class ChannelStream {
   }
 
   read(query: HistoryQuery, policy: HistoryPolicy, now = Date.now()): HistoryResult {
+    this.policy = policy;
+    this.lastUsed = now;
     this.trim(policy, now);
     const kept = this.kept();
     const limit = query.limit ?? Number.POSITIVE_INFINITY;

@@ -1,4 +1,5 @@
 import { IdSequence, randomId } from '../../util/ids.js';
+import type { Logger } from '../../util/logger.js';
 import { newPublication } from '../publication.js';
 import type {
   Engine,
@@ -14,21 +15,74 @@ import type {
 import { ChannelStream } from './channel-stream.js';
 import { PresenceTable } from './presence-table.js';
 
+export interface MemoryEngineOptions {
+  /** How often idle channels are swept out of memory (ms); default 60 s. */
+  sweepIntervalMs?: number;
+  /** Where a failed sweep is reported; silent when absent. */
+  log?: Logger;
+}
+
+/** What an embedded engine holds in memory right now (for tests and metrics). */
+export interface EngineSizes {
+  /** Channel streams in memory. */
+  streams: number;
+  /** Channels with presence entries. */
+  presenceChannels: number;
+}
+
 /**
  * The embedded engine: one process, everything in memory. Publications are delivered to
  * the handler in a microtask, in publish order, so `publish()` behaves like a networked
  * engine (asynchronous) without the latency.
+ *
+ * Memory stays bounded by the channels in use: a sweep (every `sweepIntervalMs`, or `sweep()`)
+ * drops expired publications and forgets a stream unused for 2 × its history TTL, the same
+ * rule as the Redis engine (src/engine/retention.ts). A channel with a local subscriber is
+ * never forgotten: this engine has no `gap` event to tell that subscriber its epoch changed.
+ *
+ * @example
+ * ```ts
+ * const engine = new MemoryEngine({ sweepIntervalMs: 30_000 });
+ * await engine.start((pub) => console.log(pub.channel, pub.data));
+ * engine.sweep(); // what the timer does: forget idle channels now
+ * engine.sizes(); // { streams: 0, presenceChannels: 0 }
+ * ```
  */
 export class MemoryEngine implements Engine {
   readonly kind: string = 'memory';
   private handler: PublicationHandler | undefined;
-  private readonly subscribed = new Set<string>();
+  protected readonly subscribed = new Set<string>();
   protected readonly streams = new Map<string, ChannelStream>();
   private readonly presence = new PresenceTable();
   private readonly ids = new IdSequence(randomId('n', 6));
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(private readonly engineOptions: MemoryEngineOptions = {}) {}
 
   async start(handler: PublicationHandler): Promise<void> {
     this.handler = handler;
+    this.sweeper ??= setInterval(() => {
+      try {
+        this.sweep();
+      } catch (err) {
+        // A timer must not crash the process; the next sweep tries again.
+        this.engineOptions.log?.error({ err }, 'sweeping idle channels failed');
+      }
+    }, this.engineOptions.sweepIntervalMs ?? 60_000);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Forgets the streams unused for longer than they are kept (2 × history TTL), drops expired
+   * publications and presence members. Runs on a timer; `now` lets tests look ahead.
+   */
+  sweep(now = Date.now()): void {
+    for (const [channel, stream] of this.streams) this.sweepStream(channel, stream, now);
+    this.presence.sweep(now);
+  }
+
+  sizes(): EngineSizes {
+    return { streams: this.streams.size, presenceChannels: this.presence.channelCount };
   }
 
   async publish(input: PublishInput): Promise<Publication> {
@@ -54,7 +108,9 @@ export class MemoryEngine implements Engine {
   }
 
   async position(channel: string): Promise<StreamPosition> {
-    return this.stream(channel).position();
+    const stream = this.stream(channel);
+    stream.lastUsed = Date.now();
+    return stream.position();
   }
 
   async presenceAdd(channel: string, member: PresenceMember, ttlMs?: number): Promise<void> {
@@ -78,8 +134,16 @@ export class MemoryEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     this.handler = undefined;
     this.subscribed.clear();
+  }
+
+  /** One stream's part of the sweep: expire its history, forget it when unused long enough. */
+  protected sweepStream(channel: string, stream: ChannelStream, now: number): void {
+    stream.expire(now);
+    if (!this.subscribed.has(channel) && now > stream.forgetAt()) this.streams.delete(channel);
   }
 
   protected stream(channel: string): ChannelStream {

@@ -50,6 +50,16 @@ export class PresenceTable {
     return this.live(channel, now)?.size ?? 0;
   }
 
+  /** Drops every expired member, and every channel left without members. */
+  sweep(now = Date.now()): void {
+    for (const channel of this.channels.keys()) this.live(channel, now);
+  }
+
+  /** Channels with at least one entry (expired ones included until a read or sweep). */
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
   /** The channel's members after dropping the expired ones. */
   private live(channel: string, now: number): Map<string, Entry> | undefined {
     const members = this.channels.get(channel);

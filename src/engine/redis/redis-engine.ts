@@ -3,6 +3,7 @@ import { WirehubError } from '../../protocol/index.js';
 import { IdSequence, randomId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
 import { newPublication } from '../publication.js';
+import { positionKeepMs } from '../retention.js';
 import type {
   Engine,
   EngineEvents,
@@ -194,7 +195,7 @@ export class RedisEngine implements Engine {
         this.epochs.mint(),
         size,
         ttlMs,
-        positionTtl(ttlMs),
+        positionKeepMs(ttlMs),
         payload,
         pubsub,
       ),
@@ -231,7 +232,7 @@ export class RedisEngine implements Engine {
         this.keys.position(channel),
         this.keys.log(channel),
         this.epochs.mint(),
-        positionTtl(policy.ttlMs),
+        positionKeepMs(policy.ttlMs),
         since ? 'after' : 'last',
         since?.epoch ?? '',
         since?.offset ?? 0,
@@ -470,11 +471,6 @@ export class RedisEngine implements Engine {
       throw brokerError(err);
     }
   }
-}
-
-/** The position outlives its history by one TTL, so a client that missed nothing still recovers. */
-function positionTtl(ttlMs: number): number {
-  return ttlMs * 2;
 }
 
 /** A failure to reach Redis becomes `broker_unavailable`; an error Redis answered stays as it is. */
