@@ -57,7 +57,7 @@ const docs = {
           'Started (queued).',
           z.object({ run_id: z.string(), url: z.string().describe('The run page.'), status: runStatus }),
         ),
-        headers: { Location: { description: 'The run page.', schema: { type: 'string' } } },
+        headers: { Location: { type: 'string', description: 'The run page.' } },
       },
       ...errorResponses(
         'bad_request',
