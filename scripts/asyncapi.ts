@@ -1,7 +1,7 @@
 // Builds docs/asyncapi.yaml (AsyncAPI 3.0) from the zod schemas of the /rt protocol, so the
 // document cannot drift from the code: test/unit/docs.test.ts fails when the file differs
 // and rewrites it when run with WIREHUB_WRITE_DOCS=1.
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   CloseCode,
   cancelCommand,
@@ -30,6 +30,7 @@ import {
   subscribeResult,
   unsubscribeCommand,
 } from '../src/protocol/index.js';
+import { toJsonSchema } from '../src/protocol/json-schema.js';
 
 interface MessageDoc {
   schema: z.ZodType;
@@ -160,9 +161,7 @@ const results: Record<string, z.ZodType> = {
 };
 
 function schemaOf(type: z.ZodType): unknown {
-  const json = z.toJSONSchema(type, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  delete json.$schema;
-  return json;
+  return toJsonSchema(type);
 }
 
 function messages(docs: Record<string, MessageDoc>, suffix: string): Record<string, unknown> {

@@ -18,6 +18,7 @@ import type { Logger } from '../util/logger.js';
 import { Heartbeat } from './heartbeat.js';
 import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
 import { ServerMetrics } from './metrics.js';
+import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
 import { EndpointRouter } from './router.js';
 import { installChannelRoutes } from './routes/channels.js';
@@ -260,6 +261,8 @@ export class WirehubServer {
       },
     });
     installErrorHandling(this.http);
+    // Before the routes: the document lists the routes added after it.
+    await installApiDocs(this.http);
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
     installChannelRoutes(this.http, this.hub, this.tasks?.runs);

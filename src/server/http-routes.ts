@@ -1,7 +1,11 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
 import { WirehubError } from '../protocol/index.js';
 import type { ServerMetrics } from './metrics.js';
+import { BEARER, documented, errorResponses, jsonResponse, textResponse } from './openapi/route-docs.js';
+
+const healthBody = (status: string) => z.object({ status: z.literal(status) });
 
 /** Errors on every HTTP route have one shape: `{"error":{"code","message","details?"}}`. */
 export function installErrorHandling(app: FastifyInstance): void {
@@ -30,13 +34,37 @@ export function installOpsRoutes(
   metrics: ServerMetrics,
   notReady: () => string | undefined,
 ): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  const health = (summary: string, description: string, response: Record<number, unknown>) =>
+    documented({ summary, description, tags: ['health'], response });
+  app.get(
+    '/healthz',
+    health('Liveness', 'Answers 200 while the process is alive. Open, even with auth on.', {
+      200: jsonResponse('Alive.', healthBody('ok')),
+    }),
+    async () => ({ status: 'ok' }),
+  );
+  const readiness = health(
+    'Readiness',
+    'Answers 200 while this node takes new traffic; 503 `not_ready` while it drains or (with `--redis`) while its link to Redis is down. Open, even with auth on.',
+    { 200: jsonResponse('Ready.', healthBody('ready')), ...errorResponses('not_ready') },
+  );
+  app.get('/readyz', readiness, async (_req, reply) => {
     const reason = notReady();
     if (reason === undefined) return { status: 'ready' };
     return reply.code(503).send({ error: new WirehubError('not_ready', reason).toJSON() });
   });
-  app.get('/metrics', async (_req, reply) => {
+  const scrape = documented({
+    summary: 'Prometheus metrics',
+    description:
+      'Prometheus text exposition. With auth on it needs an API key or a JWT granting `metrics`, unless the server runs with `--public-metrics`.',
+    tags: ['health'],
+    security: BEARER,
+    response: {
+      200: textResponse('The metrics.', 'text/plain'),
+      ...errorResponses('unauthorized', 'forbidden'),
+    },
+  });
+  app.get('/metrics', scrape, async (_req, reply) => {
     reply.header('Content-Type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -48,7 +76,13 @@ export function installUpgradeRequiredRoutes(
   endpoints: EndpointDefinition<unknown>[],
 ): void {
   for (const endpoint of endpoints) {
-    app.get(endpoint.path, async (_req, reply) => {
+    const doc = documented({
+      summary: `WebSocket endpoint ${endpoint.name}`,
+      description: `\`${endpoint.path}\` speaks WebSocket: connect with a WebSocket client (an HTTP/1.1 Upgrade). A plain GET answers 426 \`upgrade_required\`.`,
+      tags: ['websocket'],
+      response: errorResponses('upgrade_required'),
+    });
+    app.get(endpoint.path, doc, async (_req, reply) => {
       const err = new WirehubError(
         'upgrade_required',
         `${endpoint.path} is a WebSocket endpoint: connect with a WebSocket client (ws://…${endpoint.path})`,

@@ -1,5 +1,6 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { toJsonSchema } from '../protocol/json-schema.js';
 import { isTaskDefinition, LATEST, type TaskDefinition, taskKey } from './define-task.js';
 
 /** Which task a run asks for; `version` may be `latest`. */
@@ -126,8 +127,7 @@ export class TaskRegistry {
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): unknown {
   try {
-    const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
-    return rest;
+    return toJsonSchema(schema, { io });
   } catch {
     return {};
   }

@@ -1,12 +1,10 @@
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/browser.js';
 import { TestClient } from '../support/client.js';
 import { mintToken, SECRET } from '../support/security.js';
 import { type RunningServer, startServer } from '../support/server.js';
 
-// Debian's chromium (apt-get install chromium); playwright's own browser download is not used.
-const CHROMIUM = '/usr/bin/chromium';
 const DAY = 86_400_000;
 
 let browser: Browser;
@@ -15,20 +13,7 @@ const pages: Page[] = [];
 const sockets: TestClient[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterEach(async () => {

@@ -3,9 +3,24 @@ import { z } from 'zod';
 import { toRtPublication } from '../../endpoints/rt/encoders.js';
 import type { Hub } from '../../hub/hub.js';
 import { forbidden } from '../../hub/permissions.js';
-import { channelNameSchema, RT_HISTORY_MAX_LIMIT, WirehubError } from '../../protocol/index.js';
+import {
+  channelNameSchema,
+  historyResult,
+  presenceResult,
+  publishResult,
+  RT_HISTORY_MAX_LIMIT,
+  WirehubError,
+} from '../../protocol/index.js';
 import { maySeeRunChannel } from '../../tasks/runs/run-access.js';
 import type { RunService } from '../../tasks/runs/run-service.js';
+import {
+  BEARER,
+  docSchema,
+  documented,
+  errorResponses,
+  GUARDED_ERRORS,
+  jsonResponse,
+} from '../openapi/route-docs.js';
 import { principalOf } from '../security/http-guard.js';
 
 const publishBody = z.strictObject({
@@ -18,6 +33,57 @@ const historyQuery = z.strictObject({
   epoch: z.string().min(1).max(64).optional(),
   limit: z.coerce.number().int().min(1).max(RT_HISTORY_MAX_LIMIT).optional(),
 });
+
+const channelParams = z.object({ channel: channelNameSchema });
+
+/** The OpenAPI description of the channel routes; zod above stays their validator. */
+const docs = {
+  publish: documented({
+    summary: 'Publish to a channel',
+    description:
+      'Publishes any JSON value to a channel: `/rt` subscribers and the plain endpoints of the same channel (`/chat/{room}`, `/broadcast`) get it. Needs the `publish` grant on the channel. On a channel that keeps history the answer has its position (`epoch`, `offset`).',
+    tags: ['channels'],
+    security: BEARER,
+    body: docSchema(publishBody),
+    response: {
+      200: jsonResponse(
+        'Published.',
+        publishResult.extend({ id: z.string().describe('The publication id.'), channel: z.string() }),
+      ),
+      ...errorResponses(
+        'bad_request',
+        'bad_channel',
+        'unknown_namespace',
+        ...GUARDED_ERRORS,
+        'broker_unavailable',
+      ),
+    },
+  }),
+  history: documented({
+    summary: 'Read a channel history',
+    description:
+      'The newest `limit` publications, or those after the position `since`+`epoch` (give both or neither). `complete` is false when that position is no longer covered. Needs the `history` grant on the channel (or, for `run:<id>`, to be allowed to see the run).',
+    tags: ['channels'],
+    security: BEARER,
+    params: docSchema(channelParams),
+    querystring: docSchema(historyQuery),
+    response: {
+      200: jsonResponse('A page of history.', historyResult.extend({ channel: z.string() })),
+      ...errorResponses('bad_request', 'bad_channel', 'unknown_namespace', 'not_enabled', ...GUARDED_ERRORS),
+    },
+  }),
+  presence: documented({
+    summary: 'List who is on a channel',
+    description: "The channel's subscribers. Needs the `presence` grant on the channel.",
+    tags: ['channels'],
+    security: BEARER,
+    params: docSchema(channelParams),
+    response: {
+      200: jsonResponse('The members.', presenceResult.extend({ channel: z.string() })),
+      ...errorResponses('bad_channel', 'unknown_namespace', 'not_enabled', ...GUARDED_ERRORS),
+    },
+  }),
+};
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
@@ -54,7 +120,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  * ```
  */
 export function installChannelRoutes(app: FastifyInstance, hub: Hub, runs?: RunService): void {
-  app.post('/api/publish', async (req) => {
+  app.post('/api/publish', docs.publish, async (req) => {
     const body = parse(publishBody, req.body ?? {}, 'publish body');
     principalOf(req).permissions.assert('publish', body.channel);
     const pub = await hub.publish({ channel: body.channel, data: body.data });
@@ -65,7 +131,7 @@ export function installChannelRoutes(app: FastifyInstance, hub: Hub, runs?: RunS
     };
   });
 
-  app.get<{ Params: { channel: string } }>('/api/channels/:channel/history', async (req) => {
+  app.get<{ Params: { channel: string } }>('/api/channels/:channel/history', docs.history, async (req) => {
     const channel = parse(channelNameSchema, req.params.channel, 'channel');
     // A run's channel is readable by whoever may see the run, as on /rt.
     const principal = principalOf(req);
@@ -93,7 +159,7 @@ export function installChannelRoutes(app: FastifyInstance, hub: Hub, runs?: RunS
     };
   });
 
-  app.get<{ Params: { channel: string } }>('/api/channels/:channel/presence', async (req) => {
+  app.get<{ Params: { channel: string } }>('/api/channels/:channel/presence', docs.presence, async (req) => {
     const channel = parse(channelNameSchema, req.params.channel, 'channel');
     principalOf(req).permissions.assert('presence', channel);
     return { channel, members: await hub.presence(channel) };

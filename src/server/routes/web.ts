@@ -2,6 +2,15 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { WirehubError } from '../../protocol/index.js';
 import type { ServerMetrics } from '../metrics.js';
+import { serverStatusDoc } from '../openapi/response-schemas.js';
+import {
+  BEARER,
+  documented,
+  errorResponses,
+  GUARDED_ERRORS,
+  jsonResponse,
+  textResponse,
+} from '../openapi/route-docs.js';
 import { principalOf } from '../security/http-guard.js';
 
 /** `web/` (the dashboard page) and `dist/web/` (what `npm run build` bundles for browsers). */
@@ -18,6 +27,43 @@ const ASSETS: Record<string, { dir: URL; type: string }> = {
   'dashboard.js': { dir: BUILT_DIR, type: JS },
   'dashboard.js.map': { dir: BUILT_DIR, type: JSON_TYPE },
   'dashboard.css': { dir: WEB_DIR, type: 'text/css; charset=utf-8' },
+};
+
+/** The OpenAPI description of the web routes. */
+const docs = {
+  dashboard: documented({
+    summary: 'The dashboard',
+    description: 'An HTML page to try the endpoints, channels and tasks from a browser.',
+    tags: ['web'],
+    response: { 200: textResponse('The page.', 'text/html') },
+  }),
+  asset: documented({
+    summary: 'A dashboard asset',
+    description: `One of a fixed list of files: ${Object.keys(ASSETS)
+      .map((n) => `\`${n}\``)
+      .join(', ')}. \`wirehub-client.js\` is the client SDK as one ES module.`,
+    tags: ['web'],
+    params: {
+      type: 'object',
+      properties: { name: { type: 'string', enum: Object.keys(ASSETS) } },
+      required: ['name'],
+    },
+    response: {
+      200: textResponse(
+        'The file.',
+        ...new Set(Object.values(ASSETS).map((a) => a.type.split(';')[0] ?? a.type)),
+      ),
+      ...errorResponses('not_found'),
+    },
+  }),
+  status: documented({
+    summary: 'Server status',
+    description:
+      'Connections and message counts per endpoint, as the dashboard shows them. Needs the `metrics` grant.',
+    tags: ['web'],
+    security: BEARER,
+    response: { 200: jsonResponse('The status.', serverStatusDoc), ...errorResponses(...GUARDED_ERRORS) },
+  }),
 };
 
 /** What the status route reports besides the per-endpoint counters. */
@@ -38,7 +84,7 @@ export interface StatusSource {
 export function installWebRoutes(app: FastifyInstance, status: StatusSource): void {
   const startedAt = Date.now();
 
-  app.get('/', async (_req, reply) => {
+  app.get('/', docs.dashboard, async (_req, reply) => {
     const page = await readFile(new URL('index.html', WEB_DIR), 'utf8');
     return reply
       .header('Content-Type', 'text/html; charset=utf-8')
@@ -46,7 +92,7 @@ export function installWebRoutes(app: FastifyInstance, status: StatusSource): vo
       .send(page);
   });
 
-  app.get('/assets/:name', async (req, reply) => {
+  app.get('/assets/:name', docs.asset, async (req, reply) => {
     const { name } = req.params as { name: string };
     const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
     if (!asset) throw new WirehubError('not_found', `no asset ${name}`);
@@ -59,7 +105,7 @@ export function installWebRoutes(app: FastifyInstance, status: StatusSource): vo
     return reply.header('Content-Type', asset.type).header('Cache-Control', 'no-cache').send(body);
   });
 
-  app.get('/api/status', async (req) => {
+  app.get('/api/status', docs.status, async (req) => {
     principalOf(req).permissions.assert('metrics');
     const endpoints: Record<string, Record<string, number>> = {};
     for (const [name, s] of status.metrics.endpointStats()) {

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { BEARER_SCHEME, docSchema, ERROR_SCHEMA_ID, httpErrorSchema } from './route-docs.js';
+
+const PACKAGE = new URL('../../../package.json', import.meta.url);
+
+/** Where Swagger UI is served; the document is at `${DOCS_PREFIX}/json` (and `/yaml`). */
+export const DOCS_PREFIX = '/docs';
+
+const TAGS = [
+  { name: 'health', description: 'Probes and Prometheus metrics.' },
+  { name: 'channels', description: 'Publish to channels, read their history and presence.' },
+  { name: 'tasks', description: 'The tasks the caller may run.' },
+  { name: 'runs', description: 'Start, follow and abort task runs.' },
+  { name: 'web', description: 'The dashboard, its assets and status, and the run page.' },
+  {
+    name: 'websocket',
+    description:
+      'WebSocket endpoints: a plain GET answers 426; connect with a WebSocket client (see docs/protocol.md and docs/asyncapi.yaml).',
+  },
+];
+
+/**
+ * Serves the HTTP API as an OpenAPI 3 document at `GET /docs/json` and Swagger UI at
+ * `GET /docs` (public: they show the API's shape, no data). Await it before adding routes:
+ * the document lists the routes added after it, with the `schema` each one carries (see
+ * `documented`).
+ *
+ * @example
+ * ```ts
+ * await installApiDocs(app);
+ * app.get('/healthz', documented({ tags: ['health'] }), async () => ({ status: 'ok' }));
+ * ```
+ */
+export async function installApiDocs(app: FastifyInstance): Promise<void> {
+  const { version } = JSON.parse(readFileSync(PACKAGE, 'utf8')) as { version: string };
+  app.addSchema({ $id: ERROR_SCHEMA_ID, ...docSchema(httpErrorSchema, 'output') });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'wirehub',
+        version,
+        description:
+          'The HTTP API of a wirehub server. Errors answer `{"error":{"code","message","details?"}}` with a code of the error catalog (docs/errors.md). With auth on, `/api/*` and `/metrics` need `Authorization: Bearer <jwt|api-key>`; with auth off `/api/*` answers clients on the loopback only.',
+      },
+      tags: TAGS,
+      components: {
+        securitySchemes: {
+          [BEARER_SCHEME]: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A JWT or an API key, needed when the server runs with auth on.',
+          },
+        },
+      },
+    },
+    // Shared schemas keep their own names under components/schemas.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, theme: { title: 'wirehub API' } });
+}

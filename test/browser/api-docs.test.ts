@@ -1,0 +1,36 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/browser.js';
+import { type RunningServer, startServer } from '../support/server.js';
+
+let browser: Browser;
+let srv: RunningServer;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  srv = await startServer({ tasks: false });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.close();
+});
+
+describe('Swagger UI at /docs (a real browser)', () => {
+  it('renders the wirehub document with its operations', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${srv.url}/docs`);
+    // Swagger UI fetched /docs/json and drew its title and an operation from it.
+    await page.waitForFunction(
+      "(document.querySelector('.information-container .title')?.textContent || '').startsWith('wirehub')",
+      undefined,
+      { polling: 50, timeout: 15_000 },
+    );
+    await page.waitForSelector('.opblock-summary-path[data-path="/api/publish"]', { timeout: 15_000 });
+    expect(await page.title()).toBe('wirehub API');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
