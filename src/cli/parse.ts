@@ -25,6 +25,18 @@ export function parseDuration(raw: string): number {
   return Math.round(Number(m[1]) * (durationUnits[(m[2] ?? 'ms').toLowerCase()] ?? 1));
 }
 
+/** A duration (as `parseDuration`) of at least `min` ms, which the refusal shows as `shown`. */
+export function parseDurationAtLeast(min: number, shown = `${min}ms`): (raw: string) => number {
+  return (raw: string) => {
+    const ms = parseDuration(raw);
+    if (ms < min) throw new InvalidArgumentError(`must be at least ${shown}`);
+    return ms;
+  };
+}
+
+/** `--run-retention`: how long ended runs are kept; at least a second, so a watcher can still read the end. */
+export const parseRunRetention: (raw: string) => number = parseDurationAtLeast(1000, '1s');
+
 /** `65536`, `64KiB`, `1MB` → bytes (binary multiples; a bare number is bytes). */
 export function parseSize(raw: string): number {
   const m = SIZE.exec(raw.trim());
