@@ -27,7 +27,8 @@ describe('wirehub serve flags', () => {
     const unknown = await runCli(['serve', '--prot', '1']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown option '--prot'");
-  });
+    // Seven Node starts: slow on a loaded machine.
+  }, 60_000);
 
   it('reads WIREHUB_* variables, and flags win over them', async () => {
     const bad = await runCli(['serve'], { WIREHUB_PORT: 'abc' });

@@ -371,7 +371,7 @@ export function runRunStoreConformance(
     });
 
     it('forgets an ended run its retention after it ended, never an active one', async () => {
-      const short = await make({ retentionMs: 400 });
+      const short = await make({ retentionMs: 1000 });
       const s = short.store;
       try {
         await s.open();
