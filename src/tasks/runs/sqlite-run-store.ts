@@ -414,14 +414,14 @@ export class SqliteRunStore implements RunStore {
   async prune(now = Date.now()): Promise<number> {
     const cutoff = now - this.retentionMs;
     let deleted = 0;
-    for (let stmts = this.s; ; ) {
+    const stmts = this.s;
+    for (;;) {
       const n = stmts.prune.run(cutoff, this.pruneBatch).changes;
       deleted += n;
       if (n < this.pruneBatch) return deleted;
       await new Promise((resolve) => setImmediate(resolve));
       // Closed meanwhile: what is left waits for the next open.
       if (this.stmts !== stmts) return deleted;
-      stmts = this.stmts;
     }
   }
 
