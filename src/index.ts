@@ -96,7 +96,7 @@ export type {
   RunQuota,
   RunStore,
 } from './tasks/runs/run-store.js';
-export { SqliteRunStore } from './tasks/runs/sqlite-run-store.js';
+export { SqliteRunStore, type SqliteRunStoreOptions } from './tasks/runs/sqlite-run-store.js';
 export {
   RUN_STATUSES,
   type RunError,

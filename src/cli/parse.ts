@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { type NamespaceConfig, parseNamespaceConfigs } from '../hub/namespaces.js';
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i;
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i;
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const sizeUnits: Record<string, number> = {
   b: 1,
   k: 1024,
@@ -18,12 +18,24 @@ const sizeUnits: Record<string, number> = {
   gib: 1024 ** 3,
 };
 
-/** `25000`, `25s`, `500ms`, `1m` → milliseconds (a bare number is ms). */
+/** `25000`, `25s`, `500ms`, `1m`, `12h`, `7d` → milliseconds (a bare number is ms). */
 export function parseDuration(raw: string): number {
   const m = DURATION.exec(raw.trim());
-  if (!m) throw new InvalidArgumentError('expected a duration such as 25000, 500ms, 25s or 1m');
+  if (!m) throw new InvalidArgumentError('expected a duration such as 25000, 500ms, 25s, 1m, 12h or 7d');
   return Math.round(Number(m[1]) * (durationUnits[(m[2] ?? 'ms').toLowerCase()] ?? 1));
 }
+
+/** A duration (as `parseDuration`) of at least `min` ms, which the refusal shows as `shown`. */
+export function parseDurationAtLeast(min: number, shown = `${min}ms`): (raw: string) => number {
+  return (raw: string) => {
+    const ms = parseDuration(raw);
+    if (ms < min) throw new InvalidArgumentError(`must be at least ${shown}`);
+    return ms;
+  };
+}
+
+/** `--run-retention`: how long ended runs are kept; at least a second, so a watcher can still read the end. */
+export const parseRunRetention: (raw: string) => number = parseDurationAtLeast(1000, '1s');
 
 /** `65536`, `64KiB`, `1MB` → bytes (binary multiples; a bare number is bytes). */
 export function parseSize(raw: string): number {

@@ -1,11 +1,13 @@
 import { availableParallelism } from 'node:os';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
+import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import {
   collectList,
   parseDuration,
+  parseDurationAtLeast,
   parseHost,
   parseHttpUrl,
   parseIntAtLeast,
@@ -15,6 +17,7 @@ import {
   parsePort,
   parsePositiveInt,
   parseRedisUrl,
+  parseRunRetention,
   parseSize,
 } from './parse.js';
 import {
@@ -42,6 +45,7 @@ interface ServeFlags extends SecurityFlags {
   taskQueue: number;
   redis?: string;
   presenceTtl: number;
+  runRetention: number;
 }
 
 /** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
@@ -159,11 +163,7 @@ export function serveCommand(): Command {
         '--presence-ttl <duration>',
         "presence entries live this long unless their node refreshes them (at a third of it); a dead node's members go after it",
         'WIREHUB_PRESENCE_TTL',
-        (raw) => {
-          const ms = parseDuration(raw);
-          if (ms < 100) throw new InvalidArgumentError('must be at least 100ms');
-          return ms;
-        },
+        parseDurationAtLeast(100),
         defaults.presenceTtlMs,
         '60s',
       ),
@@ -195,6 +195,16 @@ export function serveCommand(): Command {
         'WIREHUB_TASK_QUEUE',
         parseIntAtLeast(0),
         1000,
+      ),
+    )
+    .addOption(
+      opt(
+        '--run-retention <duration>',
+        'how long an ended run (record and updates) is kept, e.g. 12h or 30d; then it is unknown_run',
+        'WIREHUB_RUN_RETENTION',
+        parseRunRetention,
+        DEFAULT_RUN_RETENTION_MS,
+        '7d',
       ),
     );
   for (const option of securityOptions()) command.addOption(option);
@@ -237,6 +247,7 @@ export function serveCommand(): Command {
         publicUrl: flags.publicUrl,
         poolSize: flags.taskWorkers,
         queueSize: flags.taskQueue,
+        runRetentionMs: flags.runRetention,
       },
     });
     const address = await server.listen();

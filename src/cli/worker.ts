@@ -1,7 +1,16 @@
 import { availableParallelism } from 'node:os';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
-import { collectList, parseDuration, parseIntAtLeast, parseLogLevel, parseRedisUrl } from './parse.js';
+import {
+  collectList,
+  parseDuration,
+  parseDurationAtLeast,
+  parseIntAtLeast,
+  parseLogLevel,
+  parseRedisUrl,
+  parseRunRetention,
+} from './parse.js';
 
 interface WorkerFlags {
   redis?: string;
@@ -10,6 +19,7 @@ interface WorkerFlags {
   drainTimeout: number;
   lockDuration: number;
   stalledInterval: number;
+  runRetention: number;
   logLevel: string;
 }
 
@@ -27,12 +37,6 @@ function opt<T>(
     .argParser((raw: string) => parse(raw))
     .default(fallback, shown);
 }
-
-const atLeast = (min: number) => (raw: string) => {
-  const ms = parseDuration(raw);
-  if (ms < min) throw new InvalidArgumentError(`must be at least ${min}ms`);
-  return ms;
-};
 
 /**
  * `wirehub worker`: runs the cluster's queued runs. Updates go to Redis (run records) and
@@ -79,7 +83,7 @@ export function workerCommand(): Command {
         '--lock-duration <duration>',
         "how long this worker's hold on a job lasts unless renewed (at half of it): a worker that dies is noticed about this long after",
         'WIREHUB_LOCK_DURATION',
-        atLeast(200),
+        parseDurationAtLeast(200),
         30_000,
         '30s',
       ),
@@ -89,9 +93,19 @@ export function workerCommand(): Command {
         '--stalled-interval <duration>',
         'how often this worker looks for jobs whose worker died',
         'WIREHUB_STALLED_INTERVAL',
-        atLeast(100),
+        parseDurationAtLeast(100),
         30_000,
         '30s',
+      ),
+    )
+    .addOption(
+      opt(
+        '--run-retention <duration>',
+        'how long an ended run is kept (the end this worker applies sets it): give every node and worker the same',
+        'WIREHUB_RUN_RETENTION',
+        parseRunRetention,
+        DEFAULT_RUN_RETENTION_MS,
+        '7d',
       ),
     )
     .addOption(
@@ -120,6 +134,7 @@ export function workerCommand(): Command {
         concurrency: flags.concurrency,
         lockDurationMs: flags.lockDuration,
         stalledIntervalMs: flags.stalledInterval,
+        runRetentionMs: flags.runRetention,
         logLevel: flags.logLevel,
       });
       await worker.start();

@@ -45,6 +45,11 @@ export interface TaskServerOptions {
   executor?: Executor;
   /** Another run store instead of SQLite (or, with `redis`, Redis). */
   store?: RunStore;
+  /**
+   * How long an ended run (record and updates) is kept; then it is an unknown run. Default
+   * 7 days. With `redis`, give every node and worker the same value.
+   */
+  runRetentionMs?: number;
   /** With `redis`: BullMQ lock duration of jobs this node runs (how fast a dead worker is noticed). Default 30 s. */
   lockDurationMs?: number;
   /** With `redis`: interval of this node's stalled-job check. Default 30 s. */
@@ -105,8 +110,8 @@ export class TaskRuntime {
       store:
         options.store ??
         (redis
-          ? new RedisRunStore({ url: redis.url, prefix: redis.prefix })
-          : new SqliteRunStore(join(deps.dataDir, 'runs.db'))),
+          ? new RedisRunStore({ url: redis.url, prefix: redis.prefix, retentionMs: options.runRetentionMs })
+          : new SqliteRunStore(join(deps.dataDir, 'runs.db'), { retentionMs: options.runRetentionMs })),
       hub: deps.hub,
       log: deps.log,
       publicUrl: options.publicUrl,

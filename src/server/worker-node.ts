@@ -26,6 +26,8 @@ export interface WorkerNodeOptions {
   lockDurationMs?: number;
   /** Interval of this worker's stalled-job check. Default 30 s. */
   stalledIntervalMs?: number;
+  /** How long a run this worker ends is kept (as the nodes' `runRetentionMs`). Default 7 days. */
+  runRetentionMs?: number;
   /** pino level. Default `info`. */
   logLevel?: string;
   /** Another logger instead of pino on stdout. */
@@ -74,7 +76,7 @@ export class WorkerNode {
     this.runs = new RunService({
       registry: this.registry,
       executor: this.executor,
-      store: new RedisRunStore({ url: redis.url, prefix: redis.prefix }),
+      store: new RedisRunStore({ url: redis.url, prefix: redis.prefix, retentionMs: options.runRetentionMs }),
       hub: this.hub,
       recover: false,
       log: this.log,

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord, RunUpdate } from '../../src/tasks/runs/types.js';
 import { type CliServer, runCli, startCliServer } from '../support/cli.js';
+import { eventually } from '../support/cluster.js';
 import { tempDir } from '../support/server.js';
 import { TaskRunnerClient } from '../support/task-runner-client.js';
 
@@ -241,4 +242,32 @@ describe('restart after SIGTERM (a graceful drain)', () => {
       're-queued after a server restart (attempt 1 of 1)',
     );
   }, 90_000);
+});
+
+describe('wirehub serve --run-retention', () => {
+  it('deletes runs from runs.db that long after they ended (set by WIREHUB_RUN_RETENTION)', async () => {
+    const serve = await startCliServer(['--data-dir', tempDir(), '--task-workers', '1'], {
+      WIREHUB_RUN_RETENTION: '1s',
+    });
+    const c = await TaskRunnerClient.connect(serve.wsUrl);
+    try {
+      const id = await c.start('word-count', { text: 'gone soon' });
+      await c.ended(id);
+      // Pruned by the store itself (every retention, as it is under an hour): no one asks it to.
+      const res = await eventually(
+        'the run to be pruned',
+        async () => {
+          const r = await fetch(`${serve.url}/api/runs/${id}`);
+          return r.status === 404 && r;
+        },
+        15_000,
+        100,
+      );
+      expect(await res.json()).toMatchObject({ error: { code: 'unknown_run' } });
+    } finally {
+      c.close();
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+  }, 60_000);
 });

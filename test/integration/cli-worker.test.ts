@@ -12,6 +12,7 @@ describe('wirehub worker: usage', () => {
       ['--drain-timeout <duration>', 'WIREHUB_DRAIN_TIMEOUT'],
       ['--lock-duration <duration>', 'WIREHUB_LOCK_DURATION'],
       ['--stalled-interval <duration>', 'WIREHUB_STALLED_INTERVAL'],
+      ['--run-retention <duration>', 'WIREHUB_RUN_RETENTION'],
       ['--log-level <level>', 'WIREHUB_LOG_LEVEL'],
     ]) {
       expect(r.stdout).toContain(flag);
@@ -26,6 +27,7 @@ describe('wirehub worker: usage', () => {
       [['--redis', 'http://127.0.0.1:6379'], {}, /--redis/],
       [[], { WIREHUB_REDIS_URL: 'localhost' }, /WIREHUB_REDIS_URL/],
       [['--redis', 'redis://127.0.0.1:6379', '--lock-duration', '10ms'], {}, /--lock-duration/],
+      [['--redis', 'redis://127.0.0.1:6379', '--run-retention', '7 days'], {}, /--run-retention/],
     ];
     const results = await Promise.all(cases.map(([args, env]) => runCli(['worker', ...args], env)));
     results.forEach((r, i) => {

@@ -7,13 +7,18 @@ import { tempDir } from '../support/server.js';
 
 describe('wirehub serve flags', () => {
   it('refuses an invalid value with a one-line error naming the flag, exit 2', async () => {
-    for (const [flag, value] of [
+    const cases = [
       ['--port', 'abc'],
       ['--ping-interval', 'soon'],
       ['--max-payload', 'huge'],
       ['--log-level', 'loud'],
-    ] as const) {
-      const r = await runCli(['serve', flag, value]);
+      ['--run-retention', 'a week'],
+      ['--run-retention', '500ms'],
+    ] as const;
+    // Concurrently: each is a Node start.
+    const results = await Promise.all(cases.map(([flag, value]) => runCli(['serve', flag, value])));
+    for (const [i, [flag]] of cases.entries()) {
+      const r = results[i] ?? { code: undefined, stderr: '' };
       expect(r.code, flag).toBe(2);
       const firstLine = r.stderr.split('\n')[0] ?? '';
       expect(firstLine).toContain(flag);
@@ -22,12 +27,16 @@ describe('wirehub serve flags', () => {
     const unknown = await runCli(['serve', '--prot', '1']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown option '--prot'");
-  });
+    // Seven Node starts: slow on a loaded machine.
+  }, 60_000);
 
   it('reads WIREHUB_* variables, and flags win over them', async () => {
     const bad = await runCli(['serve'], { WIREHUB_PORT: 'abc' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('WIREHUB_PORT');
+    const badRetention = await runCli(['serve'], { WIREHUB_RUN_RETENTION: '0' });
+    expect(badRetention.code).toBe(2);
+    expect(badRetention.stderr.split('\n')[0]).toMatch(/--run-retention.*WIREHUB_RUN_RETENTION.*at least 1s/);
 
     const dir = join(tempDir(), 'from-env');
     const srv = await startCliServer([], { WIREHUB_DATA_DIR: dir, WIREHUB_MAX_PAYLOAD: '16' });
@@ -59,6 +68,8 @@ describe('wirehub serve flags', () => {
       '--max-queued',
       '--drain-window',
       '--log-level',
+      '--run-retention',
+      'WIREHUB_RUN_RETENTION',
     ]) {
       expect(r.stdout).toContain(flag);
     }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WirehubError } from '../../src/protocol/index.js';
 import type { NewRun, RunStore } from '../../src/tasks/runs/run-store.js';
+import { eventually } from './cluster.js';
 
 /** What the suite needs from a store under test. */
 export interface RunStoreUnderTest {
@@ -8,6 +9,12 @@ export interface RunStoreUnderTest {
   /** A second store on the same data (a restart, or another node of the cluster). */
   reopen(): RunStore;
   teardown?(): Promise<void>;
+}
+
+/** Options the suite sets on a store it makes. */
+export interface RunStoreOptions {
+  /** How long an ended run is kept. */
+  retentionMs?: number;
 }
 
 let n = 0;
@@ -31,7 +38,10 @@ function newRun(overrides: Partial<NewRun> = {}): NewRun {
  * (state machine, seq, stale attempts, compare-and-set), reads, lists, and that what one
  * store instance wrote another one (after a restart, or on another node) sees.
  */
-export function runRunStoreConformance(name: string, make: () => Promise<RunStoreUnderTest>): void {
+export function runRunStoreConformance(
+  name: string,
+  make: (options?: RunStoreOptions) => Promise<RunStoreUnderTest>,
+): void {
   describe(`run store conformance: ${name}`, () => {
     let subject: RunStoreUnderTest;
     let store: RunStore;
@@ -358,6 +368,48 @@ export function runRunStoreConformance(name: string, make: () => Promise<RunStor
       expect(await store.updates(run.run_id)).toEqual([]);
       expect((await store.list({ limit: 500 })).map((r) => r.run_id)).not.toContain(run.run_id);
       expect((await store.listActive()).map((r) => r.run_id)).not.toContain(run.run_id);
+    });
+
+    it('forgets an ended run its retention after it ended, never an active one', async () => {
+      const short = await make({ retentionMs: 1000 });
+      const s = short.store;
+      try {
+        await s.open();
+        const ended = newRun();
+        const active = newRun();
+        await s.createRun(ended, 'q');
+        await s.createRun(active, 'q');
+        await s.apply(ended.run_id, {
+          status: 'ABORTED',
+          message: 'x',
+          error: { kind: 'USER', message: 'x' },
+        });
+        // Kept until its retention is over.
+        expect(await s.getRun(ended.run_id)).toMatchObject({ status: 'ABORTED' });
+        await eventually('the ended run to be pruned', async () => {
+          await s.prune();
+          return (await s.getRun(ended.run_id)) === undefined;
+        });
+        expect(await s.updates(ended.run_id)).toEqual([]);
+        const listed = async (query: { status?: 'ABORTED' | 'QUEUED' }) =>
+          (await s.list({ limit: 500, ...query })).map((r) => r.run_id);
+        expect(await listed({})).not.toContain(ended.run_id);
+        expect(await listed({ status: 'ABORTED' })).not.toContain(ended.run_id);
+        // An active run is never pruned, however long ago it was created.
+        await s.prune(Date.now() + 365 * 24 * 60 * 60 * 1000);
+        expect(await s.getRun(active.run_id)).toMatchObject({ status: 'QUEUED' });
+        expect(await s.updates(active.run_id)).toHaveLength(1);
+        expect(await listed({})).toContain(active.run_id);
+        expect((await s.listActive()).map((r) => r.run_id)).toContain(active.run_id);
+        // A pruned run is an unknown run: nothing applies to it.
+        expect(await s.apply(ended.run_id, { status: 'FAILED', message: 'late' })).toMatchObject({
+          applied: false,
+          reason: 'unknown_run',
+        });
+      } finally {
+        await s.close();
+        await short.teardown?.();
+      }
     });
 
     it('shows another instance (a restart, or another node) everything that was stored', async () => {

@@ -7,6 +7,8 @@ describe('CLI value parsers', () => {
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('25s')).toBe(25_000);
     expect(parseDuration('1.5m')).toBe(90_000);
+    expect(parseDuration('12h')).toBe(43_200_000);
+    expect(parseDuration('7d')).toBe(604_800_000);
     for (const bad of ['', 'abc', '-1s', '5 days']) expect(() => parseDuration(bad), bad).toThrow();
   });
 

@@ -53,9 +53,9 @@ describe('SqliteRunStore schema 2', () => {
   });
 });
 
-runRunStoreConformance('sqlite', async () => {
+runRunStoreConformance('sqlite', async (options) => {
   const file = join(tempDir(), 'runs.db');
-  return { store: new SqliteRunStore(file), reopen: () => new SqliteRunStore(file) };
+  return { store: new SqliteRunStore(file, options), reopen: () => new SqliteRunStore(file, options) };
 });
 
 describe.runIf(redisAvailable())('redis', () => {
@@ -67,12 +67,12 @@ describe.runIf(redisAvailable())('redis', () => {
     await redis.stop();
   });
 
-  runRunStoreConformance('redis', async () => {
+  runRunStoreConformance('redis', async (options) => {
     // A fresh prefix per test: the same Redis, nothing shared.
     const prefix = `t${randomBytes(4).toString('hex')}:`;
     return {
-      store: new RedisRunStore({ url: redis.url, prefix }),
-      reopen: () => new RedisRunStore({ url: redis.url, prefix }),
+      store: new RedisRunStore({ url: redis.url, prefix, ...options }),
+      reopen: () => new RedisRunStore({ url: redis.url, prefix, ...options }),
     };
   });
 });

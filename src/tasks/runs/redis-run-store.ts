@@ -1,10 +1,13 @@
 import { Redis, ReplyError } from 'ioredis';
 import { WirehubError } from '../../protocol/index.js';
+import { startPruning } from './prune-timer.js';
 import {
   type ActiveRun,
   type ApplyResult,
+  DEFAULT_RUN_RETENTION_MS,
   MAX_UPDATES,
   type NewRun,
+  pruneIntervalMs,
   type RefusalReason,
   type RunChange,
   type RunListQuery,
@@ -20,11 +23,21 @@ export interface RedisRunStoreOptions {
   url: string;
   /** Prefix of every key, shared with the engine and the BullMQ queue. Default `wirehub:`. */
   prefix?: string;
-  /** How long an ended run (record and updates) is kept. Default 7 days, like `run:*` history. */
+  /**
+   * How long an ended run (record and updates) is kept. Default 7 days, like `run:*` history.
+   * Set when the run ends, by whichever process applies its end: give every node and worker
+   * the same value.
+   */
   retentionMs?: number;
+  /**
+   * How often the store prunes by itself, first on open. Default hourly (every `retentionMs`
+   * when shorter); 0: never, call `prune()`.
+   */
+  pruneEveryMs?: number;
 }
 
-const DAY = 24 * 60 * 60 * 1000;
+/** Index entries one prune script looks at. */
+const PRUNE_BATCH = 1000;
 
 /** The state machine as a Lua table literal, generated from the one in TypeScript. */
 const LUA_NEXT = `{${RUN_STATUSES.map(
@@ -152,10 +165,26 @@ for _, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end
 return out
 `;
 
+// The oldest entries of an index up to a score (those whose run may have expired): drops the
+// ones whose record is gone. KEYS: the index. ARGV: highest score, offset, count, record key
+// prefix. Returns {entries looked at, entries dropped}.
+const PRUNE_SCRIPT = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', ARGV[2], ARGV[3])
+local gone = 0
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', ARGV[4] .. id) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+    gone = gone + 1
+  end
+end
+return {#ids, gone}
+`;
+
 interface Scripted {
   whRunCreate(...args: string[]): Promise<number>;
   whRunApply(...args: string[]): Promise<[number, string | number, string?]>;
   whRunList(...args: string[]): Promise<(string | string[])[]>;
+  whRunPrune(...args: string[]): Promise<[number, number]>;
 }
 
 function fieldsOf(flat: string[]): Record<string, string> {
@@ -163,6 +192,9 @@ function fieldsOf(flat: string[]): Record<string, string> {
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
   return out;
 }
+
+/** A key prefix as a literal SCAN pattern (`*`, `?`, `[`, `]` and `\\` escaped). */
+const globLiteral = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
 const iso = (ms: string): string => new Date(Number(ms)).toISOString();
 
@@ -216,7 +248,8 @@ function toRecord(runId: string, h: Record<string, string>): RunRecord | undefin
  * holds cluster-wide, and nothing is held by a node that dies.
  *
  * An ended run's record and updates expire after `retentionMs`; index entries of expired
- * runs are dropped as lists come across them.
+ * runs are dropped as lists come across them, and by `prune` (on open, then hourly), which
+ * walks the oldest entries of every index.
  *
  * @example
  * ```ts
@@ -231,13 +264,16 @@ export class RedisRunStore implements RunStore {
   private readonly scripts: Scripted;
   private readonly prefix: string;
   private readonly retentionMs: number;
+  private readonly pruneEveryMs: number;
   /** Orders runs created within the same millisecond on this node. */
   private counter = 0;
   private opened: Promise<void> | undefined;
+  private stopPruning: (() => void) | undefined;
 
   constructor(options: RedisRunStoreOptions) {
     this.prefix = `${options.prefix ?? 'wirehub:'}{runs}:`;
-    this.retentionMs = options.retentionMs ?? 7 * DAY;
+    this.retentionMs = options.retentionMs ?? DEFAULT_RUN_RETENTION_MS;
+    this.pruneEveryMs = pruneIntervalMs(this.retentionMs, options.pruneEveryMs);
     this.redis = new Redis(options.url, {
       lazyConnect: true,
       // Fail fast while Redis is away (the caller gets broker_unavailable), and never send a
@@ -252,6 +288,7 @@ export class RedisRunStore implements RunStore {
     this.redis.defineCommand('whRunCreate', { numberOfKeys: 7, lua: CREATE_SCRIPT });
     this.redis.defineCommand('whRunApply', { numberOfKeys: 3 + RUN_STATUSES.length, lua: APPLY_SCRIPT });
     this.redis.defineCommand('whRunList', { numberOfKeys: 1, lua: LIST_SCRIPT });
+    this.redis.defineCommand('whRunPrune', { numberOfKeys: 1, lua: PRUNE_SCRIPT });
     this.scripts = this.redis as unknown as Scripted;
   }
 
@@ -274,10 +311,15 @@ export class RedisRunStore implements RunStore {
   }
 
   open(): Promise<void> {
-    this.opened ??= this.redis.connect().catch((err: unknown) => {
-      this.opened = undefined;
-      throw err;
-    });
+    this.opened ??= this.redis.connect().then(
+      () => {
+        this.stopPruning ??= startPruning(() => this.prune(), this.pruneEveryMs);
+      },
+      (err: unknown) => {
+        this.opened = undefined;
+        throw err;
+      },
+    );
     return this.opened;
   }
 
@@ -444,6 +486,56 @@ export class RedisRunStore implements RunStore {
     return this.call(() => this.redis.zcard(this.quotaKey(quotaKey)));
   }
 
+  /**
+   * Drops the index entries of runs whose records expired (they ended more than the
+   * retention ago): from the index of all runs, each status's and each user's. Records and
+   * updates expire by themselves. Returns how many runs it dropped from the index of all runs.
+   */
+  prune(now = Date.now()): Promise<number> {
+    return this.call(() => this.pruneNow(now));
+  }
+
+  private async pruneNow(now: number): Promise<number> {
+    // Scores are creation ms then 3 digits: a run created after this cannot have expired.
+    const highest = `${Math.max(0, now - this.retentionMs)}999`;
+    const owners: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${globLiteral(this.key('o:'))}*`,
+        'COUNT',
+        100,
+      );
+      owners.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    const removed = await this.pruneIndex(this.key('all'), highest);
+    for (const index of [...RUN_STATUSES.map((s) => this.statusKey(s)), ...owners]) {
+      await this.pruneIndex(index, highest);
+    }
+    return removed;
+  }
+
+  /** One index, in batches: entries still alive are stepped over, dropped ones vanish. */
+  private async pruneIndex(index: string, highest: string): Promise<number> {
+    let offset = 0;
+    let removed = 0;
+    for (;;) {
+      const [seen, gone] = await this.scripts.whRunPrune(
+        index,
+        highest,
+        String(offset),
+        String(PRUNE_BATCH),
+        this.key('r:'),
+      );
+      removed += gone;
+      offset += seen - gone;
+      if (seen < PRUNE_BATCH) return removed;
+    }
+  }
+
   /** Runs a Redis call; a failure to reach Redis becomes `broker_unavailable`. */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -456,6 +548,8 @@ export class RedisRunStore implements RunStore {
   }
 
   async close(): Promise<void> {
+    this.stopPruning?.();
+    this.stopPruning = undefined;
     this.opened = undefined;
     if (this.redis.status === 'wait' || this.redis.status === 'end') {
       this.redis.disconnect();

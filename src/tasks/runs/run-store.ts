@@ -117,7 +117,26 @@ export interface RunStore {
   listActive(): Promise<ActiveRun[]>;
   /** How many active runs count against the quota `key`. */
   countActive(quotaKey: string): Promise<number>;
+  /**
+   * Removes what is left of runs that ended more than the store's retention before `now`,
+   * in bounded batches, and returns how many runs it removed. Active runs are never removed;
+   * a removed run is unknown everywhere. SQLite deletes the rows; Redis has already expired
+   * the records and drops their leftover index entries. The store also calls it itself, on
+   * open and then periodically (`pruneIntervalMs`).
+   */
+  prune(now?: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** How long an ended run (record and updates) is kept by default: 7 days. */
+export const DEFAULT_RUN_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * How often a store prunes by itself: `pruneEveryMs` when given, else hourly, or every
+ * `retentionMs` when that is shorter (at least every second).
+ */
+export function pruneIntervalMs(retentionMs: number, pruneEveryMs?: number): number {
+  return pruneEveryMs ?? Math.max(1000, Math.min(60 * 60 * 1000, retentionMs));
 }
 
 /** Most updates `updates()` returns when no limit is given. */

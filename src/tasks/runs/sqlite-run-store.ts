@@ -2,11 +2,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { PatternPieces } from '../../hub/permissions.js';
+import { startPruning } from './prune-timer.js';
 import {
   type ActiveRun,
   type ApplyResult,
+  DEFAULT_RUN_RETENTION_MS,
   MAX_UPDATES,
   type NewRun,
+  pruneIntervalMs,
   type RunChange,
   type RunListQuery,
   type RunQuota,
@@ -68,7 +71,20 @@ const ADDED_COLUMNS: readonly [string, string][] = [
 const INDEXES_V2 = `
 CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, created_at DESC);
 CREATE INDEX IF NOT EXISTS runs_by_quota ON runs (quota_key, status) WHERE quota_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_by_ended ON runs (ended_at) WHERE ended_at IS NOT NULL;
 `;
+
+export interface SqliteRunStoreOptions {
+  /** How long an ended run (record and updates) is kept. Default 7 days. */
+  retentionMs?: number;
+  /**
+   * How often the store prunes by itself, first on open. Default hourly (every `retentionMs`
+   * when shorter); 0: never, call `prune()`.
+   */
+  pruneEveryMs?: number;
+  /** Most runs one prune statement deletes (their updates go with them). Default 1000. */
+  pruneBatch?: number;
+}
 
 /** The statuses of a run in progress, as SQL. */
 const ACTIVE_SQL = "('QUEUED', 'INITIALIZING', 'RUNNING')";
@@ -161,9 +177,12 @@ function globOf(pieces: PatternPieces): string {
  * so a crash (even `kill -9`) loses nothing already reported to a client: updates are
  * stored before they are published.
  *
+ * Ended runs are deleted `retentionMs` after they end: on open, then periodically (hourly,
+ * or every `retentionMs` when shorter), in batches of `pruneBatch` runs.
+ *
  * @example
  * ```ts
- * const store = new SqliteRunStore('./.wirehub/runs.db');
+ * const store = new SqliteRunStore('./.wirehub/runs.db', { retentionMs: 24 * 60 * 60 * 1000 });
  * await store.open();
  * const active = await store.listActive();
  * ```
@@ -175,8 +194,20 @@ export class SqliteRunStore implements RunStore {
   /** `list` statements by SQL text: bounded, as the text depends only on the query's shape. */
   private readonly listStatements = new Map<string, Database.Statement<unknown[], RunRow>>();
 
+  private readonly retentionMs: number;
+  private readonly pruneBatch: number;
+  private readonly pruneEveryMs: number;
+  private stopPruning: (() => void) | undefined;
+
   /** Nothing is opened until `open()`, so creating a server touches no file. */
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    options: SqliteRunStoreOptions = {},
+  ) {
+    this.retentionMs = options.retentionMs ?? DEFAULT_RUN_RETENTION_MS;
+    this.pruneBatch = options.pruneBatch ?? 1000;
+    this.pruneEveryMs = pruneIntervalMs(this.retentionMs, options.pruneEveryMs);
+  }
 
   async open(): Promise<void> {
     this.openSync();
@@ -207,6 +238,7 @@ export class SqliteRunStore implements RunStore {
       db.close();
       throw err;
     }
+    this.stopPruning = startPruning(() => this.prune(), this.pruneEveryMs);
   }
 
   private prepare(db: Database.Database) {
@@ -271,6 +303,11 @@ export class SqliteRunStore implements RunStore {
         return { applied: true, update };
       }),
       deleteRun: db.prepare<[string]>('DELETE FROM runs WHERE id = ?'),
+      // Only ended runs have ended_at; their updates go by ON DELETE CASCADE.
+      prune: db.prepare<[number, number]>(
+        `DELETE FROM runs WHERE id IN (
+           SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?)`,
+      ),
       getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
       updates: db.prepare<[string, number, number], UpdateRow>(
         'SELECT * FROM run_updates WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
@@ -369,6 +406,25 @@ export class SqliteRunStore implements RunStore {
     return this.s.countActive.get(quotaKey)?.n ?? 0;
   }
 
+  /**
+   * Deletes runs that ended more than `retentionMs` before `now`, with their updates, one
+   * batch per statement, yielding to the event loop between batches so a large backlog does
+   * not stall the server. Returns how many runs it deleted.
+   */
+  async prune(now = Date.now()): Promise<number> {
+    const cutoff = now - this.retentionMs;
+    let deleted = 0;
+    const stmts = this.s;
+    for (;;) {
+      const n = stmts.prune.run(cutoff, this.pruneBatch).changes;
+      deleted += n;
+      if (n < this.pruneBatch) return deleted;
+      await new Promise((resolve) => setImmediate(resolve));
+      // Closed meanwhile: what is left waits for the next open.
+      if (this.stmts !== stmts) return deleted;
+    }
+  }
+
   private listStatement(sql: string): Database.Statement<unknown[], RunRow> {
     let stmt = this.listStatements.get(sql);
     if (!stmt) {
@@ -380,6 +436,8 @@ export class SqliteRunStore implements RunStore {
   }
 
   async close(): Promise<void> {
+    this.stopPruning?.();
+    this.stopPruning = undefined;
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
