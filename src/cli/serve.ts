@@ -4,6 +4,7 @@ import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
+import { opt } from './env-option.js';
 import {
   collectList,
   parseDuration,
@@ -46,21 +47,6 @@ interface ServeFlags extends SecurityFlags {
   redis?: string;
   presenceTtl: number;
   runRetention: number;
-}
-
-/** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
-function opt<T>(
-  flags: string,
-  description: string,
-  env: string,
-  parse: (raw: string) => T,
-  fallback: T,
-  shown?: string,
-) {
-  return new Option(flags, description)
-    .env(env)
-    .argParser((raw: string) => parse(raw))
-    .default(fallback, shown);
 }
 
 export function serveCommand(): Command {

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
+import { opt } from './env-option.js';
 import {
   collectList,
   parseDuration,
@@ -21,21 +22,6 @@ interface WorkerFlags {
   stalledInterval: number;
   runRetention: number;
   logLevel: string;
-}
-
-/** A flag that also reads `WIREHUB_<NAME>`; commander applies flags > env > default. */
-function opt<T>(
-  flags: string,
-  description: string,
-  env: string,
-  parse: (raw: string) => T,
-  fallback: T,
-  shown?: string,
-) {
-  return new Option(flags, description)
-    .env(env)
-    .argParser((raw: string) => parse(raw))
-    .default(fallback, shown);
 }
 
 /**

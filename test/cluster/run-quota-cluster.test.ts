@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CliServer, startCliServer } from '../support/cli.js';
 import { eventually } from '../support/cluster.js';
-import { RedisProcess, redisAvailable } from '../support/redis.js';
+import { type RedisProcess, redisAvailable } from '../support/redis.js';
 import { mintToken, SECRET } from '../support/security.js';
-import { type RunningServer, startServer } from '../support/server.js';
+import type { RunningServer } from '../support/server.js';
 import { TaskRunnerClient } from '../support/task-runner-client.js';
-import { type CliWorker, FIXTURE_TASKS, startCliWorker } from '../support/workers.js';
+import { FIXTURE_TASKS, startRunCluster } from '../support/workers.js';
 
 const MAX = 2;
 const SLEEP = '/api/runs/test/fixtures/sleep/v1';
@@ -38,28 +38,17 @@ describe.runIf(redisAvailable())('the per-user run limit across a cluster', () =
   let redis: RedisProcess;
   let A: RunningServer;
   let B: RunningServer;
-  let worker: CliWorker;
+  let stop: (() => Promise<void>) | undefined;
   const clients: TaskRunnerClient[] = [];
 
   beforeAll(async () => {
-    redis = await RedisProcess.start();
     // Nodes run no jobs themselves: one worker process runs every user's runs.
-    const options = {
-      redis: redis.url,
-      auth: { jwtSecret: SECRET },
-      limits: { maxRunsPerUser: MAX },
-      tasks: { modules: [FIXTURE_TASKS], poolSize: 0 },
-    };
-    A = await startServer(options);
-    B = await startServer(options);
-    worker = await startCliWorker(redis.url, ['--concurrency', '8']);
+    ({ redis, A, B, stop } = await startRunCluster(
+      { auth: { jwtSecret: SECRET }, limits: { maxRunsPerUser: MAX } },
+      ['--concurrency', '8'],
+    ));
   });
-  afterAll(async () => {
-    await worker?.kill();
-    await A?.close();
-    await B?.close();
-    await redis?.stop();
-  });
+  afterAll(() => stop?.());
   afterEach(() => {
     for (const c of clients.splice(0)) c.close();
   });

@@ -2,10 +2,10 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord, RunUpdate } from '../../src/tasks/runs/types.js';
 import { get } from '../support/cluster.js';
-import { RedisProcess, redisAvailable } from '../support/redis.js';
-import { type RunningServer, startServer } from '../support/server.js';
+import { type RedisProcess, redisAvailable } from '../support/redis.js';
+import type { RunningServer } from '../support/server.js';
 import { contiguous, TaskRunnerClient } from '../support/task-runner-client.js';
-import { type CliWorker, FIXTURE_TASKS, startCliWorker } from '../support/workers.js';
+import { type CliWorker, startRunCluster } from '../support/workers.js';
 
 type RunView = RunRecord & { updates: RunUpdate[]; url: string };
 
@@ -29,22 +29,14 @@ describe.runIf(redisAvailable())(
     let A: RunningServer;
     let B: RunningServer;
     let worker: CliWorker;
+    let stop: (() => Promise<void>) | undefined;
     const clients: TaskRunnerClient[] = [];
 
     beforeAll(async () => {
-      redis = await RedisProcess.start();
       // The nodes run no jobs themselves (--task-workers 0): the worker process does.
-      const options = { redis: redis.url, tasks: { modules: [FIXTURE_TASKS], poolSize: 0 } };
-      A = await startServer(options);
-      B = await startServer(options);
-      worker = await startCliWorker(redis.url, ['--concurrency', '2']);
+      ({ redis, A, B, worker, stop } = await startRunCluster({}, ['--concurrency', '2']));
     });
-    afterAll(async () => {
-      await worker?.kill();
-      await A?.close();
-      await B?.close();
-      await redis?.stop();
-    });
+    afterAll(() => stop?.());
     afterEach(() => {
       for (const c of clients.splice(0)) c.close();
     });

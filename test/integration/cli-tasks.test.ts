@@ -128,7 +128,7 @@ describe('wirehub serve --tasks', () => {
   });
 });
 
-describe('restart after kill -9', () => {
+describe('restart after kill -9 or SIGTERM', () => {
   const children: CliServer[] = [];
   const clients: TaskRunnerClient[] = [];
 
@@ -140,7 +140,7 @@ describe('restart after kill -9', () => {
     }
   });
 
-  it('fails the interrupted run, re-queues the one with retries left, and keeps finished runs intact', async () => {
+  it('after kill -9: fails the interrupted run, re-queues the one with retries left, and keeps finished runs intact', async () => {
     const dataDir = tempDir();
     const first = await startCliServer(['--data-dir', dataDir, '--tasks', FIXTURES, '--task-workers', '2']);
     children.push(first);
@@ -183,21 +183,8 @@ describe('restart after kill -9', () => {
     // Two server processes and their worker threads: on a loaded 2-core machine this takes longer
     // than the default 30 s budget.
   }, 90_000);
-});
 
-describe('restart after SIGTERM (a graceful drain)', () => {
-  const children: CliServer[] = [];
-  const clients: TaskRunnerClient[] = [];
-
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
-    for (const s of children.splice(0)) {
-      s.child.kill('SIGKILL');
-      await s.exited;
-    }
-  });
-
-  it('lets short runs finish in the drain window, re-queues the rest, and the next start runs them', async () => {
+  it('after SIGTERM (a graceful drain): lets short runs finish in the drain window, re-queues the rest, and the next start runs them', async () => {
     const dataDir = tempDir();
     const args = ['--data-dir', dataDir, '--tasks', FIXTURES, '--task-workers', '2', '--drain-window', '3s'];
     const first = await startCliServer(args);

@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { ServerOptions } from '../../src/server/options.js';
 import { CLI, ROOT } from './cli.js';
+import { RedisProcess } from './redis.js';
+import { type RunningServer, startServer } from './server.js';
 
 /** The task modules the executor conformance suite and these tests run. */
 export const FIXTURE_TASKS = fileURLToPath(new URL('../fixtures/tasks', import.meta.url));
@@ -66,4 +69,40 @@ export function startCliWorker(
     child.stderr?.on('data', onData);
     exited.then(({ code }) => reject(new Error(`worker exited with ${code} before it was ready:\n${out}`)));
   });
+}
+
+/** Two nodes on a private Redis that run no jobs themselves, and one `wirehub worker` that runs them all. */
+export interface RunCluster {
+  redis: RedisProcess;
+  A: RunningServer;
+  B: RunningServer;
+  worker: CliWorker;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a {@link RunCluster}: its own `redis-server`, nodes A and B (`--task-workers 0`, the
+ * fixture tasks, plus `options`) and a worker process with `workerArgs`.
+ */
+export async function startRunCluster(
+  options: ServerOptions = {},
+  workerArgs: string[] = ['--concurrency', '2'],
+): Promise<RunCluster> {
+  const redis = await RedisProcess.start();
+  const nodeOptions = { ...options, redis: redis.url, tasks: { modules: [FIXTURE_TASKS], poolSize: 0 } };
+  const A = await startServer(nodeOptions);
+  const B = await startServer(nodeOptions);
+  const worker = await startCliWorker(redis.url, workerArgs);
+  return {
+    redis,
+    A,
+    B,
+    worker,
+    stop: async () => {
+      await worker.kill();
+      await A.close();
+      await B.close();
+      await redis.stop();
+    },
+  };
 }
