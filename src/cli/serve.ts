@@ -4,6 +4,7 @@ import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
+import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
 import {
   collectList,
@@ -241,23 +242,10 @@ export function serveCommand(): Command {
       { url: address.url, dataDir: flags.dataDir, engine: server.hub.engine.kind },
       `wirehub listening on ${address.url}`,
     );
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) {
-        server.log.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      server.log.info({ signal, connections: server.connectionCount }, 'draining');
-      server.drain().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          server.log.error({ err }, 'drain failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    drainOnSignals(
+      server.log,
+      () => ({ connections: server.connectionCount }),
+      () => server.drain(),
+    );
   });
 }

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
+import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
 import {
   collectList,
@@ -128,23 +129,10 @@ export function workerCommand(): Command {
         { worker: worker.name, concurrency: flags.concurrency, tasks: worker.registry.size },
         `wirehub worker ${worker.name} ready`,
       );
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        signals += 1;
-        if (signals > 1) {
-          worker.log.warn({ signal }, 'second signal: exiting now');
-          process.exit(1);
-        }
-        worker.log.info({ signal, running: worker.executor.runningHere }, 'draining');
-        worker.drain(flags.drainTimeout).then(
-          () => process.exit(0),
-          (err: unknown) => {
-            worker.log.error({ err }, 'drain failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+      drainOnSignals(
+        worker.log,
+        () => ({ running: worker.executor.runningHere }),
+        () => worker.drain(flags.drainTimeout),
+      );
     });
 }
