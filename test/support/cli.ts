@@ -21,17 +21,27 @@ export interface CliServer {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** A child process of the CLI that said it is ready. */
+export interface ReadyChild {
+  child: ChildProcess;
+  /** The match of the ready line. */
+  ready: RegExpExecArray;
+  /** Everything the process printed so far. */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
 /**
- * Runs `wirehub serve` from the built CLI as a child process on port 0 and resolves once it
- * logs its address. `npm test` builds dist/ before vitest runs.
+ * Spawns `command` (killed when the test process exits) and resolves once its output matches
+ * `ready`; rejects with the output if it exits first.
  */
-export function startCliServer(
-  args: string[] = [],
-  env: NodeJS.ProcessEnv = {},
-  command?: string[],
-): Promise<CliServer> {
-  if (!command && !existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-  const [cmd, ...cmdArgs] = command ?? [process.execPath, CLI, 'serve', '--port', '0', ...args];
+export function spawnUntilReady(
+  command: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  what: string,
+): Promise<ReadyChild> {
+  const [cmd, ...cmdArgs] = command;
   const child = spawn(cmd as string, cmdArgs, {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -48,22 +58,40 @@ export function startCliServer(
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      const m = /wirehub listening on (https?:\/\/[^\s"]+:(\d+))/.exec(out);
-      if (m?.[1] && m[2]) {
-        resolve({
-          child,
-          url: m[1],
-          wsUrl: m[1].replace(/^http/, 'ws'),
-          port: Number(m[2]),
-          output: () => out,
-          exited,
-        });
-      }
+      const m = ready.exec(out);
+      if (m) resolve({ child, ready: m, output: () => out, exited });
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    exited.then(({ code }) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
+    exited.then(({ code }) => reject(new Error(`${what} exited with ${code} before it was ready:\n${out}`)));
   });
+}
+
+/**
+ * Runs `wirehub serve` from the built CLI as a child process on port 0 and resolves once it
+ * logs its address. `npm test` builds dist/ before vitest runs.
+ */
+export async function startCliServer(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  command?: string[],
+): Promise<CliServer> {
+  if (!command && !existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+  const started = await spawnUntilReady(
+    command ?? [process.execPath, CLI, 'serve', '--port', '0', ...args],
+    env,
+    /wirehub listening on (https?:\/\/[^\s"]+:(\d+))/,
+    'server',
+  );
+  const url = started.ready[1] as string;
+  return {
+    child: started.child,
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    port: Number(started.ready[2]),
+    output: started.output,
+    exited: started.exited,
+  };
 }
 
 /**

@@ -1,19 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ServerOptions } from '../../src/server/options.js';
-import { CLI, ROOT } from './cli.js';
+import { CLI, spawnUntilReady } from './cli.js';
 import { RedisProcess } from './redis.js';
 import { type RunningServer, startServer } from './server.js';
 
 /** The task modules the executor conformance suite and these tests run. */
 export const FIXTURE_TASKS = fileURLToPath(new URL('../fixtures/tasks', import.meta.url));
-
-// A failed test must not leave workers behind.
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
 
 export interface CliWorker {
   child: ChildProcess;
@@ -29,46 +23,39 @@ export interface CliWorker {
  * Runs `wirehub worker` (the built CLI) as a child process on `redisUrl` with the fixture
  * tasks, and resolves once it says it is ready. `npm test` builds dist/ before vitest runs.
  */
-export function startCliWorker(
+export async function startCliWorker(
   redisUrl: string,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
 ): Promise<CliWorker> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-  const child = spawn(
-    process.execPath,
-    [CLI, 'worker', '--redis', redisUrl, '--tasks', FIXTURE_TASKS, '--concurrency', '1', ...args],
-    { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  const { child, ready, output, exited } = await spawnUntilReady(
+    [
+      process.execPath,
+      CLI,
+      'worker',
+      '--redis',
+      redisUrl,
+      '--tasks',
+      FIXTURE_TASKS,
+      '--concurrency',
+      '1',
+      ...args,
+    ],
+    env,
+    /wirehub worker (\S+) ready/,
+    'worker',
   );
-  children.add(child);
-  let out = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /wirehub worker (\S+) ready/.exec(out);
-      if (m?.[1]) {
-        resolve({
-          child,
-          name: m[1],
-          output: () => out,
-          exited,
-          kill: async () => {
-            if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-            await exited;
-          },
-        });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    exited.then(({ code }) => reject(new Error(`worker exited with ${code} before it was ready:\n${out}`)));
-  });
+  return {
+    child,
+    name: ready[1] as string,
+    output,
+    exited,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
 
 /** Two nodes on a private Redis that run no jobs themselves, and one `wirehub worker` that runs them all. */
