@@ -10,7 +10,10 @@ import { type RunningServer, startServer } from '../support/server.js';
  * explicit `recovered: false` (the history it missed was trimmed).
  */
 
-const HISTORY = 6;
+// Small, so that runs where a client misses more than the history (recovered: false) are
+// common: fast-check's default sizes give ~6 actions per run, and with 6 kept publications
+// about one suite run in eight saw no recovered: false at all and failed its last check.
+const HISTORY = 3;
 const CLIENTS = 3;
 const SUBSCRIBE_ID = 1;
 /** How often each outcome happened over all runs: the property must have seen both. */

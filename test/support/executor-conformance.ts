@@ -309,7 +309,9 @@ export function runExecutorConformance(name: string, make: () => Promise<Executo
 
     it('drains: running attempts end normally, waiting runs get no update, then nothing is taken', async () => {
       const running = await Promise.all(
-        Array.from({ length: subject.concurrency }, () => submit('sleep', { ms: 300 })),
+        // Long enough that none ends before drain() starts (then the waiting run would take its
+        // slot and rightly start), short enough to end well inside the drain's timeout.
+        Array.from({ length: subject.concurrency }, () => submit('sleep', { ms: 1500 })),
       );
       for (const id of running) await rec.when(id, (u) => u.message === 'sleeping');
       const waiting = await submit('echo', { value: 'waiting', steps: 0 });
