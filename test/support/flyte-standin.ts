@@ -15,8 +15,6 @@ import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 
-type Fallback = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
-
 import {
   AbortInfoSchema,
   ActionAttemptSchema,
@@ -145,6 +143,10 @@ export class FlyteStandin {
   private readonly watchers = new Set<(how: 'error' | 'end') => void>();
   private server: http.Server | http2.Http2Server | undefined;
   private port = 0;
+  /** The OAuth2 token endpoint: its own HTTP/1.1 server, as identity providers are elsewhere. */
+  private tokenServer: http.Server | undefined;
+  /** Wakes `waitFor` callers whenever a call arrives or a run changes. */
+  private readonly changes = new Set<() => void>();
 
   private constructor(private readonly options: StandinOptions) {
     for (const task of options.tasks) this.tasks.set(taskKey(task), task);
@@ -153,7 +155,39 @@ export class FlyteStandin {
   static async start(options: StandinOptions): Promise<FlyteStandin> {
     const standin = new FlyteStandin(options);
     await standin.listen();
+    if (options.auth) {
+      standin.tokenServer = http.createServer((req, res) => standin.tokenEndpoint(req, res));
+      standin.tokenServer.listen(0, '127.0.0.1');
+      await once(standin.tokenServer, 'listening');
+    }
     return standin;
+  }
+
+  /** Resolves once `check()` holds, checked now and after every call and every phase change. */
+  waitFor(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onChange = () => {
+        if (!check()) return;
+        clearTimeout(timer);
+        this.changes.delete(onChange);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.changes.delete(onChange);
+        reject(new Error(`the stand-in saw no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.changes.add(onChange);
+    });
+  }
+
+  private changed(): void {
+    for (const wake of [...this.changes]) wake();
+  }
+
+  /** Every call so far named `method`. */
+  count(method: string): number {
+    return this.calls.filter((c) => c === method).length;
   }
 
   /** `http://127.0.0.1:<port>`: the endpoint to configure. */
@@ -201,6 +235,8 @@ export class FlyteStandin {
   async close(): Promise<void> {
     for (const run of this.runs.values()) run.abort.abort();
     await this.down();
+    const tokens = this.tokenServer;
+    if (tokens) await new Promise<void>((resolve) => tokens.close(() => resolve()));
   }
 
   /** The run the executor created for a wirehub run. */
@@ -231,10 +267,7 @@ export class FlyteStandin {
   }
 
   private async listen(port = 0): Promise<void> {
-    const handler = connectNodeAdapter({
-      routes: (router) => this.routes(router),
-      fallback: (req, res) => this.fallback(req, res),
-    });
+    const handler = connectNodeAdapter({ routes: (router) => this.routes(router) });
     const server =
       this.options.httpVersion === '1.1' ? http.createServer(handler) : http2.createServer({}, handler);
     server.on('connection', (socket: Socket) => {
@@ -254,7 +287,7 @@ export class FlyteStandin {
   }
 
   /** The OAuth2 token endpoint (client credentials, HTTP Basic). */
-  private fallback(...[req, res]: Parameters<Fallback>) {
+  private tokenEndpoint(req: http.IncomingMessage, res: http.ServerResponse) {
     const auth = this.options.auth;
     if (req.url !== '/oauth2/token' || req.method !== 'POST' || !auth) {
       res.writeHead(404);
@@ -289,6 +322,7 @@ export class FlyteStandin {
 
   private authorize(ctx: HandlerContext, method: string): void {
     this.calls.push(method);
+    this.changed();
     if (this.options.staticToken !== undefined) {
       if (ctx.requestHeader.get('authorization') !== `Bearer ${this.options.staticToken}`)
         throw new ConnectError('bad or missing token', Code.Unauthenticated);
@@ -304,9 +338,11 @@ export class FlyteStandin {
     router.service(AuthMetadataService, {
       getOAuth2Metadata: () => {
         this.calls.push('GetOAuth2Metadata');
+        this.changed();
+        const address = this.tokenServer?.address() as AddressInfo | undefined;
         return {
           issuer: this.url,
-          tokenEndpoint: `${this.url}/oauth2/token`,
+          tokenEndpoint: address ? `http://127.0.0.1:${address.port}/oauth2/token` : '',
           grantTypesSupported: ['client_credentials'],
         };
       },
@@ -453,6 +489,7 @@ export class FlyteStandin {
       }
       status.phase = phase;
       notify();
+      this.changed();
     };
     for (let attempt = 1; attempt <= max; attempt += 1) {
       d.attempts.push(

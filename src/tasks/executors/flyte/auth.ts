@@ -18,7 +18,7 @@ interface CachedToken {
   renewAt: number;
 }
 
-/** Renew this long before expiry, or at 90% of the lifetime for short-lived tokens. */
+/** Renew this long before expiry (tokens living over ten times that; others at 90% of their life). */
 const RENEW_BEFORE_MS = 60_000;
 
 /**
@@ -79,6 +79,14 @@ export class FlyteAuth {
     const endpoint = await this.tokenEndpoint();
     const token = await this.currentToken(endpoint);
     return [endpoint.headerKey, `Bearer ${token.value}`];
+  }
+
+  /**
+   * Drops the cached token, so the next call gets a new one: a stream refused with
+   * `Unauthenticated` (its error comes while reading it, past the interceptor) calls this.
+   */
+  invalidate(): void {
+    this.token = undefined;
   }
 
   private forget(header: string): void {
@@ -165,7 +173,8 @@ export class FlyteAuth {
     this.fetched += 1;
     const lifeMs =
       typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in * 1000 : 3_600_000;
-    const renewIn = Math.min(lifeMs - RENEW_BEFORE_MS, lifeMs * 0.9);
-    return { value: json.access_token, renewAt: this.now() + Math.max(0, renewIn) };
+    // A minute before expiry; short-lived tokens at 90% of their life.
+    const renewIn = lifeMs > 10 * RENEW_BEFORE_MS ? lifeMs - RENEW_BEFORE_MS : lifeMs * 0.9;
+    return { value: json.access_token, renewAt: this.now() + renewIn };
   }
 }

@@ -57,6 +57,8 @@ export function isTransient(err: unknown): boolean {
  */
 export function flyteError(err: unknown, call: string): WirehubError {
   if (err instanceof WirehubError) return err;
+  // Connect wraps what an interceptor threw (the credentials could not be had): keep that.
+  if (err instanceof ConnectError && err.cause instanceof WirehubError) return err.cause;
   if (err instanceof ConnectError) {
     return new WirehubError(
       'executor_unavailable',

@@ -61,20 +61,28 @@ export interface ApiKey {
   org: string | undefined;
 }
 
-/** Decodes an API key (base64 of `endpoint:client_id:client_secret:org`), as the Flyte SDK does. */
+// The endpoint of an API key: host[:port], maybe after dns:/// or http(s):// (colons of its own).
+const KEY_ENDPOINT = /^((?:dns:\/\/\/|https?:\/\/)?(?:\[[0-9A-Fa-f:.]+\]|[^:/]+)(?::\d{1,5})?):/;
+
+/**
+ * Decodes an API key (base64 of `endpoint:client_id:client_secret:org`), as the Flyte SDK
+ * does: the endpoint (which may hold a scheme and a port), then the id, the secret, and the
+ * org as the rest. An org of `None` (or none) means no org.
+ */
 export function decodeApiKey(key: string): ApiKey {
-  const text = Buffer.from(key.trim(), 'base64').toString('utf8');
-  // The endpoint may itself hold colons (dns:///host:443): the last three fields are split off the end.
-  const parts = text.split(':');
-  if (parts.length < 4 || !/^[A-Za-z0-9+/=_-]+$/.test(key.trim())) {
-    throw new FlyteConfigError(
+  const invalid = () =>
+    new FlyteConfigError(
       'the Flyte API key is not valid: expected base64 of endpoint:client_id:client_secret:org (make one with `flyte create api-key`)',
     );
-  }
-  const org = parts.pop() as string;
-  const clientSecret = parts.pop() as string;
-  const clientId = parts.pop() as string;
-  const endpoint = parts.join(':');
+  if (!/^[A-Za-z0-9+/=_-]+$/.test(key.trim())) throw invalid();
+  const text = Buffer.from(key.trim(), 'base64').toString('utf8');
+  const m = KEY_ENDPOINT.exec(text);
+  if (!m) throw invalid();
+  const endpoint = m[1] as string;
+  const rest = text.slice(m[0].length).split(':');
+  if (rest.length < 3) throw invalid();
+  const [clientId = '', clientSecret = '', ...orgParts] = rest;
+  const org = orgParts.join(':');
   if (!endpoint || !clientId || !clientSecret) {
     throw new FlyteConfigError('the Flyte API key is not valid: its endpoint, client id or secret is empty');
   }

@@ -58,6 +58,8 @@ export async function watchAction(
       if (signal.aborted) return { kind: 'closed' };
       const code = connectCode(err);
       if (!isTransient(err) || code === Code.NotFound) return { kind: 'failed', code, error: err };
+      // The token expired under the stream: the next subscription gets a new one.
+      if (code === Code.Unauthenticated) client.auth.invalidate();
       failures += 1;
       const pause = Math.min(initial * 2 ** (failures - 1), max);
       options.log.warn(
