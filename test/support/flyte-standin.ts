@@ -567,6 +567,8 @@ export class FlyteStandin {
     };
     run.changed.add(onChange);
     this.watchers.add(onDrop);
+    const onAbort = () => wake?.();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
     let sent = 0;
     let last = '';
     try {
@@ -590,12 +592,12 @@ export class FlyteStandin {
         if (dropped === 'end') return;
         await new Promise<void>((resolve) => {
           wake = resolve;
-          ctx.signal.addEventListener('abort', () => resolve(), { once: true });
         });
         wake = undefined;
         if (ctx.signal.aborted) return;
       }
     } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
       run.changed.delete(onChange);
       this.watchers.delete(onDrop);
     }
