@@ -31,6 +31,13 @@ export interface CliServer {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface SpawnOptions {
+  /** Lead a process group of its own (a test can then signal the group, as supervisors do). */
+  detached?: boolean;
+  /** Working directory; default the repository root. */
+  cwd?: string;
+}
+
 /** A child process of the CLI that said it is ready. */
 export interface ReadyChild {
   child: ChildProcess;
@@ -50,11 +57,11 @@ export function spawnUntilReady(
   env: NodeJS.ProcessEnv,
   ready: RegExp,
   what: string,
-  options: { detached?: boolean } = {},
+  options: SpawnOptions = {},
 ): Promise<ReadyChild> {
   const [cmd, ...cmdArgs] = command;
   const child = spawn(cmd as string, cmdArgs, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so a test can signal the group as a supervisor does.
@@ -89,7 +96,7 @@ export async function startCliServer(
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
   command?: string[],
-  options: { detached?: boolean } = {},
+  options: SpawnOptions = {},
 ): Promise<CliServer> {
   if (!command && !existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   const started = await spawnUntilReady(
