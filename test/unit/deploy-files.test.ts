@@ -42,17 +42,21 @@ describe('deploy files', () => {
 
   it('the Deployment probes /readyz and /healthz, and its grace period covers preStop and the drain window', () => {
     const d = parse(read('kubernetes/deployment.yaml')) as {
-      spec: { template: { spec: Record<string, never> } };
+      spec: {
+        template: {
+          spec: {
+            terminationGracePeriodSeconds: number;
+            containers: {
+              args: string[];
+              readinessProbe: { httpGet: { path: string } };
+              livenessProbe: { httpGet: { path: string } };
+              lifecycle: { preStop: { sleep: { seconds: number } } };
+            }[];
+          };
+        };
+      };
     };
-    const pod = d.spec.template.spec as {
-      terminationGracePeriodSeconds: number;
-      containers: {
-        args: string[];
-        readinessProbe: { httpGet: { path: string } };
-        livenessProbe: { httpGet: { path: string } };
-        lifecycle: { preStop: { sleep: { seconds: number } } };
-      }[];
-    };
+    const pod = d.spec.template.spec;
     const [c] = pod.containers;
     expect(c?.readinessProbe.httpGet.path).toBe('/readyz');
     expect(c?.livenessProbe.httpGet.path).toBe('/healthz');
