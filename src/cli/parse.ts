@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { type NamespaceConfig, parseNamespaceConfigs } from '../hub/namespaces.js';
+import { LOG_FORMATS, type LogFormat } from '../server/pino-logger.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i;
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
@@ -71,6 +72,20 @@ export function parseLogLevel(raw: string): string {
   const level = raw.trim().toLowerCase();
   if (!LEVELS.includes(level)) throw new InvalidArgumentError(`expected one of ${LEVELS.join(', ')}`);
   return level;
+}
+
+/** `--log-format`: `json` or `pretty`. */
+export function parseLogFormat(raw: string): LogFormat {
+  const format = raw.trim().toLowerCase();
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new InvalidArgumentError(`expected one of ${LOG_FORMATS.join(', ')}`);
+  }
+  return format as LogFormat;
+}
+
+/** Readable lines for a person at a terminal, JSON lines for a log collector. */
+export function defaultLogFormat(): LogFormat {
+  return process.stdout.isTTY === true ? 'pretty' : 'json';
 }
 
 export function parseHost(raw: string): string {

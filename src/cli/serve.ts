@@ -2,17 +2,20 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
+import type { LogFormat } from '../server/pino-logger.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
 import {
   collectList,
+  defaultLogFormat,
   parseDuration,
   parseDurationAtLeast,
   parseHost,
   parseHttpUrl,
   parseIntAtLeast,
+  parseLogFormat,
   parseLogLevel,
   parseNamespacesFile,
   parseNonEmpty,
@@ -39,6 +42,7 @@ interface ServeFlags extends SecurityFlags {
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
+  logFormat: LogFormat;
   namespaces?: NamespaceConfig[];
   maxChannels: number;
   tasks: string[] | undefined;
@@ -118,6 +122,16 @@ export function serveCommand(): Command {
         'WIREHUB_LOG_LEVEL',
         parseLogLevel,
         'info',
+      ),
+    )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'json|pretty (default: pretty on a terminal, json otherwise)',
+        'WIREHUB_LOG_FORMAT',
+        parseLogFormat,
+        defaultLogFormat(),
+        'pretty on a terminal, json otherwise',
       ),
     )
     .addOption(
@@ -225,6 +239,7 @@ export function serveCommand(): Command {
       maxQueuedBytes: flags.maxQueued,
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,
+      logFormat: flags.logFormat,
       maxChannelsPerConnection: flags.maxChannels,
       presenceTtlMs: flags.presenceTtl,
       ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),

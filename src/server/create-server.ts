@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { builtinEndpoints } from '../endpoints/builtin.js';
 import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
@@ -20,6 +20,7 @@ import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } 
 import { ServerMetrics } from './metrics.js';
 import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
+import { createPinoLogger } from './pino-logger.js';
 import { EndpointRouter } from './router.js';
 import { installChannelRoutes } from './routes/channels.js';
 import { installRunRoutes } from './routes/runs.js';
@@ -35,7 +36,19 @@ import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { WsSession } from './ws-session.js';
 
+/** Probes and scrapes would drown a debug log: every other request is logged. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** One line per finished request at `debug`: method, URL, status and time. */
+function logRequests(http: FastifyInstance): void {
+  http.addHook('onResponse', async (req, reply) => {
+    if (QUIET_PATHS.has(req.url)) return;
+    req.log.debug(
+      { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+}
 
 /** Where a listening server can be reached. */
 export interface ListenAddress {
@@ -105,14 +118,15 @@ export class WirehubServer {
       ? { https: { cert: o.tls.cert, key: o.tls.key, ...timeouts } }
       : { http: timeouts };
     this.http = Fastify({
-      logger: { level: o.logLevel },
-      // Probes and scrapes would drown the log; every other request is logged as usual.
-      logController: new LogController({ disableRequestLogging: (req) => QUIET_PATHS.has(req.url) }),
+      loggerInstance: createPinoLogger(o.logLevel, o.logFormat),
+      // One line per request, at debug (see logRequests), instead of Fastify's two at info.
+      disableRequestLogging: true,
       requestTimeout: o.requestTimeoutMs,
       ...(o.trustProxy && o.trustProxy.length > 0 ? { trustProxy: o.trustProxy } : {}),
       ...transport,
     } as FastifyServerOptions) as unknown as FastifyInstance;
     this.log = this.http.log;
+    logRequests(this.http);
     this.security = new UpgradeSecurity({
       auth: this.auth,
       origins: new OriginPolicy({ allowed: o.allowedOrigins, allowLocalhost: !this.auth.enabled }),
