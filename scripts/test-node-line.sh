@@ -18,6 +18,9 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/wirehub-node$major-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 (cd "$root" && git ls-files -z | xargs -0 cp --parents -t "$work")
 cd "$work"
+# A git index of the same files: tests that ask git what the checkout holds (the package test
+# packs a copy of the tracked files) see what the original sees.
+git init -q && git add -A
 
 # npm's own script runs on the first `node` of PATH; native addons build against this line's
 # headers (shipped in the same package), not the machine's.
