@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { builtinEndpoints } from '../endpoints/builtin.js';
 import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
@@ -126,7 +126,7 @@ export class WirehubServer {
     this.http = Fastify({
       loggerInstance: createPinoLogger(o.logLevel, o.logFormat),
       // One line per request, at debug (see logRequests), instead of Fastify's two at info.
-      disableRequestLogging: true,
+      logController: new LogController({ disableRequestLogging: true }),
       requestTimeout: o.requestTimeoutMs,
       ...(o.trustProxy && o.trustProxy.length > 0 ? { trustProxy: o.trustProxy } : {}),
       ...transport,
