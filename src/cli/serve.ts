@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults } from '../protocol/index.js';
+import type { LogFormat } from '../server/pino-logger.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
@@ -9,11 +10,13 @@ import { opt } from './env-option.js';
 import { type FlyteFlags, flyteFromFlags, flyteOptions } from './flyte-flags.js';
 import {
   collectList,
+  defaultLogFormat,
   parseDuration,
   parseDurationAtLeast,
   parseHost,
   parseHttpUrl,
   parseIntAtLeast,
+  parseLogFormat,
   parseLogLevel,
   parseNamespacesFile,
   parseNonEmpty,
@@ -40,6 +43,7 @@ interface ServeFlags extends SecurityFlags, FlyteFlags {
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
+  logFormat: LogFormat;
   namespaces?: NamespaceConfig[];
   maxChannels: number;
   tasks: string[] | undefined;
@@ -119,6 +123,16 @@ export function serveCommand(): Command {
         'WIREHUB_LOG_LEVEL',
         parseLogLevel,
         'info',
+      ),
+    )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'json|pretty (default: pretty on a terminal, json otherwise)',
+        'WIREHUB_LOG_FORMAT',
+        parseLogFormat,
+        defaultLogFormat(),
+        'pretty on a terminal, json otherwise',
       ),
     )
     .addOption(
@@ -233,6 +247,7 @@ export function serveCommand(): Command {
       maxQueuedBytes: flags.maxQueued,
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,
+      logFormat: flags.logFormat,
       maxChannelsPerConnection: flags.maxChannels,
       presenceTtlMs: flags.presenceTtl,
       ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
