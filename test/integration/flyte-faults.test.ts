@@ -170,6 +170,42 @@ describe('Flyte faults: auth', () => {
     client.close();
   });
 
+  it('renews a short-lived token before it expires, so no call is refused', async () => {
+    flyte = await FlyteStandin.start({ tasks: [stepped], auth: { ...auth, tokenTtlMs: 1_000 } });
+    const { srv } = await setup({}, { endpoint: undefined, apiKey: apiKey(flyte.url), org: undefined });
+    const client = await TaskRunnerClient.connect(srv.wsUrl);
+    const id = (await client.request(request('renew'))).run_id as string;
+    gates.release('renew:init');
+    gates.release('renew:run');
+    await client.when(id, (u) => u.status === 'RUNNING');
+    const issued = flyte.tokensIssued;
+    // Past 90% of the first token's life, the next call (GetActionData at the end) uses a new one.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    gates.release('renew:end');
+    expect(await client.ended(id)).toMatchObject({ status: 'SUCCEEDED', outputs: { done: 'renew' } });
+    expect(flyte.tokensIssued).toBeGreaterThan(issued);
+    expect(flyte.refusedTokens).toBe(0);
+    client.close();
+  });
+
+  it('sends a fixed bearer token as it is; a token the cluster refuses is executor_unavailable', async () => {
+    flyte = await FlyteStandin.start({ tasks: [stepped], staticToken: 'tok-fixed' });
+    const good = await setup({}, { token: 'tok-fixed' });
+    const client = await TaskRunnerClient.connect(good.srv.wsUrl);
+    const id = (await client.request(request('fixed'))).run_id as string;
+    for (const step of ['init', 'run', 'end']) gates.release(`fixed:${step}`);
+    expect(await client.ended(id)).toMatchObject({ status: 'SUCCEEDED', outputs: { done: 'fixed' } });
+    client.close();
+    const bad = await setup({}, { token: 'tok-wrong' });
+    const other = await TaskRunnerClient.connect(bad.srv.wsUrl);
+    const answer = await other.request(request('refused'));
+    expect(answer.error).toMatchObject({
+      code: 'executor_unavailable',
+      details: { code: 'Unauthenticated' },
+    });
+    other.close();
+  });
+
   it('refuses runs with executor_unavailable when the token endpoint rejects the API key', async () => {
     flyte = await FlyteStandin.start({ tasks: [stepped], auth });
     const { srv } = await setup(
