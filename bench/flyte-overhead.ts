@@ -6,9 +6,10 @@
 //
 // - per run: one run at a time, a task that goes INITIALIZING → RUNNING → SUCCEEDED at once.
 // - per relayed update: one run whose task fails UPDATES/3 attempts before it succeeds (each
-//   attempt is three updates: QUEUED retry, INITIALIZING, RUNNING), each phase held long
-//   enough (PHASE_MS) for every watcher to see it; the difference between the two ways,
-//   divided by the updates, is what wirehub costs each update (store, publish, send).
+//   attempt is three updates: QUEUED retry, INITIALIZING, RUNNING), each phase held PHASE_MS.
+//   The lag of each INITIALIZING and RUNNING (from the stand-in setting the phase to the
+//   client seeing it) is measured both ways: the difference of the medians is what wirehub
+//   adds to each update (translate, store in SQLite, publish on run:<id>, send on the socket).
 //
 // Run: npm run bench:flyte   (env: RUNS=200 UPDATES=300 PHASE_MS=2)
 import { mkdtempSync } from 'node:fs';
@@ -40,6 +41,8 @@ const quick: StandinTask = {
     return { outputs: { n: ctx.inputs.get('n') ?? lit.int(0) } };
   },
 };
+/** When the stand-in set each phase of the chatty run: `<attempt>:<phase>` → ms. */
+const marks = new Map<string, number>();
 const chatty: StandinTask = {
   ...base,
   name: 'chatty',
@@ -48,8 +51,10 @@ const chatty: StandinTask = {
   outputs: [['n', t.int]],
   async behave(ctx) {
     await ctx.sleep(PHASE_MS);
+    marks.set(`${ctx.attempt}:INITIALIZING`, performance.now());
     ctx.phase(ActionPhase.INITIALIZING);
     await ctx.sleep(PHASE_MS);
+    marks.set(`${ctx.attempt}:RUNNING`, performance.now());
     ctx.phase(ActionPhase.RUNNING);
     await ctx.sleep(PHASE_MS);
     if (ctx.attempt < ATTEMPTS) return { error: { kind: 'USER', message: `attempt ${ctx.attempt}` } };
@@ -60,6 +65,13 @@ const chatty: StandinTask = {
 const flyte = await FlyteStandin.start({ tasks: [quick, chatty] });
 const client = connectFlyte(resolveFlyteConfig({ endpoint: flyte.url, org: 'bench' }));
 let names = 0;
+
+/** When each `<attempt>:<phase>` reached a client. */
+let seenAt = new Map<string, number>();
+const PHASES: Record<number, string> = {
+  [ActionPhase.INITIALIZING]: 'INITIALIZING',
+  [ActionPhase.RUNNING]: 'RUNNING',
+};
 
 /** The baseline: a run as an SDK user starts and follows it, straight over Connect. Returns the snapshots seen. */
 async function direct(task: string): Promise<number> {
@@ -75,6 +87,9 @@ async function direct(task: string): Promise<number> {
     try {
       for await (const res of client.runs.watchActionDetails({ actionId: { run: id, name: 'a0' } })) {
         seen += 1;
+        const phase = PHASES[res.details?.status?.phase ?? 0];
+        const key = `${res.details?.status?.attempts}:${phase}`;
+        if (phase && !seenAt.has(key)) seenAt.set(key, performance.now());
         if (res.details?.status?.phase === ActionPhase.SUCCEEDED) {
           await client.runs.getActionData({ actionId: { run: id, name: 'a0' } });
           return seen;
@@ -95,6 +110,13 @@ const server = await createServer({
 });
 const address = await server.listen();
 const ws = await TaskRunnerClient.connect(address.wsUrl);
+ws.ws.on('message', (data) => {
+  const u = JSON.parse(String(data)) as { status?: string; message?: string };
+  const attempt = /\(attempt (\d+) of/.exec(u.message ?? '')?.[1];
+  const key = `${attempt}:${u.status}`;
+  if (attempt && (u.status === 'INITIALIZING' || u.status === 'RUNNING') && !seenAt.has(key))
+    seenAt.set(key, performance.now());
+});
 
 /** Through wirehub: resolves with the updates the client got. */
 async function viaWirehub(task: string): Promise<number> {
@@ -128,24 +150,37 @@ for (let i = 0; i < 20; i += 1) {
 }
 const directRuns: number[] = [];
 const wirehubRuns: number[] = [];
+console.error('flyte bench: warmed up');
 for (let i = 0; i < RUNS; i += 1) {
   // Interleaved, so a slow moment of the machine hits both alike.
   directRuns.push(await time(() => direct('quick')));
   wirehubRuns.push(await time(() => viaWirehub('quick')));
 }
+console.error(`flyte bench: ${RUNS} runs each way done`);
 await sleep(50);
 let updates = 0;
 let snapshots = 0;
+/** The lag of each phase change: seen by the client minus set by the stand-in. */
+const lags = () =>
+  [...seenAt].flatMap(([key, at]) => (marks.has(key) ? [at - (marks.get(key) as number)] : []));
+seenAt = new Map();
+marks.clear();
 const directChatty = await time(async () => {
   snapshots = await direct('chatty');
 });
+const directLags = lags();
+seenAt = new Map();
+marks.clear();
 const wirehubChatty = await time(async () => {
   updates = await viaWirehub('chatty');
 });
+const wirehubLags = lags();
 
 const dRun = median(directRuns);
 const wRun = median(wirehubRuns);
-const perUpdate = (wirehubChatty - directChatty) / updates;
+const dLag = median(directLags);
+const wLag = median(wirehubLags);
+const perUpdate = wLag - dLag;
 const result = {
   runs: RUNS,
   direct_run_ms_p50: Number(dRun.toFixed(3)),
@@ -157,13 +192,16 @@ const result = {
   chatty_snapshots_direct: snapshots,
   direct_chatty_ms: Number(directChatty.toFixed(1)),
   wirehub_chatty_ms: Number(wirehubChatty.toFixed(1)),
-  chatty_ratio: Number((wirehubChatty / directChatty).toFixed(3)),
+  phase_changes_timed: [directLags.length, wirehubLags.length],
+  direct_lag_ms_p50: Number(dLag.toFixed(3)),
+  wirehub_lag_ms_p50: Number(wLag.toFixed(3)),
+  lag_ratio: Number((wLag / dLag).toFixed(2)),
   overhead_per_update_ms: Number(perUpdate.toFixed(3)),
 };
 console.log(
   [
     `per run:    direct ${dRun.toFixed(2)} ms, via wirehub ${wRun.toFixed(2)} ms (p50 of ${RUNS}): +${(wRun - dRun).toFixed(2)} ms, ×${(wRun / dRun).toFixed(2)}`,
-    `per update: ${updates} updates relayed in ${wirehubChatty.toFixed(0)} ms vs ${directChatty.toFixed(0)} ms watching directly (×${(wirehubChatty / directChatty).toFixed(3)}): +${perUpdate.toFixed(3)} ms per update`,
+    `per update: phase change → client, p50 over ${wirehubLags.length} changes: direct ${dLag.toFixed(2)} ms, via wirehub ${wLag.toFixed(2)} ms: +${perUpdate.toFixed(2)} ms per update, ×${(wLag / dLag).toFixed(2)} (${updates} updates relayed)`,
   ].join('\n'),
 );
 console.log(JSON.stringify(result));

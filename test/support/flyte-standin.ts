@@ -486,7 +486,8 @@ export class FlyteStandin {
     const notify = () => {
       for (const wake of [...run.changed]) wake();
     };
-    const setPhase = (phase: ActionPhase) => {
+    /** Moves the current attempt to a phase, and the action too unless `attemptOnly`. */
+    const setPhase = (phase: ActionPhase, attemptOnly = false) => {
       const attempt = d.attempts.at(-1);
       if (attempt && attempt.phase !== phase) {
         const last = attempt.phaseTransitions.at(-1);
@@ -494,7 +495,7 @@ export class FlyteStandin {
         attempt.phaseTransitions.push(create(PhaseTransitionSchema, { phase, startTime: timestampNow() }));
         attempt.phase = phase;
       }
-      status.phase = phase;
+      if (!attemptOnly) status.phase = phase;
       notify();
       this.changed();
     };
@@ -550,7 +551,8 @@ export class FlyteStandin {
       const current = d.attempts.at(-1);
       if (current) current.errorInfo = info;
       if (attempt < max && phase === ActionPhase.FAILED) {
-        setPhase(ActionPhase.FAILED);
+        // A failed attempt with retries left: the attempt ended, the action goes on.
+        setPhase(ActionPhase.FAILED, true);
         continue;
       }
       d.result = { case: 'errorInfo', value: info };
@@ -567,14 +569,19 @@ export class FlyteStandin {
     const run = this.actionOf(name);
     let dropped: 'error' | 'end' | undefined;
     let wake: (() => void) | undefined;
-    const onChange = () => wake?.();
+    // Set by every change, so one that comes while the stream waits on its reader is not lost.
+    let pending = false;
+    const onChange = () => {
+      pending = true;
+      wake?.();
+    };
     const onDrop = (how: 'error' | 'end') => {
       dropped = how;
-      wake?.();
+      onChange();
     };
     run.changed.add(onChange);
     this.watchers.add(onDrop);
-    const onAbort = () => wake?.();
+    const onAbort = () => onChange();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     let sent = 0;
     let last = '';
@@ -597,10 +604,13 @@ export class FlyteStandin {
         }
         if (dropped === 'error') throw new ConnectError('stream dropped by the stand-in', Code.Unavailable);
         if (dropped === 'end') return;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
+        if (!pending) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+        }
+        pending = false;
         if (ctx.signal.aborted) return;
       }
     } finally {
