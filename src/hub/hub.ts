@@ -274,9 +274,14 @@ export class Hub {
     return this.engine.presenceList(channel);
   }
 
-  /** Channels with local subscribers on this node (internal `$presence:` ones included). */
+  /**
+   * Channels with local subscribers on this node (internal `$presence:` ones included; those only
+   * watched in process, such as the admin API's, are plumbing and not counted).
+   */
   get channelCount(): number {
-    return this.channels.size;
+    let count = 0;
+    for (const state of this.channels.values()) if (state.subscribers.length > 0) count += 1;
+    return count;
   }
 
   /** Number of local subscribers of a channel on this node. */
