@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
-import { defaults } from '../protocol/index.js';
+import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
@@ -13,6 +13,7 @@ import {
   parseHost,
   parseHttpUrl,
   parseIntAtLeast,
+  parseIntBetween,
   parseLogLevel,
   parseNamespacesFile,
   parseNonEmpty,
@@ -36,6 +37,7 @@ interface ServeFlags extends SecurityFlags {
   pingInterval: number;
   pongTimeout: number;
   maxPayload: number;
+  maxJsonDepth: number;
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
@@ -89,6 +91,15 @@ export function serveCommand(): Command {
         parseSize,
         defaults.maxPayloadBytes,
         '64KiB',
+      ),
+    )
+    .addOption(
+      opt(
+        '--max-json-depth <n>',
+        'most levels of objects and arrays in client JSON (frames, bodies, task inputs); deeper is refused with json_too_deep',
+        'WIREHUB_MAX_JSON_DEPTH',
+        parseIntBetween(1, MAX_JSON_DEPTH_CEILING),
+        defaults.maxJsonDepth,
       ),
     )
     .addOption(
@@ -222,6 +233,7 @@ export function serveCommand(): Command {
       pingIntervalMs: flags.pingInterval,
       pongTimeoutMs: flags.pongTimeout,
       maxPayloadBytes: flags.maxPayload,
+      maxJsonDepth: flags.maxJsonDepth,
       maxQueuedBytes: flags.maxQueued,
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Frame } from '../hub/frame.js';
 import type { Session } from '../hub/session.js';
-import { WirehubError } from '../protocol/index.js';
+import { parseJson, WirehubError } from '../protocol/index.js';
 import { LATEST } from '../tasks/define-task.js';
 import { assertMayRun, assertMaySeeRun, requesterOf } from '../tasks/runs/run-access.js';
 import type { RunService } from '../tasks/runs/run-service.js';
@@ -71,12 +71,15 @@ class TaskRunnerConnection {
     try {
       let msg: unknown;
       try {
-        msg = JSON.parse(text);
-      } catch {
-        throw new WirehubError(
-          'invalid_json',
-          'the message is not valid JSON; send {"project","domain","task","version","inputs"}',
-        );
+        msg = parseJson(text, { what: 'message', maxDepth: this.ctx.maxJsonDepth });
+      } catch (err) {
+        if (err instanceof WirehubError && err.code === 'invalid_json') {
+          throw new WirehubError(
+            'invalid_json',
+            'the message is not valid JSON; send {"project","domain","task","version","inputs"}',
+          );
+        }
+        throw err;
       }
       if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
         throw new WirehubError(

@@ -17,6 +17,7 @@ import { CloseCode } from '../protocol/index.js';
 import type { Logger } from '../util/logger.js';
 import { Heartbeat } from './heartbeat.js';
 import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
+import { installJsonBodyParser } from './json-body.js';
 import { ServerMetrics } from './metrics.js';
 import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
@@ -241,7 +242,12 @@ export class WirehubServer {
     await mkdir(o.dataDir, { recursive: true });
     await this.hub.start();
     await this.tasks?.start();
-    const context: EndpointContext = { hub: this.hub, log: this.log, auth: this.auth };
+    const context: EndpointContext = {
+      hub: this.hub,
+      log: this.log,
+      auth: this.auth,
+      maxJsonDepth: o.maxJsonDepth,
+    };
     const gate = new UpgradeGate({
       router: this.router,
       wss: this.wss,
@@ -261,6 +267,7 @@ export class WirehubServer {
       },
     });
     installErrorHandling(this.http);
+    installJsonBodyParser(this.http, o.maxJsonDepth);
     // Before the routes: the document lists the routes added after it.
     await installApiDocs(this.http);
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
