@@ -126,6 +126,7 @@ export class WirehubServer {
       defaultMetrics: o.defaultMetrics,
       queuedBytes: () => this.queuedBytes(),
       broker: () => ({ up: this.hub.brokerUp, ...this.hub.counters }),
+      failures: () => this.hub.counters,
     });
     this.hub = new Hub(this.makeEngine(), {
       namespaces: o.namespaces ?? [],
