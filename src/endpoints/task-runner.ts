@@ -11,7 +11,8 @@ import type { EndpointContext, UpgradeInfo } from './endpoint.js';
 import { defineEndpoint } from './endpoint.js';
 import { plainRunUpdates, RunFeeds } from './run-feed.js';
 
-const runRequest = z.object({
+// Strict like the inputs: `{"input":{…}}` (a typo of `inputs`) must not start a run with defaults.
+const runRequest = z.strictObject({
   project: z.string(),
   domain: z.string(),
   task: z.string(),

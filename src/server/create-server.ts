@@ -161,6 +161,7 @@ export class WirehubServer {
               ? { url: o.redis }
               : { url: o.redis.url, prefix: o.redis.prefix },
         quota: { maxPerUser: o.limits.maxRunsPerUser },
+        maxJsonDepth: o.maxJsonDepth,
       });
     }
     const runs = this.tasks?.runs;
