@@ -238,6 +238,8 @@ export function serveCommand(): Command {
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,
       maxChannelsPerConnection: flags.maxChannels,
+      // A bug that escapes every handler is logged and counted, not a reason to drop every client.
+      handleUncaughtErrors: true,
       presenceTtlMs: flags.presenceTtl,
       ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
       ...(flags.redis ? { redis: flags.redis } : {}),

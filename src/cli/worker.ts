@@ -123,6 +123,7 @@ export function workerCommand(): Command {
         stalledIntervalMs: flags.stalledInterval,
         runRetentionMs: flags.runRetention,
         logLevel: flags.logLevel,
+        handleUncaughtErrors: true,
       });
       await worker.start();
       worker.log.info(

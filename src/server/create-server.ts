@@ -18,6 +18,7 @@ import type { Logger } from '../util/logger.js';
 import { Heartbeat } from './heartbeat.js';
 import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
 import { installJsonBodyParser } from './json-body.js';
+import { LastResort } from './last-resort.js';
 import { ServerMetrics } from './metrics.js';
 import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
@@ -80,6 +81,7 @@ export class WirehubServer {
   private readonly checks: UpgradeCheck[] = [];
   private readonly wss: WebSocketServer;
   private readonly heartbeat: Heartbeat;
+  private readonly lastResort: LastResort | undefined;
   private draining = false;
   private drained: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
@@ -122,11 +124,14 @@ export class WirehubServer {
       log: this.log,
     });
     installHttpGuard(this.http, this.auth, { publicMetrics: o.publicMetrics });
+    const lastResort = o.handleUncaughtErrors ? new LastResort(this.log, 'serve') : undefined;
+    this.lastResort = lastResort;
     this.metrics = new ServerMetrics({
       defaultMetrics: o.defaultMetrics,
       queuedBytes: () => this.queuedBytes(),
       broker: () => ({ up: this.hub.brokerUp, ...this.hub.counters }),
       failures: () => this.hub.counters,
+      ...(lastResort ? { uncaught: () => lastResort.stats } : {}),
     });
     this.hub = new Hub(this.makeEngine(), {
       namespaces: o.namespaces ?? [],
@@ -290,6 +295,8 @@ export class WirehubServer {
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
     this.heartbeat.start();
+    // Only now: an error while starting must still stop the process (see LastResort).
+    this.lastResort?.install();
     const address = this.address();
     if (!this.auth.enabled) {
       this.log.warn(
@@ -371,6 +378,7 @@ export class WirehubServer {
     await this.tasks?.close();
     await this.hub.close();
     await this.limitStore.close?.();
+    this.lastResort?.uninstall();
   }
 }
 

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { LastResortStats } from './last-resort.js';
 
 /**
  * Plain counters per endpoint. The hot path bumps numbers on this object; prom-client reads
@@ -59,6 +60,8 @@ export class ServerMetrics {
       queuedBytes?: () => number;
       broker?: () => BrokerStats;
       failures?: () => DeliveryFailureStats;
+      /** The process's last-resort handlers, when this server installed them. */
+      uncaught?: () => LastResortStats;
     } = {},
   ) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -182,6 +185,18 @@ export class ServerMetrics {
         () => {
           const stats = failures();
           return { encode: stats.encodeFailures, deliver: stats.deliveryFailures };
+        },
+      );
+    }
+    const uncaught = opts.uncaught;
+    if (uncaught) {
+      this.labelledTotals(
+        'wirehub_uncaught_errors_total',
+        'Errors that escaped every handler and reached the last resort (logged; the process kept serving): bugs to fix',
+        'kind',
+        () => {
+          const stats = uncaught();
+          return { exception: stats.uncaughtExceptions, rejection: stats.unhandledRejections };
         },
       );
     }

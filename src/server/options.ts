@@ -88,6 +88,13 @@ export interface ServerOptions {
    * with the demo tasks; `false` turns it off.
    */
   tasks?: TaskServerOptions | false;
+  /**
+   * Install process-wide `uncaughtException` / `unhandledRejection` handlers once `listen()`
+   * has succeeded (removed by `close()`): such an error is logged and counted
+   * (`wirehub_uncaught_errors_total`) and the process keeps serving. Default false: a library
+   * leaves a host program's process-wide behaviour alone; `wirehub serve` turns it on.
+   */
+  handleUncaughtErrors?: boolean;
 }
 
 type Passed =
@@ -146,5 +153,6 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     requestTimeoutMs:
       o.requestTimeoutMs === 0 ? 0 : Math.max(o.requestTimeoutMs ?? 30_000, o.headersTimeoutMs ?? 10_000),
     publicMetrics: o.publicMetrics ?? false,
+    handleUncaughtErrors: o.handleUncaughtErrors ?? false,
   };
 }
