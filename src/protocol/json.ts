@@ -128,8 +128,8 @@ function problemError(problem: Problem, what: string, maxDepth: number): Wirehub
       { maxDepth },
     );
   }
-  const key = problem.key === '__proto__' ? '"__proto__"' : '"constructor" with a "prototype"';
-  return new WirehubError('invalid_message', `the ${what} has a ${key} key: prototype keys are refused`, {
+  const key = problem.key === '__proto__' ? '"__proto__" key' : '"constructor" key holding a "prototype"';
+  return new WirehubError('invalid_message', `the ${what} has a ${key}: prototype keys are refused`, {
     key: problem.key,
   });
 }
