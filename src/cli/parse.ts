@@ -108,6 +108,16 @@ export function parseIntAtLeast(min: number): (raw: string) => number {
   };
 }
 
+/** A whole number from `min` to `max`. */
+export function parseIntBetween(min: number, max: number): (raw: string) => number {
+  return (raw: string) => {
+    const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+    if (!(n >= min && n <= max))
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
 /** An absolute http(s) URL, without a trailing slash. */
 export function parseHttpUrl(raw: string): string {
   let url: URL;

@@ -20,6 +20,8 @@ import { LocalAdminView } from './admin/admin-view.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
 import { Heartbeat } from './heartbeat.js';
 import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
+import { installJsonBodyParser } from './json-body.js';
+import { LastResort } from './last-resort.js';
 import { ServerMetrics } from './metrics.js';
 import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
@@ -98,6 +100,7 @@ export class WirehubServer {
   private readonly checks: UpgradeCheck[] = [];
   private readonly wss: WebSocketServer;
   private readonly heartbeat: Heartbeat;
+  private readonly lastResort: LastResort | undefined;
   private draining = false;
   private drained: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
@@ -141,10 +144,14 @@ export class WirehubServer {
       log: this.log,
     });
     installHttpGuard(this.http, this.auth, { publicMetrics: o.publicMetrics });
+    const lastResort = o.handleUncaughtErrors ? new LastResort(this.log, 'serve') : undefined;
+    this.lastResort = lastResort;
     this.metrics = new ServerMetrics({
       defaultMetrics: o.defaultMetrics,
       queuedBytes: () => this.queuedBytes(),
       broker: () => ({ up: this.hub.brokerUp, ...this.hub.counters }),
+      failures: () => this.hub.counters,
+      ...(lastResort ? { uncaught: () => lastResort.stats } : {}),
     });
     this.hub = new Hub(this.makeEngine(), {
       namespaces: o.namespaces ?? [],
@@ -186,6 +193,7 @@ export class WirehubServer {
               ? { url: o.redis }
               : { url: o.redis.url, prefix: o.redis.prefix },
         quota: { maxPerUser: o.limits.maxRunsPerUser },
+        maxJsonDepth: o.maxJsonDepth,
       });
     }
     const runs = this.tasks?.runs;
@@ -269,7 +277,12 @@ export class WirehubServer {
     await this.hub.start();
     await this.admin.start();
     await this.tasks?.start();
-    const context: EndpointContext = { hub: this.hub, log: this.log, auth: this.auth };
+    const context: EndpointContext = {
+      hub: this.hub,
+      log: this.log,
+      auth: this.auth,
+      maxJsonDepth: o.maxJsonDepth,
+    };
     const gate = new UpgradeGate({
       router: this.router,
       wss: this.wss,
@@ -289,6 +302,7 @@ export class WirehubServer {
       },
     });
     installErrorHandling(this.http);
+    installJsonBodyParser(this.http, o.maxJsonDepth);
     // Before the routes: the document lists the routes added after it.
     await installApiDocs(this.http);
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
@@ -310,6 +324,8 @@ export class WirehubServer {
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
     this.heartbeat.start();
+    // Only now: an error while starting must still stop the process (see LastResort).
+    this.lastResort?.install();
     const address = this.address();
     if (!this.auth.enabled) {
       this.log.warn(
@@ -392,6 +408,7 @@ export class WirehubServer {
     await this.admin.stop();
     await this.hub.close();
     await this.limitStore.close?.();
+    this.lastResort?.uninstall();
   }
 }
 
