@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { SQLITE_SYNC_MODES, type SqliteSync } from '../engine/sqlite/sync-mode.js';
 import { type NamespaceConfig, parseNamespaceConfigs } from '../hub/namespaces.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i;
@@ -58,6 +59,14 @@ export function parseLogLevel(raw: string): string {
   const level = raw.trim().toLowerCase();
   if (!LEVELS.includes(level)) throw new InvalidArgumentError(`expected one of ${LEVELS.join(', ')}`);
   return level;
+}
+
+/** `normal` or `full` (see `SqliteSync`). */
+export function parseSqliteSync(raw: string): SqliteSync {
+  const mode = raw.trim().toLowerCase();
+  const found = SQLITE_SYNC_MODES.find((m) => m === mode);
+  if (!found) throw new InvalidArgumentError(`expected one of ${SQLITE_SYNC_MODES.join(', ')}`);
+  return found;
 }
 
 export function parseHost(raw: string): string {

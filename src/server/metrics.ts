@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { StoreHealth } from '../engine/store-health.js';
 
 /**
  * Plain counters per endpoint. The hot path bumps numbers on this object; prom-client reads
@@ -48,7 +49,13 @@ export class ServerMetrics {
   private readonly rejections = new Map<number, number>();
 
   constructor(
-    opts: { defaultMetrics?: boolean; queuedBytes?: () => number; broker?: () => BrokerStats } = {},
+    opts: {
+      defaultMetrics?: boolean;
+      queuedBytes?: () => number;
+      broker?: () => BrokerStats;
+      /** The stores with a file of their own (channels.db, runs.db). */
+      stores?: () => StoreHealth[];
+    } = {},
   ) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     const self = this;
@@ -162,6 +169,29 @@ export class ServerMetrics {
           const stats = broker();
           this.inc({ result: 'recovered' }, stats.gapsRecovered);
           this.inc({ result: 'lost' }, stats.gapsLost);
+        },
+      });
+    }
+    const stores = opts.stores;
+    if (stores) {
+      new Counter({
+        name: 'wirehub_store_errors_total',
+        help: 'Failed reads and writes of a store file, by store (channels, runs); each makes /readyz 503 until a write succeeds',
+        labelNames: ['store'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const health of stores()) this.inc({ store: health.store }, health.errors);
+        },
+      });
+      new Gauge({
+        name: 'wirehub_store_up',
+        help: '1 while a store file works, 0 while it fails or is damaged (then /readyz answers 503)',
+        labelNames: ['store'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const health of stores()) this.set({ store: health.store }, health.problem ? 0 : 1);
         },
       });
     }

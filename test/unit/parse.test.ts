@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseLogLevel, parsePort, parseRedisUrl, parseSize } from '../../src/cli/parse.js';
+import {
+  parseDuration,
+  parseLogLevel,
+  parsePort,
+  parseRedisUrl,
+  parseSize,
+  parseSqliteSync,
+} from '../../src/cli/parse.js';
 
 describe('CLI value parsers', () => {
   it('parses durations', () => {
@@ -25,6 +32,13 @@ describe('CLI value parsers', () => {
     for (const bad of ['65536', '-1', 'http', '8080x']) expect(() => parsePort(bad), bad).toThrow();
     expect(parseLogLevel('DEBUG')).toBe('debug');
     expect(() => parseLogLevel('loud')).toThrow();
+  });
+
+  it('parses the SQLite sync mode', () => {
+    expect(parseSqliteSync('normal')).toBe('normal');
+    expect(parseSqliteSync(' FULL ')).toBe('full');
+    for (const bad of ['', 'off', 'extra', '1'])
+      expect(() => parseSqliteSync(bad), bad).toThrow(/normal, full/);
   });
 
   it('parses Redis URLs', () => {
