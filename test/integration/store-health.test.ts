@@ -1,6 +1,4 @@
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteEngine } from '../../src/engine/sqlite/sqlite-engine.js';
 import { SqliteRunStore } from '../../src/tasks/runs/sqlite-run-store.js';
@@ -8,8 +6,7 @@ import { type CliServer, runCli, startCliServer } from '../support/cli.js';
 import { eventually, get } from '../support/cluster.js';
 import { RtClient } from '../support/rt-client.js';
 import { tempDir } from '../support/server.js';
-
-const PAGE = 4096;
+import { breakWrites, corruptHeader, corruptMiddlePage } from '../support/sqlite-faults.js';
 
 /** A channels.db with a few hundred KB of history, closed cleanly (one file, no WAL). */
 async function channelsDb(dir: string): Promise<string> {
@@ -51,22 +48,6 @@ async function runsDb(dir: string): Promise<string> {
   return file;
 }
 
-/** Overwrites one whole page in the middle of the file (a torn write, a bad sector). */
-function corruptMiddlePage(file: string): void {
-  const pages = Math.floor(statSync(file).size / PAGE);
-  expect(pages).toBeGreaterThan(20);
-  const fd = openSync(file, 'r+');
-  writeSync(fd, Buffer.alloc(PAGE, 0xab), 0, PAGE, Math.floor(pages / 2) * PAGE);
-  closeSync(fd);
-}
-
-/** Overwrites the file's header ("SQLite format 3\0" and what follows). */
-function corruptHeader(file: string): void {
-  const fd = openSync(file, 'r+');
-  writeSync(fd, Buffer.alloc(100, 0x5a), 0, 100, 0);
-  closeSync(fd);
-}
-
 describe('a damaged store file stops the start with an error that names it', () => {
   it('a page-corrupted channels.db', async () => {
     const dir = tempDir();
@@ -103,25 +84,6 @@ describe('a store write failure at run time', () => {
   afterEach(() => {
     server?.child.kill('SIGKILL');
   });
-
-  /** Makes every write to channels.db fail, from another connection (as a failing disk would). */
-  function breakWrites(file: string): () => void {
-    const db = new Database(file);
-    const names: string[] = [];
-    for (const table of ['publications', 'streams', 'meta']) {
-      for (const op of ['INSERT', 'UPDATE']) {
-        const name = `fail_${op}_${table}`;
-        db.exec(
-          `CREATE TRIGGER ${name} BEFORE ${op} ON ${table} BEGIN SELECT RAISE(ABORT, 'injected write failure'); END`,
-        );
-        names.push(name);
-      }
-    }
-    return () => {
-      for (const name of names) db.exec(`DROP TRIGGER ${name}`);
-      db.close();
-    };
-  }
 
   async function publish(
     url: string,

@@ -1,4 +1,3 @@
-import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +5,7 @@ import { SqliteEngine, type SqliteEngineOptions } from '../../src/engine/sqlite/
 import type { HistoryPolicy, Publication } from '../../src/engine/types.js';
 import { WirehubError } from '../../src/protocol/index.js';
 import { tempDir } from '../support/server.js';
+import { breakWrites, crashImage } from '../support/sqlite-faults.js';
 
 const KEEP: HistoryPolicy = { size: 10_000, ttlMs: 60 * 60 * 1000 };
 const engines: SqliteEngine[] = [];
@@ -47,18 +47,6 @@ function storedPosition(file: string, channel: string): { epoch: string; offset:
   } finally {
     db.close();
   }
-}
-
-/**
- * What the disk holds if the process dies right now (kill -9): the database, its WAL and
- * shared-memory index, copied while the engine keeps running.
- */
-function crashImage(file: string): string {
-  const copy = join(tempDir(), 'crashed.db');
-  for (const suffix of ['', '-wal', '-shm']) {
-    if (existsSync(file + suffix)) copyFileSync(file + suffix, copy + suffix);
-  }
-  return copy;
 }
 
 /** Data nested deeper than JSON.stringify's stack allows. */
@@ -146,24 +134,6 @@ describe('SqliteEngine: an ack means committed', () => {
 });
 
 describe('SqliteEngine: a commit that fails', () => {
-  /** Makes every write of the file fail, from another connection (as a broken disk would). */
-  function breakWrites(file: string): () => void {
-    const db = new Database(file);
-    const tables = ['publications', 'streams', 'meta'];
-    for (const table of tables) {
-      for (const op of ['INSERT', 'UPDATE']) {
-        db.exec(
-          `CREATE TRIGGER fail_${op}_${table} BEFORE ${op} ON ${table} BEGIN SELECT RAISE(ABORT, 'injected write failure'); END`,
-        );
-      }
-    }
-    return () => {
-      for (const table of tables)
-        for (const op of ['INSERT', 'UPDATE']) db.exec(`DROP TRIGGER fail_${op}_${table}`);
-      db.close();
-    };
-  }
-
   it('rejects its publications with store_unavailable, keeps no offset that is not stored, and is not ready until a write succeeds', async () => {
     const file = join(tempDir(), 'channels.db');
     const delivered: unknown[] = [];
