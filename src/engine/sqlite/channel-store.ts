@@ -302,11 +302,13 @@ export class ChannelStore {
       const stale = rows.filter((r) => !inUse(r.channel));
       // The skipped rows stay and sort first among the remaining stale ones: page past them.
       skipped += rows.length - stale.length;
-      this.file.write(() =>
-        this.db.transaction(() => {
-          for (const { channel } of stale) this.drop(channel);
-        })(),
-      );
+      if (stale.length > 0) {
+        this.file.write(() =>
+          this.db.transaction(() => {
+            for (const { channel } of stale) this.drop(channel);
+          })(),
+        );
+      }
       deleted += stale.length;
       if (rows.length < SWEEP_BATCH) return deleted;
     }

@@ -50,8 +50,9 @@ function sqliteCode(err: unknown): string | undefined {
  * error naming it and saying what to do.
  *
  * At run time every read and write goes through `use`/`write`: a SQLite failure is counted
- * and makes the store not ready (`health`); it comes back after a write succeeds (a probe
- * write retries every `probeEveryMs`), except for a damaged file, which stays not ready.
+ * and makes the store not ready (`health`); it is ready again once a probe write commits
+ * (tried after each write that succeeds, and every `probeEveryMs`), except for a damaged
+ * file, which stays not ready.
  *
  * @example
  * ```ts
@@ -113,10 +114,14 @@ export class SqliteFile {
     }
   }
 
-  /** Runs a write; once it succeeded the store is ready again (unless damaged). */
+  /**
+   * Runs a write. After a failure, a write that succeeds makes the store check at once
+   * whether it is ready again (a probe write that surely changes the file: a write that
+   * changed nothing, or a refused update, proves nothing).
+   */
   write<T>(fn: () => T): T {
     const result = this.use(fn);
-    this.recovered();
+    if (this.health.problem !== undefined) this.probe();
     return result;
   }
 
@@ -170,8 +175,14 @@ export class SqliteFile {
     this.db.close();
   }
 
-  private recovered(): void {
+  /** A tiny write of the `meta` table; once one commits, the store is ready again (unless damaged). */
+  private probe(): void {
     if (this.health.problem === undefined || this.health.damaged) return;
+    try {
+      this.metaSet.run('probe', String(Date.now()));
+    } catch {
+      return; // still failing: not counted again, the next probe tries
+    }
     this.health.committed();
     clearInterval(this.probeTimer);
     this.probeTimer = undefined;
@@ -181,17 +192,10 @@ export class SqliteFile {
     );
   }
 
-  /** While failing (not damaged): a tiny write now and then, so readiness comes back without traffic. */
+  /** While failing (not damaged): a probe now and then, so readiness comes back without traffic. */
   private startProbing(): void {
     if (this.probeTimer || this.probeEveryMs <= 0) return;
-    this.probeTimer = setInterval(() => {
-      try {
-        this.metaSet.run('probe', String(Date.now()));
-      } catch {
-        return; // still failing: not counted again, the next probe tries
-      }
-      this.recovered();
-    }, this.probeEveryMs);
+    this.probeTimer = setInterval(() => this.probe(), this.probeEveryMs);
     this.probeTimer.unref();
   }
 
