@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
+import type { SqliteSync } from '../engine/sqlite/sync-mode.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
 import type { LogFormat } from '../server/pino-logger.js';
@@ -25,6 +26,7 @@ import {
   parseRedisUrl,
   parseRunRetention,
   parseSize,
+  parseSqliteSync,
 } from './parse.js';
 import {
   type SecurityFlags,
@@ -54,6 +56,7 @@ interface ServeFlags extends SecurityFlags {
   redis?: string;
   presenceTtl: number;
   runRetention: number;
+  sqliteSync: SqliteSync;
 }
 
 export function serveCommand(): Command {
@@ -66,6 +69,15 @@ export function serveCommand(): Command {
     .addOption(opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, 8080))
     .addOption(
       opt('--data-dir <dir>', 'where state is kept', 'WIREHUB_DATA_DIR', parseNonEmpty, './.wirehub'),
+    )
+    .addOption(
+      opt(
+        '--sqlite-sync <mode>',
+        'what an ack survives with the embedded stores (channels.db, runs.db): normal = a crash of the process, full = also a power loss (an fsync per group commit)',
+        'WIREHUB_SQLITE_SYNC',
+        parseSqliteSync,
+        'normal',
+      ),
     )
     .addOption(
       opt(
@@ -244,6 +256,7 @@ export function serveCommand(): Command {
       host: flags.host,
       port: flags.port,
       dataDir: flags.dataDir,
+      sqliteSync: flags.sqliteSync,
       pingIntervalMs: flags.pingInterval,
       pongTimeoutMs: flags.pongTimeout,
       maxPayloadBytes: flags.maxPayload,

@@ -10,6 +10,7 @@ import type { LimitStore } from '../engine/limits.js';
 import { MemoryLimitStore } from '../engine/memory/memory-limit-store.js';
 import { RedisEngine } from '../engine/redis/redis-engine.js';
 import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
+import type { StoreHealth } from '../engine/store-health.js';
 import type { Engine } from '../engine/types.js';
 import { Hub } from '../hub/hub.js';
 import { PermissionPolicy } from '../hub/permissions.js';
@@ -152,6 +153,7 @@ export class WirehubServer {
       broker: () => ({ up: this.hub.brokerUp, ...this.hub.counters }),
       failures: () => this.hub.counters,
       ...(lastResort ? { uncaught: () => lastResort.stats } : {}),
+      stores: () => this.storeHealth(),
     });
     this.hub = new Hub(this.makeEngine(), {
       namespaces: o.namespaces ?? [],
@@ -194,6 +196,7 @@ export class WirehubServer {
               : { url: o.redis.url, prefix: o.redis.prefix },
         quota: { maxPerUser: o.limits.maxRunsPerUser },
         maxJsonDepth: o.maxJsonDepth,
+        sqliteSync: o.sqliteSync,
       });
     }
     const runs = this.tasks?.runs;
@@ -211,7 +214,7 @@ export class WirehubServer {
       const redis = typeof o.redis === 'string' ? { url: o.redis } : o.redis;
       return new RedisEngine({ log: this.log, ...redis });
     }
-    return new SqliteEngine({ file: join(o.dataDir, 'channels.db'), log: this.log });
+    return new SqliteEngine({ file: join(o.dataDir, 'channels.db'), sync: o.sqliteSync, log: this.log });
   }
 
   /** Serves another WebSocket endpoint. Call before `listen()`. */
@@ -265,7 +268,15 @@ export class WirehubServer {
   notReadyReason(): string | undefined {
     if (this.draining) return 'this node is draining';
     if (!this.hub.brokerUp) return 'this node cannot reach its broker (Redis): other nodes cannot hear it';
+    // Store health is readiness: a store that fails (or whose file is damaged) is not served as ready.
+    for (const health of this.storeHealth()) if (health.problem) return health.problem;
     return undefined;
+  }
+
+  /** The health of the stores with a file of their own (channels.db, runs.db). */
+  private storeHealth(): StoreHealth[] {
+    const all = [this.hub.engine.health, this.tasks?.store.health];
+    return all.filter((h): h is StoreHealth => h !== undefined);
   }
 
   /** Starts the engine and listens. Resolves with the bound address. */

@@ -1,6 +1,7 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
 import type { LimitStore } from '../engine/limits.js';
 import type { RedisEngineOptions } from '../engine/redis/redis-engine.js';
+import type { SqliteSync } from '../engine/sqlite/sqlite-file.js';
 import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import type { PermissionConfig } from '../hub/permissions.js';
@@ -46,6 +47,12 @@ export interface ServerOptions {
   logFormat?: LogFormat;
   /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
+  /**
+   * What an ack survives with the embedded stores (`channels.db`, `runs.db`): `normal`
+   * (default) a crash of the process, `full` also a power loss or an OS crash (an fsync per
+   * group commit). See docs/protocol.md.
+   */
+  sqliteSync?: SqliteSync;
   /**
    * Run as one node of a cluster: the Redis engine on this URL (`redis://host:port[/db]`) or
    * with these options. Channels, history, presence and the `/ws` count become cluster-wide.
@@ -139,6 +146,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     drainWindowMs: o.drainWindowMs ?? defaults.drainWindowMs,
     logLevel: o.logLevel ?? 'info',
     logFormat: o.logFormat ?? 'json',
+    sqliteSync: o.sqliteSync ?? 'normal',
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
     maxChannelsPerConnection: o.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection,
