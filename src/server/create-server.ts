@@ -29,6 +29,7 @@ import { Authenticator } from './security/authenticator.js';
 import { ProxyTrust } from './security/client-ip.js';
 import { type GuardCheck, installHttpGuard, makeGuard } from './security/http-guard.js';
 import { OriginPolicy } from './security/origin-policy.js';
+import { isLoopbackHost, publicBindProblem } from './security/unauthenticated-access.js';
 import { UpgradeSecurity } from './security/upgrade-security.js';
 import { TaskRuntime } from './task-runtime.js';
 import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
@@ -91,6 +92,11 @@ export class WirehubServer {
     // Bad security config fails here, at start, with a message that names it.
     this.proxyTrust = new ProxyTrust(o.trustProxy);
     this.auth = new Authenticator(o.auth ?? {}, new PermissionPolicy(o.permissions));
+    const bindProblem = publicBindProblem(o.host, {
+      authEnabled: this.auth.enabled,
+      allowPublicWithoutAuth: o.allowPublicWithoutAuth,
+    });
+    if (bindProblem) throw new Error(bindProblem);
     this.limitStore = o.limitStore ?? new MemoryLimitStore();
     // Slowloris: a client gets a bounded time for its headers and its whole request; Node
     // checks those deadlines every `connectionsCheckingInterval`, so that follows the bound.
@@ -287,7 +293,7 @@ export class WirehubServer {
         { auth: 'none', host: o.host },
         isLoopbackHost(o.host)
           ? 'auth is off: anyone on this machine can connect (set --jwt-secret, --jwks or --api-key)'
-          : `auth is off and the server listens on ${o.host}: anyone who can reach it can connect (set --jwt-secret, --jwks or --api-key)`,
+          : `AUTH IS OFF and the server listens on ${o.host}: any machine that reaches it may use /ws, /echo, /broadcast, /stream and /chat/{room} with no credentials (everything else answers this machine only). Set --jwt-secret, --jwks or --api-key before exposing it.`,
       );
     }
     return address;
@@ -363,10 +369,6 @@ export class WirehubServer {
     await this.hub.close();
     await this.limitStore.close?.();
   }
-}
-
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
 }
 
 /**
