@@ -16,7 +16,8 @@ import { PermissionPolicy } from '../hub/permissions.js';
 import { CloseCode } from '../protocol/index.js';
 import type { Logger } from '../util/logger.js';
 import { Heartbeat } from './heartbeat.js';
-import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
+import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http-errors.js';
+import { installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
 import { ServerMetrics } from './metrics.js';
 import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
@@ -101,6 +102,7 @@ export class WirehubServer {
     // Slowloris: a client gets a bounded time for its headers and its whole request; Node
     // checks those deadlines every `connectionsCheckingInterval`, so that follows the bound.
     const timeouts = {
+      ...NODE_HTTP_OPTIONS,
       headersTimeout: o.headersTimeoutMs,
       connectionsCheckingInterval: Math.min(
         30_000,
@@ -116,8 +118,11 @@ export class WirehubServer {
       logController: new LogController({ disableRequestLogging: (req) => QUIET_PATHS.has(req.url) }),
       requestTimeout: o.requestTimeoutMs,
       ...(o.trustProxy && o.trustProxy.length > 0 ? { trustProxy: o.trustProxy } : {}),
+      ...errorAnsweringOptions(),
       ...transport,
     } as FastifyServerOptions) as unknown as FastifyInstance;
+    // Before any route, yours included: it learns every route's methods (for 405).
+    installErrorHandling(this.http);
     this.log = this.http.log;
     this.security = new UpgradeSecurity({
       auth: this.auth,
@@ -266,7 +271,6 @@ export class WirehubServer {
         if (this.sessions.size === 0) this.onEmpty?.();
       },
     });
-    installErrorHandling(this.http);
     // Before the routes: the document lists the routes added after it.
     await installApiDocs(this.http);
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
