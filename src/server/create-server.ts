@@ -30,6 +30,7 @@ import { Authenticator } from './security/authenticator.js';
 import { ProxyTrust } from './security/client-ip.js';
 import { type GuardCheck, installHttpGuard, makeGuard } from './security/http-guard.js';
 import { OriginPolicy } from './security/origin-policy.js';
+import { installSecurityHeaders } from './security/security-headers.js';
 import { isLoopbackHost, publicBindProblem } from './security/unauthenticated-access.js';
 import { UpgradeSecurity } from './security/upgrade-security.js';
 import { TaskRuntime } from './task-runtime.js';
@@ -270,6 +271,10 @@ export class WirehubServer {
       onSessionClosed: () => {
         if (this.sessions.size === 0) this.onEmpty?.();
       },
+    });
+    await installSecurityHeaders(this.http, {
+      tls: o.tls !== undefined,
+      host: (req) => this.proxyTrust.host(req),
     });
     // Before the routes: the document lists the routes added after it.
     await installApiDocs(this.http);

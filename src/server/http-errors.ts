@@ -33,7 +33,7 @@ const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
   503: 'not_ready',
 };
 
-/** Headers of errors answered outside Fastify's hooks (the hooks set them otherwise). */
+/** Headers of every error answer, whichever hooks ran before it. */
 const ERROR_HEADERS: Readonly<Record<string, string>> = { 'X-Content-Type-Options': 'nosniff' };
 
 /**
@@ -62,7 +62,8 @@ function messageOf(e: Partial<FastifyError>): string | undefined {
 function send(reply: FastifyReply, err: unknown, req: FastifyRequest): FastifyReply {
   const { status, error } = httpErrorOf(err);
   if (status >= 500 && status !== 503) req.log.error({ err }, 'request failed');
-  return reply.code(status).send({ error: error.toJSON() });
+  // An error thrown by an earlier onRequest hook (a guard) skips the security headers' hook.
+  return reply.code(status).headers(ERROR_HEADERS).send({ error: error.toJSON() });
 }
 
 /**
@@ -81,8 +82,6 @@ export function errorAnsweringOptions(): Partial<FastifyServerOptions> {
   return {
     routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     frameworkErrors: (err, req, reply) => {
-      // These replies run no hooks, so the headers the hooks would add are set here.
-      reply.headers(ERROR_HEADERS);
       send(reply, err, req);
     },
     clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex) {
@@ -136,9 +135,13 @@ export function installErrorHandling(app: FastifyInstance): void {
         `${path} does not answer ${req.method}; it answers ${allowed.join(', ')}`,
         { allow: allowed },
       );
-      return reply.code(405).header('Allow', allowed.join(', ')).send({ error: err.toJSON() });
+      return reply
+        .code(405)
+        .headers(ERROR_HEADERS)
+        .header('Allow', allowed.join(', '))
+        .send({ error: err.toJSON() });
     }
     const err = new WirehubError('not_found', `no route for ${req.method} ${path}`);
-    return reply.code(404).send({ error: err.toJSON() });
+    return reply.code(404).headers(ERROR_HEADERS).send({ error: err.toJSON() });
   });
 }

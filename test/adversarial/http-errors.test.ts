@@ -49,6 +49,7 @@ function raw(request: string): Promise<Answer> {
 function expectCatalogError(a: Answer, status: number, code: string): { code: string; message: string } {
   expect(a.status).toBe(status);
   expect(a.headers['content-type']).toMatch(/^application\/json/);
+  expect(a.headers['x-content-type-options']).toBe('nosniff');
   const body = httpErrorSchema.parse(JSON.parse(a.body));
   expect(body.error.code).toBe(code);
   expect(errorCatalog[body.error.code].status).toBe(status);

@@ -63,6 +63,9 @@ export async function installApiDocs(app: FastifyInstance): Promise<void> {
   await app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,
     theme: { title: 'wirehub API' },
+    // Without the top bar: its logo is an SVG with an inline <style>, which the pages' CSP
+    // (style-src 'self') refuses, and its box would load other documents.
+    uiConfig: { layout: 'BaseLayout' },
     uiHooks: {
       // @fastify/swagger-ui (6.1.3) sends `${DOCS_PREFIX}/static/index.html` to the page by
       // rewriting the URL's end; with a query string nothing is rewritten and it redirects to
