@@ -29,6 +29,7 @@ import {
   parseSqliteSync,
 } from './parse.js';
 import {
+  authFlagsSet,
   type SecurityFlags,
   securityFlagsProblem,
   securityOptions,
@@ -234,7 +235,16 @@ export function serveCommand(): Command {
   for (const option of securityOptions()) command.addOption(option);
   command.addOption(configOption()).hook('preAction', (cmd) => applyConfigFile(cmd));
   return command.action(async (flags: ServeFlags) => {
-    const problem = securityFlagsProblem(flags);
+    const security = toServerSecurityOptions(flags);
+    // Loaded here, not at the top, as the server is below.
+    const { publicBindProblem } = await import('../server/security/unauthenticated-access.js');
+    const problem =
+      securityFlagsProblem(flags) ??
+      publicBindProblem(flags.host, {
+        authEnabled: authFlagsSet(flags),
+        allowPublicWithoutAuth: security.allowPublicWithoutAuth === true,
+        flags: true,
+      });
     if (problem) command.error(`error: ${problem}`, { exitCode: 2, code: 'wirehub.usage' });
     if (flags.taskWorkers === 0 && !flags.redis) {
       command.error(
@@ -252,7 +262,7 @@ export function serveCommand(): Command {
     // the server's modules (Fastify, BullMQ, SQLite…), about 3× faster.
     const { createServer } = await import('../server/create-server.js');
     const server = await createServer({
-      ...toServerSecurityOptions(flags),
+      ...security,
       host: flags.host,
       port: flags.port,
       dataDir: flags.dataDir,

@@ -20,7 +20,8 @@ import type { Logger } from '../util/logger.js';
 import { LocalAdminView } from './admin/admin-view.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
 import { Heartbeat } from './heartbeat.js';
-import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
+import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http-errors.js';
+import { installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
 import { installJsonBodyParser } from './json-body.js';
 import { LastResort } from './last-resort.js';
 import { ServerMetrics } from './metrics.js';
@@ -37,6 +38,8 @@ import { Authenticator } from './security/authenticator.js';
 import { ProxyTrust } from './security/client-ip.js';
 import { type GuardCheck, installHttpGuard, makeGuard } from './security/http-guard.js';
 import { OriginPolicy } from './security/origin-policy.js';
+import { installSecurityHeaders } from './security/security-headers.js';
+import { isLoopbackHost, publicBindProblem } from './security/unauthenticated-access.js';
 import { UpgradeSecurity } from './security/upgrade-security.js';
 import { TaskRuntime } from './task-runtime.js';
 import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
@@ -114,10 +117,16 @@ export class WirehubServer {
     // Bad security config fails here, at start, with a message that names it.
     this.proxyTrust = new ProxyTrust(o.trustProxy);
     this.auth = new Authenticator(o.auth ?? {}, new PermissionPolicy(o.permissions));
+    const bindProblem = publicBindProblem(o.host, {
+      authEnabled: this.auth.enabled,
+      allowPublicWithoutAuth: o.allowPublicWithoutAuth,
+    });
+    if (bindProblem) throw new Error(bindProblem);
     this.limitStore = o.limitStore ?? new MemoryLimitStore();
     // Slowloris: a client gets a bounded time for its headers and its whole request; Node
     // checks those deadlines every `connectionsCheckingInterval`, so that follows the bound.
     const timeouts = {
+      ...NODE_HTTP_OPTIONS,
       headersTimeout: o.headersTimeoutMs,
       connectionsCheckingInterval: Math.min(
         30_000,
@@ -133,8 +142,11 @@ export class WirehubServer {
       logController: new LogController({ disableRequestLogging: true }),
       requestTimeout: o.requestTimeoutMs,
       ...(o.trustProxy && o.trustProxy.length > 0 ? { trustProxy: o.trustProxy } : {}),
+      ...errorAnsweringOptions(),
       ...transport,
     } as FastifyServerOptions) as unknown as FastifyInstance;
+    // Before any route, yours included: it learns every route's methods (for 405).
+    installErrorHandling(this.http);
     this.log = this.http.log;
     logRequests(this.http);
     this.security = new UpgradeSecurity({
@@ -312,8 +324,11 @@ export class WirehubServer {
         if (this.sessions.size === 0) this.onEmpty?.();
       },
     });
-    installErrorHandling(this.http);
     installJsonBodyParser(this.http, o.maxJsonDepth);
+    await installSecurityHeaders(this.http, {
+      tls: o.tls !== undefined,
+      host: (req) => this.proxyTrust.host(req),
+    });
     // Before the routes: the document lists the routes added after it.
     await installApiDocs(this.http);
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
@@ -343,7 +358,7 @@ export class WirehubServer {
         { auth: 'none', host: o.host },
         isLoopbackHost(o.host)
           ? 'auth is off: anyone on this machine can connect (set --jwt-secret, --jwks or --api-key)'
-          : `auth is off and the server listens on ${o.host}: anyone who can reach it can connect (set --jwt-secret, --jwks or --api-key)`,
+          : `AUTH IS OFF and the server listens on ${o.host}: any machine that reaches it may use /ws, /echo, /broadcast, /stream and /chat/{room} with no credentials (everything else answers this machine only). Set --jwt-secret, --jwks or --api-key before exposing it.`,
       );
     }
     return address;
@@ -421,10 +436,6 @@ export class WirehubServer {
     await this.limitStore.close?.();
     this.lastResort?.uninstall();
   }
-}
-
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
 }
 
 /**

@@ -16,8 +16,17 @@ import type { TaskServerOptions } from './task-runtime.js';
  * `WIREHUB_*` environment variables onto these.
  */
 export interface ServerOptions {
-  /** Interface to bind. Default `127.0.0.1`. */
+  /**
+   * Interface to bind. Default `127.0.0.1`. Binding another interface (`0.0.0.0`, a LAN
+   * address) without auth throws unless `allowPublicWithoutAuth`.
+   */
   host?: string;
+  /**
+   * Start without auth on a non-loopback `host`. Other machines then get only the guide's
+   * plain endpoints (`/ws`, `/echo`, `/broadcast`, `/stream`, `/chat/{room}`) and the pages;
+   * everything else answers this machine only. Default false: such a server refuses to start.
+   */
+  allowPublicWithoutAuth?: boolean;
   /** Port; 0 picks a free one. Default 8080. */
   port?: number;
   /** Where the embedded engine keeps its state. Default `./.wirehub`. */
@@ -136,6 +145,7 @@ function resolveMaxJsonDepth(value: number | undefined): number {
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
     host: o.host ?? '127.0.0.1',
+    allowPublicWithoutAuth: o.allowPublicWithoutAuth ?? false,
     port: o.port ?? 8080,
     dataDir: o.dataDir ?? './.wirehub',
     pingIntervalMs: o.pingIntervalMs ?? defaults.pingIntervalMs,
