@@ -20,6 +20,22 @@ describe('client layering', () => {
     }
     expect(checked).toBeGreaterThan(10);
   });
+
+  it('src/react imports React and the zod-free browser SDK only (React stays a peer, not bundled)', () => {
+    const dir = new URL('../../src/react/', import.meta.url);
+    let checked = 0;
+    for (const file of readdirSync(dir)) {
+      const source = readFileSync(new URL(file, dir), 'utf8');
+      for (const [statement, spec] of source.matchAll(/^(?:import|export)\b[^;]*?from '([^']+)';/gm)) {
+        expect(spec, `${file} imports ${spec}`).toMatch(
+          /^(\.\/[\w-]+\.js|\.\.\/client\/browser\.js|\.\.\/protocol\/rt\.js|react)$/,
+        );
+        if (spec === '../protocol/rt.js') expect(statement, file).toMatch(/^import type /);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(5);
+  });
 });
 
 describe('rtUrl', () => {
