@@ -57,6 +57,7 @@ export function useRun(runId?: string, options: { client?: WirehubClient } = {})
   const [followed, setFollowed] = useState<Followed>(idle);
   /** The handle whose news may change the state; any other is stale. */
   const current = useRef<RunHandle | undefined>(undefined);
+  const mounted = useRef(true);
 
   const follow = useCallback((handle: RunHandle) => {
     current.current = handle;
@@ -80,7 +81,12 @@ export function useRun(runId?: string, options: { client?: WirehubClient } = {})
   const stopFollowing = useCallback(() => {
     const handle = current.current;
     current.current = undefined;
-    if (handle && !handle.done) void handle.stop();
+    if (!handle || handle.done) return;
+    // A tick later, unless followed again: StrictMode's second mount gets the same handle back
+    // from watchRun (stopping it at once would race the new subscription to its channel).
+    setTimeout(() => {
+      if (current.current !== handle) void handle.stop();
+    }, 0);
   }, []);
 
   useEffect(() => {
@@ -97,7 +103,13 @@ export function useRun(runId?: string, options: { client?: WirehubClient } = {})
   }, [client, runId, follow, stopFollowing]);
 
   // Stop following on unmount.
-  useEffect(() => stopFollowing, [stopFollowing]);
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+      stopFollowing();
+    };
+  }, [stopFollowing]);
 
   const start = useCallback(
     async (request: RunRequest) => {
@@ -105,7 +117,9 @@ export function useRun(runId?: string, options: { client?: WirehubClient } = {})
       setFollowed(idle);
       try {
         const handle = await client.runTask(request);
-        follow(handle);
+        // Unmounted while the run was starting: nobody shows it, so do not follow it.
+        if (mounted.current) follow(handle);
+        else void handle.stop();
         return handle;
       } catch (err) {
         const error = err instanceof WirehubError ? err : new WirehubError('internal', String(err));

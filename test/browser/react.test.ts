@@ -138,6 +138,8 @@ describe('wirehub/react (a real browser)', () => {
     expect(updates.length).toBeGreaterThanOrEqual(3);
     expect(JSON.parse((await page.textContent('#run-outcome')) ?? '')).toMatchObject({ counted: 3 });
     expect(await page.textContent('#run-error')).toBe('');
+    // useRun(runId) follows the same run from its channel: every update, in order, once.
+    await waitFor(page, `${text('follow-updates')} === ${text('run-updates')}`);
 
     // The server drops the page's socket (a drain: 1001), comes back on the same port and data,
     // and takes a publication while the page is away: the page reconnects and recovers it.

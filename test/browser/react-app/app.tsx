@@ -68,8 +68,15 @@ function Countdown() {
       <p id="run-updates">{run.updates.map((u) => u.status).join(',')}</p>
       <p id="run-outcome">{run.outcome ? JSON.stringify(run.outcome.outputs) : ''}</p>
       <p id="run-error">{run.error?.code ?? ''}</p>
+      {run.outcome && run.runId && <Follower runId={run.runId} />}
     </section>
   );
+}
+
+/** Follows a run by id, as a page that did not start it would. */
+function Follower({ runId }: { runId: string }) {
+  const run = useRun(runId);
+  return <p id="follow-updates">{run.outcome ? run.updates.map((u) => u.status).join(',') : ''}</p>;
 }
 
 createRoot(document.getElementById('root') as HTMLElement).render(
