@@ -1,18 +1,22 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
-import { defaults } from '../protocol/index.js';
+import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
+import type { LogFormat } from '../server/pino-logger.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
 import {
   collectList,
+  defaultLogFormat,
   parseDuration,
   parseDurationAtLeast,
   parseHost,
   parseHttpUrl,
   parseIntAtLeast,
+  parseIntBetween,
+  parseLogFormat,
   parseLogLevel,
   parseNamespacesFile,
   parseNonEmpty,
@@ -36,9 +40,11 @@ interface ServeFlags extends SecurityFlags {
   pingInterval: number;
   pongTimeout: number;
   maxPayload: number;
+  maxJsonDepth: number;
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
+  logFormat: LogFormat;
   namespaces?: NamespaceConfig[];
   maxChannels: number;
   tasks: string[] | undefined;
@@ -93,6 +99,15 @@ export function serveCommand(): Command {
     )
     .addOption(
       opt(
+        '--max-json-depth <n>',
+        'most levels of objects and arrays in client JSON (frames, bodies, task inputs); deeper is refused with json_too_deep',
+        'WIREHUB_MAX_JSON_DEPTH',
+        parseIntBetween(1, MAX_JSON_DEPTH_CEILING),
+        defaults.maxJsonDepth,
+      ),
+    )
+    .addOption(
+      opt(
         '--max-queued <size>',
         'per-connection cap on queued output; over it /stream drops samples, others close with 4008',
         'WIREHUB_MAX_QUEUED',
@@ -118,6 +133,16 @@ export function serveCommand(): Command {
         'WIREHUB_LOG_LEVEL',
         parseLogLevel,
         'info',
+      ),
+    )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'json|pretty (default: pretty on a terminal, json otherwise)',
+        'WIREHUB_LOG_FORMAT',
+        parseLogFormat,
+        defaultLogFormat(),
+        'pretty on a terminal, json otherwise',
       ),
     )
     .addOption(
@@ -222,10 +247,14 @@ export function serveCommand(): Command {
       pingIntervalMs: flags.pingInterval,
       pongTimeoutMs: flags.pongTimeout,
       maxPayloadBytes: flags.maxPayload,
+      maxJsonDepth: flags.maxJsonDepth,
       maxQueuedBytes: flags.maxQueued,
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,
+      logFormat: flags.logFormat,
       maxChannelsPerConnection: flags.maxChannels,
+      // A bug that escapes every handler is logged and counted, not a reason to drop every client.
+      handleUncaughtErrors: true,
       presenceTtlMs: flags.presenceTtl,
       ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
       ...(flags.redis ? { redis: flags.redis } : {}),

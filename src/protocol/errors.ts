@@ -5,7 +5,8 @@
  */
 export const errorCatalog = {
   bad_request: { status: 400, message: 'The request is malformed.' },
-  invalid_json: { status: 400, message: 'The frame is not valid JSON.' },
+  invalid_json: { status: 400, message: 'The frame or body is not valid JSON.' },
+  json_too_deep: { status: 400, message: 'The JSON nests objects and arrays too deep.' },
   invalid_message: { status: 400, message: 'The message does not match the expected shape.' },
   unknown_op: { status: 400, message: 'Unknown op.' },
   bad_channel: { status: 400, message: 'Invalid channel name.' },

@@ -79,6 +79,8 @@ export class TaskRuntime {
       quota?: { maxPerUser: number };
       /** With a cluster's Redis: run records there, runs on its BullMQ queue. */
       redis?: RedisTarget | undefined;
+      /** Most levels of nesting in run inputs (the server's `maxJsonDepth`). */
+      maxJsonDepth?: number;
     },
   ) {
     const { redis } = deps;
@@ -116,6 +118,7 @@ export class TaskRuntime {
       log: deps.log,
       publicUrl: options.publicUrl,
       ...(deps.quota ? { quota: deps.quota } : {}),
+      ...(deps.maxJsonDepth === undefined ? {} : { maxJsonDepth: deps.maxJsonDepth }),
     });
   }
 

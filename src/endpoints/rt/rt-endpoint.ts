@@ -1,10 +1,12 @@
 import { Frame } from '../../hub/frame.js';
 import type { Session } from '../../hub/session.js';
 import {
+  commandIdOf,
   decodeCommand,
   RT_SUBPROTOCOL,
   type RtError,
   toWirehubError,
+  tryParseJson,
   WirehubError,
 } from '../../protocol/index.js';
 import type { RunService } from '../../tasks/runs/run-service.js';
@@ -34,19 +36,15 @@ function sendError(session: Session, id: number | undefined, err: WirehubError):
 
 /** The `id` of a command the server dropped unread, so the client knows which one failed. */
 function commandId(data: string | Buffer): number | undefined {
-  try {
-    const id = (JSON.parse(String(data)) as { id?: unknown } | null)?.id;
-    return typeof id === 'number' && Number.isSafeInteger(id) ? id : undefined;
-  } catch {
-    return undefined;
-  }
+  const parsed = tryParseJson(String(data));
+  return commandIdOf(parsed.ok ? parsed.value : parsed.refused);
 }
 
 /** Runs one frame: exactly one `reply` or `error` per command, whatever happens. */
-async function handleFrame(text: string, ctx: CommandContext, log: Logger): Promise<void> {
+async function handleFrame(text: string, ctx: CommandContext, log: Logger, maxDepth: number): Promise<void> {
   // Commands still queued when the connection went away have nobody to answer.
   if (!ctx.session.isOpen) return;
-  const decoded = decodeCommand(text);
+  const decoded = decodeCommand(text, maxDepth);
   if (!decoded.ok) {
     sendError(ctx.session, decoded.id, decoded.error);
     return;
@@ -100,7 +98,7 @@ export function rtEndpoint(options: RtEndpointOptions = {}) {
       }
       return requestBaseUrl(info);
     },
-    open(session, { hub, log, auth }, baseUrl) {
+    open(session, { hub, log, auth, maxJsonDepth }, baseUrl) {
       const access = new ChannelAccess(session, options.runs);
       const ctx: CommandContext = {
         hub,
@@ -116,7 +114,7 @@ export function rtEndpoint(options: RtEndpointOptions = {}) {
       return {
         message(data) {
           queue = queue
-            .then(() => handleFrame(String(data), ctx, log))
+            .then(() => handleFrame(String(data), ctx, log, maxJsonDepth))
             .catch((err: unknown) => log.error({ err, session: session.id }, 'rt frame failed'));
         },
         close() {

@@ -1,3 +1,4 @@
+import { jsonEncodeError } from '../../protocol/index.js';
 import type { Origin, PresenceMember, Publication } from '../types.js';
 
 /**
@@ -21,11 +22,19 @@ interface Wire {
   o?: number;
 }
 
-/** The payload of a publication: always a JSON object that starts with `{"i":`. */
+/**
+ * The payload of a publication: always a JSON object that starts with `{"i":`. Throws a
+ * catalog error when the data cannot be serialised (`json_too_deep`, or `invalid_message` for
+ * a cycle or a BigInt), so `publish` rejects with it and nothing is sent or stored.
+ */
 export function encodePayload(pub: Publication): string {
   const wire: Wire = { i: pub.id, t: pub.at, d: pub.data };
   if (pub.from) wire.f = pub.from;
-  return JSON.stringify(wire);
+  try {
+    return JSON.stringify(wire);
+  } catch (err) {
+    throw jsonEncodeError(err, 'data');
+  }
 }
 
 function fromWire(channel: string, wire: Wire): Publication {
