@@ -169,8 +169,7 @@ export class ChannelStore {
       db.exec(INDEXES);
       this.opened = this.startSession(options.bootId);
     } catch (err) {
-      this.file.close();
-      throw err;
+      throw this.file.setupFailed(err);
     }
     this.stmts = {
       stream: db.prepare<[string], StreamRow>('SELECT epoch, offset, ttl_ms FROM streams WHERE channel = ?'),
