@@ -2,18 +2,22 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import type { SqliteSync } from '../engine/sqlite/sync-mode.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
-import { defaults } from '../protocol/index.js';
+import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
+import type { LogFormat } from '../server/pino-logger.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
 import {
   collectList,
+  defaultLogFormat,
   parseDuration,
   parseDurationAtLeast,
   parseHost,
   parseHttpUrl,
   parseIntAtLeast,
+  parseIntBetween,
+  parseLogFormat,
   parseLogLevel,
   parseNamespacesFile,
   parseNonEmpty,
@@ -25,6 +29,7 @@ import {
   parseSqliteSync,
 } from './parse.js';
 import {
+  authFlagsSet,
   type SecurityFlags,
   securityFlagsProblem,
   securityOptions,
@@ -38,9 +43,11 @@ interface ServeFlags extends SecurityFlags {
   pingInterval: number;
   pongTimeout: number;
   maxPayload: number;
+  maxJsonDepth: number;
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
+  logFormat: LogFormat;
   namespaces?: NamespaceConfig[];
   maxChannels: number;
   tasks: string[] | undefined;
@@ -105,6 +112,15 @@ export function serveCommand(): Command {
     )
     .addOption(
       opt(
+        '--max-json-depth <n>',
+        'most levels of objects and arrays in client JSON (frames, bodies, task inputs); deeper is refused with json_too_deep',
+        'WIREHUB_MAX_JSON_DEPTH',
+        parseIntBetween(1, MAX_JSON_DEPTH_CEILING),
+        defaults.maxJsonDepth,
+      ),
+    )
+    .addOption(
+      opt(
         '--max-queued <size>',
         'per-connection cap on queued output; over it /stream drops samples, others close with 4008',
         'WIREHUB_MAX_QUEUED',
@@ -130,6 +146,16 @@ export function serveCommand(): Command {
         'WIREHUB_LOG_LEVEL',
         parseLogLevel,
         'info',
+      ),
+    )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'json|pretty (default: pretty on a terminal, json otherwise)',
+        'WIREHUB_LOG_FORMAT',
+        parseLogFormat,
+        defaultLogFormat(),
+        'pretty on a terminal, json otherwise',
       ),
     )
     .addOption(
@@ -209,7 +235,16 @@ export function serveCommand(): Command {
   for (const option of securityOptions()) command.addOption(option);
   command.addOption(configOption()).hook('preAction', (cmd) => applyConfigFile(cmd));
   return command.action(async (flags: ServeFlags) => {
-    const problem = securityFlagsProblem(flags);
+    const security = toServerSecurityOptions(flags);
+    // Loaded here, not at the top, as the server is below.
+    const { publicBindProblem } = await import('../server/security/unauthenticated-access.js');
+    const problem =
+      securityFlagsProblem(flags) ??
+      publicBindProblem(flags.host, {
+        authEnabled: authFlagsSet(flags),
+        allowPublicWithoutAuth: security.allowPublicWithoutAuth === true,
+        flags: true,
+      });
     if (problem) command.error(`error: ${problem}`, { exitCode: 2, code: 'wirehub.usage' });
     if (flags.taskWorkers === 0 && !flags.redis) {
       command.error(
@@ -227,7 +262,7 @@ export function serveCommand(): Command {
     // the server's modules (Fastify, BullMQ, SQLite…), about 3× faster.
     const { createServer } = await import('../server/create-server.js');
     const server = await createServer({
-      ...toServerSecurityOptions(flags),
+      ...security,
       host: flags.host,
       port: flags.port,
       dataDir: flags.dataDir,
@@ -235,10 +270,14 @@ export function serveCommand(): Command {
       pingIntervalMs: flags.pingInterval,
       pongTimeoutMs: flags.pongTimeout,
       maxPayloadBytes: flags.maxPayload,
+      maxJsonDepth: flags.maxJsonDepth,
       maxQueuedBytes: flags.maxQueued,
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,
+      logFormat: flags.logFormat,
       maxChannelsPerConnection: flags.maxChannels,
+      // A bug that escapes every handler is logged and counted, not a reason to drop every client.
+      handleUncaughtErrors: true,
       presenceTtlMs: flags.presenceTtl,
       ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
       ...(flags.redis ? { redis: flags.redis } : {}),

@@ -1,4 +1,4 @@
-import { WirehubError } from '../protocol/index.js';
+import { jsonEncodeError, WirehubError } from '../protocol/index.js';
 import type { Publication, PublishInput } from './types.js';
 
 /** A new publication of `input` stamped with `id` and the current time (no position yet). */
@@ -12,7 +12,7 @@ export function newPublication(id: string, input: PublishInput): Publication {
  * The JSON text a store keeps of a publication's data. Called when the publication is
  * appended, before it gets an offset: data that cannot be serialised (nested too deep for the
  * stack, a cycle, a BigInt from a library caller) fails this one publication with
- * `invalid_message`, never the batch it would have been committed with.
+ * `json_too_deep` or `invalid_message`, never the batch it would have been committed with.
  *
  * @example
  * ```ts
@@ -24,8 +24,8 @@ export function storedJson(data: unknown): string {
   try {
     json = JSON.stringify(data);
   } catch (err) {
-    const reason = err instanceof RangeError ? 'it is nested too deeply' : 'it is not JSON';
-    throw new WirehubError('invalid_message', `the publication's data cannot be stored: ${reason}`);
+    // One catalog mapping for every serialisation failure (json_too_deep, invalid_message).
+    throw jsonEncodeError(err, "publication's data");
   }
   if (json === undefined)
     throw new WirehubError('invalid_message', "the publication's data cannot be stored: it is not JSON");

@@ -5,7 +5,8 @@ import type { SqliteSync } from '../engine/sqlite/sqlite-file.js';
 import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import type { PermissionConfig } from '../hub/permissions.js';
-import { defaults } from '../protocol/index.js';
+import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
+import type { LogFormat } from './pino-logger.js';
 import type { AuthOptions } from './security/authenticator.js';
 import { type LimitOptions, type ResolvedLimits, resolveLimits } from './security/limits.js';
 import type { TaskServerOptions } from './task-runtime.js';
@@ -15,8 +16,17 @@ import type { TaskServerOptions } from './task-runtime.js';
  * `WIREHUB_*` environment variables onto these.
  */
 export interface ServerOptions {
-  /** Interface to bind. Default `127.0.0.1`. */
+  /**
+   * Interface to bind. Default `127.0.0.1`. Binding another interface (`0.0.0.0`, a LAN
+   * address) without auth throws unless `allowPublicWithoutAuth`.
+   */
   host?: string;
+  /**
+   * Start without auth on a non-loopback `host`. Other machines then get only the guide's
+   * plain endpoints (`/ws`, `/echo`, `/broadcast`, `/stream`, `/chat/{room}`) and the pages;
+   * everything else answers this machine only. Default false: such a server refuses to start.
+   */
+  allowPublicWithoutAuth?: boolean;
   /** Port; 0 picks a free one. Default 8080. */
   port?: number;
   /** Where the embedded engine keeps its state. Default `./.wirehub`. */
@@ -27,12 +37,23 @@ export interface ServerOptions {
   pongTimeoutMs?: number;
   /** Largest inbound message; bigger ones close the connection with 1009. Default 64 KiB. */
   maxPayloadBytes?: number;
+  /**
+   * Most levels of objects and arrays in client JSON: `/rt` and `/task-runner` frames, HTTP
+   * JSON bodies, task inputs. Deeper is refused with `json_too_deep` (an error frame, or 400).
+   * Default 64; at most 1000 (serialising overflows the stack somewhere above 4 000).
+   */
+  maxJsonDepth?: number;
   /** Per-connection cap on queued outbound bytes. Default 1 MiB. */
   maxQueuedBytes?: number;
   /** Window over which a drain spreads its 1001 closes. Default 5 s. */
   drainWindowMs?: number;
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   logLevel?: string;
+  /**
+   * `json` (one object a line, the default) or `pretty` (readable lines for a terminal; the
+   * CLI picks it when stdout is one). Requests are logged one line each, at `debug`.
+   */
+  logFormat?: LogFormat;
   /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
   /**
@@ -89,6 +110,13 @@ export interface ServerOptions {
    * with the demo tasks; `false` turns it off.
    */
   tasks?: TaskServerOptions | false;
+  /**
+   * Install process-wide `uncaughtException` / `unhandledRejection` handlers once `listen()`
+   * has succeeded (removed by `close()`): such an error is logged and counted
+   * (`wirehub_uncaught_errors_total`) and the process keeps serving. Default false: a library
+   * leaves a host program's process-wide behaviour alone; `wirehub serve` turns it on.
+   */
+  handleUncaughtErrors?: boolean;
 }
 
 type Passed =
@@ -106,17 +134,28 @@ type Passed =
 export type ResolvedServerOptions = Required<Omit<ServerOptions, Passed | 'limits' | 'tasks'>> &
   Pick<ServerOptions, Passed> & { limits: ResolvedLimits; tasks: TaskServerOptions | false };
 
+function resolveMaxJsonDepth(value: number | undefined): number {
+  if (value === undefined) return defaults.maxJsonDepth;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_JSON_DEPTH_CEILING) {
+    throw new Error(`maxJsonDepth must be a whole number from 1 to ${MAX_JSON_DEPTH_CEILING}, got ${value}`);
+  }
+  return value;
+}
+
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
     host: o.host ?? '127.0.0.1',
+    allowPublicWithoutAuth: o.allowPublicWithoutAuth ?? false,
     port: o.port ?? 8080,
     dataDir: o.dataDir ?? './.wirehub',
     pingIntervalMs: o.pingIntervalMs ?? defaults.pingIntervalMs,
     pongTimeoutMs: o.pongTimeoutMs ?? defaults.pongTimeoutMs,
     maxPayloadBytes: o.maxPayloadBytes ?? defaults.maxPayloadBytes,
+    maxJsonDepth: resolveMaxJsonDepth(o.maxJsonDepth),
     maxQueuedBytes: o.maxQueuedBytes ?? defaults.maxQueuedBytes,
     drainWindowMs: o.drainWindowMs ?? defaults.drainWindowMs,
     logLevel: o.logLevel ?? 'info',
+    logFormat: o.logFormat ?? 'json',
     sqliteSync: o.sqliteSync ?? 'normal',
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
@@ -139,5 +178,6 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     requestTimeoutMs:
       o.requestTimeoutMs === 0 ? 0 : Math.max(o.requestTimeoutMs ?? 30_000, o.headersTimeoutMs ?? 10_000),
     publicMetrics: o.publicMetrics ?? false,
+    handleUncaughtErrors: o.handleUncaughtErrors ?? false,
   };
 }

@@ -82,6 +82,8 @@ export class TaskRuntime {
       quota?: { maxPerUser: number };
       /** With a cluster's Redis: run records there, runs on its BullMQ queue. */
       redis?: RedisTarget | undefined;
+      /** Most levels of nesting in run inputs (the server's `maxJsonDepth`). */
+      maxJsonDepth?: number;
       /** `synchronous` of the embedded run store (runs.db). */
       sqliteSync?: SqliteSync | undefined;
     },
@@ -126,6 +128,7 @@ export class TaskRuntime {
       log: deps.log,
       publicUrl: options.publicUrl,
       ...(deps.quota ? { quota: deps.quota } : {}),
+      ...(deps.maxJsonDepth === undefined ? {} : { maxJsonDepth: deps.maxJsonDepth }),
     });
   }
 

@@ -1,10 +1,12 @@
 import { Frame } from '../../hub/frame.js';
 import type { Session } from '../../hub/session.js';
 import {
+  commandIdOf,
   decodeCommand,
   RT_SUBPROTOCOL,
   type RtError,
   toWirehubError,
+  tryParseJson,
   WirehubError,
 } from '../../protocol/index.js';
 import type { RunService } from '../../tasks/runs/run-service.js';
@@ -34,12 +36,8 @@ function sendError(session: Session, id: number | undefined, err: WirehubError):
 
 /** The `id` of a command the server dropped unread, so the client knows which one failed. */
 function commandId(data: string | Buffer): number | undefined {
-  try {
-    const id = (JSON.parse(String(data)) as { id?: unknown } | null)?.id;
-    return typeof id === 'number' && Number.isSafeInteger(id) ? id : undefined;
-  } catch {
-    return undefined;
-  }
+  const parsed = tryParseJson(String(data));
+  return commandIdOf(parsed.ok ? parsed.value : parsed.refused);
 }
 
 /** Sends a command's reply or error (and runs what follows its reply). */
@@ -55,10 +53,11 @@ async function startFrame(
   text: string,
   ctx: CommandContext,
   log: Logger,
+  maxDepth: number,
 ): Promise<{ answer: Promise<Answer> } | undefined> {
   // Commands still queued when the connection went away have nobody to answer.
   if (!ctx.session.isOpen) return undefined;
-  const decoded = decodeCommand(text);
+  const decoded = decodeCommand(text, maxDepth);
   if (!decoded.ok)
     return { answer: Promise.resolve(() => sendError(ctx.session, decoded.id, decoded.error)) };
   const { id, op } = decoded.command;
@@ -123,7 +122,7 @@ export function rtEndpoint(options: RtEndpointOptions = {}) {
       }
       return requestBaseUrl(info);
     },
-    open(session, { hub, log, auth }, baseUrl) {
+    open(session, { hub, log, auth, maxJsonDepth }, baseUrl) {
       const access = new ChannelAccess(session, options.runs);
       const ctx: CommandContext = {
         hub,
@@ -143,7 +142,7 @@ export function rtEndpoint(options: RtEndpointOptions = {}) {
       return {
         message(data) {
           queue = queue
-            .then(() => startFrame(String(data), ctx, log))
+            .then(() => startFrame(String(data), ctx, log, maxJsonDepth))
             .then((started) => {
               if (!started) return;
               replies = replies
