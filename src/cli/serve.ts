@@ -2,18 +2,21 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
+import type { LogFormat } from '../server/pino-logger.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
 import {
   collectList,
+  defaultLogFormat,
   parseDuration,
   parseDurationAtLeast,
   parseHost,
   parseHttpUrl,
   parseIntAtLeast,
   parseIntBetween,
+  parseLogFormat,
   parseLogLevel,
   parseNamespacesFile,
   parseNonEmpty,
@@ -41,6 +44,7 @@ interface ServeFlags extends SecurityFlags {
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
+  logFormat: LogFormat;
   namespaces?: NamespaceConfig[];
   maxChannels: number;
   tasks: string[] | undefined;
@@ -129,6 +133,16 @@ export function serveCommand(): Command {
         'WIREHUB_LOG_LEVEL',
         parseLogLevel,
         'info',
+      ),
+    )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'json|pretty (default: pretty on a terminal, json otherwise)',
+        'WIREHUB_LOG_FORMAT',
+        parseLogFormat,
+        defaultLogFormat(),
+        'pretty on a terminal, json otherwise',
       ),
     )
     .addOption(
@@ -237,6 +251,7 @@ export function serveCommand(): Command {
       maxQueuedBytes: flags.maxQueued,
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,
+      logFormat: flags.logFormat,
       maxChannelsPerConnection: flags.maxChannels,
       // A bug that escapes every handler is logged and counted, not a reason to drop every client.
       handleUncaughtErrors: true,

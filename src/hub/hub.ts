@@ -55,14 +55,34 @@ export interface HubOptions {
   log?: Logger;
 }
 
+/** An in-process listener of a channel (no session, no encoding): see `Hub.watch`. */
+export type ChannelWatcher = (pub: Publication) => void;
 /** What `Hub.encode` hands back for a publication its encoder could not encode. */
 const UNENCODABLE = new Frame(Buffer.alloc(0), false);
 
 interface ChannelState {
   subscribers: Subscriber[];
+  /** In-process listeners; copy-on-write like `subscribers`. */
+  watchers: ChannelWatcher[];
   /** Resolves once the engine delivers this channel to this node. */
   ready: Promise<void>;
+  /** Publications delivered here in the current and the previous rate window (for `channelStats`). */
+  windowCount: number;
+  previousCount: number;
+  windowStart: number;
 }
+
+/** What this node holds of one channel (admin views). */
+export interface LocalChannelStats {
+  channel: string;
+  /** Local subscribers (sessions). */
+  subscribers: number;
+  /** Publications per second delivered to this node, over the last 10–20 s. */
+  publicationRate: number;
+}
+
+/** Rate windows are this long; the rate reads the previous full window and the current one. */
+const RATE_WINDOW_MS = 10_000;
 
 /**
  * Channels and their local subscribers. Publications go out through the engine and come
@@ -138,11 +158,7 @@ export class Hub {
    */
   async subscribe(channel: string, subscriber: Subscriber): Promise<void> {
     const ns = isInternalChannel(channel) ? undefined : this.namespaces.require(channel);
-    let state = this.channels.get(channel);
-    if (!state) {
-      state = { subscribers: [], ready: this.engine.subscribe(channel) };
-      this.channels.set(channel, state);
-    }
+    const state = this.channelState(channel);
     // Copy-on-write: a fan-out in progress keeps iterating its own snapshot.
     state.subscribers = [...state.subscribers, subscriber];
     await state.ready;
@@ -162,15 +178,67 @@ export class Hub {
     const before = state.subscribers.length;
     state.subscribers = state.subscribers.filter((s) => s.session !== session);
     if (state.subscribers.length === before) return Promise.resolve();
-    if (state.subscribers.length === 0) {
-      this.channels.delete(channel);
-      this.engine.unsubscribe(channel).catch(() => {});
-    }
+    this.releaseIfUnused(channel, state);
     const ns = isInternalChannel(channel) ? undefined : this.namespaces.find(channel);
     if (!ns?.presence) return Promise.resolve();
     return this.presenceKeeper
       .leave(channel, ns, memberOf(session))
       .catch((err: unknown) => this.log.warn({ err, channel }, 'presence leave failed'));
+  }
+
+  /**
+   * Calls `listener` with every publication of `channel` that reaches this node, in process:
+   * no session, no encoding, no presence. For server parts that follow a channel themselves
+   * (admin commands between nodes). Returns a function that stops it; resolves once the
+   * engine delivers the channel to this node. A listener that throws is logged and skipped.
+   *
+   * @example
+   * ```ts
+   * const stop = await hub.watch('$admin', (pub) => console.log(pub.data));
+   * stop();
+   * ```
+   */
+  async watch(channel: string, listener: ChannelWatcher): Promise<() => void> {
+    const state = this.channelState(channel);
+    state.watchers = [...state.watchers, listener];
+    const stop = () => {
+      const current = this.channels.get(channel);
+      if (!current) return;
+      current.watchers = current.watchers.filter((w) => w !== listener);
+      this.releaseIfUnused(channel, current);
+    };
+    await state.ready;
+    return stop;
+  }
+
+  /** The sessions subscribed on this node, each with its channels (admin views). */
+  subscriptionsBySession(): Map<Session, string[]> {
+    const out = new Map<Session, string[]>();
+    for (const [channel, state] of this.channels) {
+      for (const sub of state.subscribers) {
+        const list = out.get(sub.session);
+        if (list) list.push(channel);
+        else out.set(sub.session, [channel]);
+      }
+    }
+    return out;
+  }
+
+  /** This node's channels with local subscribers, and their publication rates (admin views). */
+  channelStats(now = Date.now()): LocalChannelStats[] {
+    const out: LocalChannelStats[] = [];
+    for (const [channel, state] of this.channels) {
+      if (state.subscribers.length === 0) continue;
+      this.roll(state, now);
+      const elapsed = now - state.windowStart;
+      const span = Math.max(1, RATE_WINDOW_MS + elapsed);
+      out.push({
+        channel,
+        subscribers: state.subscribers.length,
+        publicationRate: ((state.previousCount + state.windowCount) * 1000) / span,
+      });
+    }
+    return out;
   }
 
   /**
@@ -215,9 +283,14 @@ export class Hub {
     return this.engine.presenceList(channel);
   }
 
-  /** Channels with local subscribers on this node (internal `$presence:` ones included). */
+  /**
+   * Channels with local subscribers on this node (internal `$presence:` ones included; those only
+   * watched in process, such as the admin API's, are plumbing and not counted).
+   */
   get channelCount(): number {
-    return this.channels.size;
+    let count = 0;
+    for (const state of this.channels.values()) if (state.subscribers.length > 0) count += 1;
+    return count;
   }
 
   /** Number of local subscribers of a channel on this node. */
@@ -234,6 +307,8 @@ export class Hub {
   deliver(pub: Publication): void {
     const state = this.channels.get(pub.channel);
     if (!state) return;
+    state.windowCount += 1;
+    if (state.watchers.length > 0) this.notifyWatchers(state.watchers, pub);
     const own: Origin | undefined = pub.from;
     // Most channels have one encoder; a second one (plain + /rt on the same channel) is
     // common; more is rare. Two slots avoid a Map on the hot path.
@@ -302,6 +377,48 @@ export class Hub {
     } catch (err) {
       this.log.error({ err, ...context }, `${what} failed`);
     }
+  }
+
+  private notifyWatchers(watchers: readonly ChannelWatcher[], pub: Publication): void {
+    for (const watcher of watchers) {
+      try {
+        watcher(pub);
+      } catch (err) {
+        this.log.error({ err, channel: pub.channel }, 'a channel watcher failed');
+      }
+    }
+  }
+
+  private channelState(channel: string): ChannelState {
+    let state = this.channels.get(channel);
+    if (!state) {
+      state = {
+        subscribers: [],
+        watchers: [],
+        ready: this.engine.subscribe(channel),
+        windowCount: 0,
+        previousCount: 0,
+        windowStart: Date.now(),
+      };
+      this.channels.set(channel, state);
+    }
+    return state;
+  }
+
+  /** Stops the engine delivering a channel nobody here follows any more. */
+  private releaseIfUnused(channel: string, state: ChannelState): void {
+    if (state.subscribers.length > 0 || state.watchers.length > 0) return;
+    this.channels.delete(channel);
+    this.engine.unsubscribe(channel).catch(() => {});
+  }
+
+  /** Moves the rate windows forward to `now` (reads do it; the hot path only counts). */
+  private roll(state: ChannelState, now: number): void {
+    const windows = Math.floor((now - state.windowStart) / RATE_WINDOW_MS);
+    if (windows <= 0) return;
+    state.previousCount = windows === 1 ? state.windowCount : 0;
+    state.windowCount = 0;
+    state.windowStart += windows * RATE_WINDOW_MS;
   }
 
   private onLink(up: boolean): void {

@@ -14,7 +14,10 @@ import type { Engine } from '../engine/types.js';
 import { Hub } from '../hub/hub.js';
 import { PermissionPolicy } from '../hub/permissions.js';
 import { CloseCode } from '../protocol/index.js';
+import { randomId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
+import { LocalAdminView } from './admin/admin-view.js';
+import { ClusterAdmin } from './admin/cluster-admin.js';
 import { Heartbeat } from './heartbeat.js';
 import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
 import { installJsonBodyParser } from './json-body.js';
@@ -22,7 +25,9 @@ import { LastResort } from './last-resort.js';
 import { ServerMetrics } from './metrics.js';
 import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
+import { createPinoLogger } from './pino-logger.js';
 import { EndpointRouter } from './router.js';
+import { installAdminRoutes } from './routes/admin.js';
 import { installChannelRoutes } from './routes/channels.js';
 import { installRunRoutes } from './routes/runs.js';
 import { installTaskRoutes } from './routes/tasks.js';
@@ -37,7 +42,19 @@ import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { WsSession } from './ws-session.js';
 
+/** Probes and scrapes would drown a debug log: every other request is logged. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** One line per finished request at `debug`: method, URL, status and time. */
+function logRequests(http: FastifyInstance): void {
+  http.addHook('onResponse', async (req, reply) => {
+    if (QUIET_PATHS.has(req.url)) return;
+    req.log.debug(
+      { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+}
 
 /** Where a listening server can be reached. */
 export interface ListenAddress {
@@ -78,6 +95,8 @@ export class WirehubServer {
   private readonly proxyTrust: ProxyTrust;
   private readonly router = new EndpointRouter();
   private readonly sessions = new Set<WsSession>();
+  /** The admin API's view of this node, and its requests to every node. */
+  private readonly admin: ClusterAdmin;
   private readonly checks: UpgradeCheck[] = [];
   private readonly wss: WebSocketServer;
   private readonly heartbeat: Heartbeat;
@@ -108,14 +127,15 @@ export class WirehubServer {
       ? { https: { cert: o.tls.cert, key: o.tls.key, ...timeouts } }
       : { http: timeouts };
     this.http = Fastify({
-      logger: { level: o.logLevel },
-      // Probes and scrapes would drown the log; every other request is logged as usual.
-      logController: new LogController({ disableRequestLogging: (req) => QUIET_PATHS.has(req.url) }),
+      loggerInstance: createPinoLogger(o.logLevel, o.logFormat),
+      // One line per request, at debug (see logRequests), instead of Fastify's two at info.
+      logController: new LogController({ disableRequestLogging: true }),
       requestTimeout: o.requestTimeoutMs,
       ...(o.trustProxy && o.trustProxy.length > 0 ? { trustProxy: o.trustProxy } : {}),
       ...transport,
     } as FastifyServerOptions) as unknown as FastifyInstance;
     this.log = this.http.log;
+    logRequests(this.http);
     this.security = new UpgradeSecurity({
       auth: this.auth,
       origins: new OriginPolicy({ allowed: o.allowedOrigins, allowLocalhost: !this.auth.enabled }),
@@ -139,6 +159,13 @@ export class WirehubServer {
       presenceTtlMs: o.presenceTtlMs,
       log: this.log,
     });
+    this.admin = new ClusterAdmin(
+      this.hub,
+      new LocalAdminView(randomId('node', 6), this.sessions, this.hub),
+      {
+        log: this.log,
+      },
+    );
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: o.maxPayloadBytes,
@@ -248,6 +275,7 @@ export class WirehubServer {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     await this.hub.start();
+    await this.admin.start();
     await this.tasks?.start();
     const context: EndpointContext = {
       hub: this.hub,
@@ -280,6 +308,7 @@ export class WirehubServer {
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
     installChannelRoutes(this.http, this.hub, this.tasks?.runs);
+    installAdminRoutes(this.http, this.admin, this.hub);
     if (this.tasks) {
       installTaskRoutes(this.http, this.tasks.registry);
       installRunRoutes(this.http, this.tasks.runs, { authEnabled: this.auth.enabled });
@@ -376,6 +405,7 @@ export class WirehubServer {
     this.wss.close();
     await this.http.close();
     await this.tasks?.close();
+    await this.admin.stop();
     await this.hub.close();
     await this.limitStore.close?.();
     this.lastResort?.uninstall();

@@ -5,6 +5,7 @@ import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import type { PermissionConfig } from '../hub/permissions.js';
 import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
+import type { LogFormat } from './pino-logger.js';
 import type { AuthOptions } from './security/authenticator.js';
 import { type LimitOptions, type ResolvedLimits, resolveLimits } from './security/limits.js';
 import type { TaskServerOptions } from './task-runtime.js';
@@ -38,6 +39,11 @@ export interface ServerOptions {
   drainWindowMs?: number;
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   logLevel?: string;
+  /**
+   * `json` (one object a line, the default) or `pretty` (readable lines for a terminal; the
+   * CLI picks it when stdout is one). Requests are logged one line each, at `debug`.
+   */
+  logFormat?: LogFormat;
   /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
   /**
@@ -132,6 +138,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     maxQueuedBytes: o.maxQueuedBytes ?? defaults.maxQueuedBytes,
     drainWindowMs: o.drainWindowMs ?? defaults.drainWindowMs,
     logLevel: o.logLevel ?? 'info',
+    logFormat: o.logFormat ?? 'json',
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
     maxChannelsPerConnection: o.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection,

@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { pino } from 'pino';
 import { RedisEngine, type RedisEngineOptions } from '../engine/redis/redis-engine.js';
 import { Hub } from '../hub/hub.js';
 import { BullmqExecutor } from '../tasks/executors/bullmq/bullmq-executor.js';
@@ -8,6 +7,7 @@ import { RedisRunStore } from '../tasks/runs/redis-run-store.js';
 import { RunService } from '../tasks/runs/run-service.js';
 import type { Logger } from '../util/logger.js';
 import { LastResort } from './last-resort.js';
+import { createPinoLogger, type LogFormat } from './pino-logger.js';
 import { loadTasks } from './task-runtime.js';
 
 export interface WorkerNodeOptions {
@@ -31,6 +31,8 @@ export interface WorkerNodeOptions {
   runRetentionMs?: number;
   /** pino level. Default `info`. */
   logLevel?: string;
+  /** `json` (default) or `pretty` (readable lines for a terminal). */
+  logFormat?: LogFormat;
   /** Another logger instead of pino on stdout. */
   log?: Logger;
   /** Where relative module paths start. Default: the working directory. */
@@ -68,7 +70,7 @@ export class WorkerNode {
 
   constructor(private readonly options: WorkerNodeOptions) {
     const redis = typeof options.redis === 'string' ? { url: options.redis } : options.redis;
-    this.log = options.log ?? pino({ level: options.logLevel ?? 'info' });
+    this.log = options.log ?? createPinoLogger(options.logLevel ?? 'info', options.logFormat);
     this.hub = new Hub(new RedisEngine({ log: this.log, ...redis }), { log: this.log });
     this.lastResort = options.handleUncaughtErrors ? new LastResort(this.log, 'worker') : undefined;
     this.executor = new BullmqExecutor({
