@@ -1,4 +1,4 @@
-// Builds the browser assets into dist/web/: the client SDK as one ES module (with zod),
+// Builds the browser assets into dist/web/: the client SDK as one ES module (with zod, jitless),
 // served at /assets/wirehub-client.js, and the dashboard's script, which imports the SDK
 // from that URL instead of bundling a second copy. `npm run build` runs it.
 import { statSync } from 'node:fs';
@@ -55,7 +55,7 @@ const common = {
 export async function buildWeb() {
   await build({
     ...common,
-    entryPoints: { 'wirehub-client': 'src/client/index.ts' },
+    entryPoints: { 'wirehub-client': 'web/sdk/wirehub-client.ts' },
     plugins: [zodEnglishOnly],
   });
   await build({ ...common, entryPoints: { dashboard: 'web/dashboard/main.ts' }, plugins: [sdkFromServer] });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { SQLITE_SYNC_MODES, type SqliteSync } from '../engine/sqlite/sync-mode.js';
 import { type NamespaceConfig, parseNamespaceConfigs } from '../hub/namespaces.js';
 import { LOG_FORMATS, type LogFormat } from '../server/pino-logger.js';
 
@@ -86,6 +87,14 @@ export function parseLogFormat(raw: string): LogFormat {
 /** Readable lines for a person at a terminal, JSON lines for a log collector. */
 export function defaultLogFormat(): LogFormat {
   return process.stdout.isTTY === true ? 'pretty' : 'json';
+}
+
+/** `normal` or `full` (see `SqliteSync`). */
+export function parseSqliteSync(raw: string): SqliteSync {
+  const mode = raw.trim().toLowerCase();
+  const found = SQLITE_SYNC_MODES.find((m) => m === mode);
+  if (!found) throw new InvalidArgumentError(`expected one of ${SQLITE_SYNC_MODES.join(', ')}`);
+  return found;
 }
 
 export function parseHost(raw: string): string {

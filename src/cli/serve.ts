@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
+import type { SqliteSync } from '../engine/sqlite/sync-mode.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
 import type { LogFormat } from '../server/pino-logger.js';
@@ -25,8 +26,10 @@ import {
   parseRedisUrl,
   parseRunRetention,
   parseSize,
+  parseSqliteSync,
 } from './parse.js';
 import {
+  authFlagsSet,
   type SecurityFlags,
   securityFlagsProblem,
   securityOptions,
@@ -54,6 +57,7 @@ interface ServeFlags extends SecurityFlags {
   redis?: string;
   presenceTtl: number;
   runRetention: number;
+  sqliteSync: SqliteSync;
 }
 
 export function serveCommand(): Command {
@@ -66,6 +70,15 @@ export function serveCommand(): Command {
     .addOption(opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, 8080))
     .addOption(
       opt('--data-dir <dir>', 'where state is kept', 'WIREHUB_DATA_DIR', parseNonEmpty, './.wirehub'),
+    )
+    .addOption(
+      opt(
+        '--sqlite-sync <mode>',
+        'what an ack survives with the embedded stores (channels.db, runs.db): normal = a crash of the process, full = also a power loss (an fsync per group commit)',
+        'WIREHUB_SQLITE_SYNC',
+        parseSqliteSync,
+        'normal',
+      ),
     )
     .addOption(
       opt(
@@ -222,7 +235,16 @@ export function serveCommand(): Command {
   for (const option of securityOptions()) command.addOption(option);
   command.addOption(configOption()).hook('preAction', (cmd) => applyConfigFile(cmd));
   return command.action(async (flags: ServeFlags) => {
-    const problem = securityFlagsProblem(flags);
+    const security = toServerSecurityOptions(flags);
+    // Loaded here, not at the top, as the server is below.
+    const { publicBindProblem } = await import('../server/security/unauthenticated-access.js');
+    const problem =
+      securityFlagsProblem(flags) ??
+      publicBindProblem(flags.host, {
+        authEnabled: authFlagsSet(flags),
+        allowPublicWithoutAuth: security.allowPublicWithoutAuth === true,
+        flags: true,
+      });
     if (problem) command.error(`error: ${problem}`, { exitCode: 2, code: 'wirehub.usage' });
     if (flags.taskWorkers === 0 && !flags.redis) {
       command.error(
@@ -240,10 +262,11 @@ export function serveCommand(): Command {
     // the server's modules (Fastify, BullMQ, SQLite…), about 3× faster.
     const { createServer } = await import('../server/create-server.js');
     const server = await createServer({
-      ...toServerSecurityOptions(flags),
+      ...security,
       host: flags.host,
       port: flags.port,
       dataDir: flags.dataDir,
+      sqliteSync: flags.sqliteSync,
       pingIntervalMs: flags.pingInterval,
       pongTimeoutMs: flags.pongTimeout,
       maxPayloadBytes: flags.maxPayload,

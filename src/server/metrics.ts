@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { StoreHealth } from '../engine/store-health.js';
 import type { LastResortStats } from './last-resort.js';
 
 /**
@@ -62,6 +63,8 @@ export class ServerMetrics {
       failures?: () => DeliveryFailureStats;
       /** The process's last-resort handlers, when this server installed them. */
       uncaught?: () => LastResortStats;
+      /** The stores with a file of their own (channels.db, runs.db). */
+      stores?: () => StoreHealth[];
     } = {},
   ) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -199,6 +202,29 @@ export class ServerMetrics {
           return { exception: stats.uncaughtExceptions, rejection: stats.unhandledRejections };
         },
       );
+    }
+    const stores = opts.stores;
+    if (stores) {
+      new Counter({
+        name: 'wirehub_store_errors_total',
+        help: 'Failed reads and writes of a store file, by store (channels, runs); each makes /readyz 503 until a write succeeds',
+        labelNames: ['store'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const health of stores()) this.inc({ store: health.store }, health.errors);
+        },
+      });
+      new Gauge({
+        name: 'wirehub_store_up',
+        help: '1 while a store file works, 0 while it fails or is damaged (then /readyz answers 503)',
+        labelNames: ['store'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const health of stores()) this.set({ store: health.store }, health.problem ? 0 : 1);
+        },
+      });
     }
     new Counter({
       name: 'wirehub_upgrade_rejections_total',

@@ -1,6 +1,7 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
 import type { LimitStore } from '../engine/limits.js';
 import type { RedisEngineOptions } from '../engine/redis/redis-engine.js';
+import type { SqliteSync } from '../engine/sqlite/sqlite-file.js';
 import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import type { PermissionConfig } from '../hub/permissions.js';
@@ -15,8 +16,17 @@ import type { TaskServerOptions } from './task-runtime.js';
  * `WIREHUB_*` environment variables onto these.
  */
 export interface ServerOptions {
-  /** Interface to bind. Default `127.0.0.1`. */
+  /**
+   * Interface to bind. Default `127.0.0.1`. Binding another interface (`0.0.0.0`, a LAN
+   * address) without auth throws unless `allowPublicWithoutAuth`.
+   */
   host?: string;
+  /**
+   * Start without auth on a non-loopback `host`. Other machines then get only the guide's
+   * plain endpoints (`/ws`, `/echo`, `/broadcast`, `/stream`, `/chat/{room}`) and the pages;
+   * everything else answers this machine only. Default false: such a server refuses to start.
+   */
+  allowPublicWithoutAuth?: boolean;
   /** Port; 0 picks a free one. Default 8080. */
   port?: number;
   /** Where the embedded engine keeps its state. Default `./.wirehub`. */
@@ -46,6 +56,12 @@ export interface ServerOptions {
   logFormat?: LogFormat;
   /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
+  /**
+   * What an ack survives with the embedded stores (`channels.db`, `runs.db`): `normal`
+   * (default) a crash of the process, `full` also a power loss or an OS crash (an fsync per
+   * group commit). See docs/protocol.md.
+   */
+  sqliteSync?: SqliteSync;
   /**
    * Run as one node of a cluster: the Redis engine on this URL (`redis://host:port[/db]`) or
    * with these options. Channels, history, presence and the `/ws` count become cluster-wide.
@@ -129,6 +145,7 @@ function resolveMaxJsonDepth(value: number | undefined): number {
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
     host: o.host ?? '127.0.0.1',
+    allowPublicWithoutAuth: o.allowPublicWithoutAuth ?? false,
     port: o.port ?? 8080,
     dataDir: o.dataDir ?? './.wirehub',
     pingIntervalMs: o.pingIntervalMs ?? defaults.pingIntervalMs,
@@ -139,6 +156,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     drainWindowMs: o.drainWindowMs ?? defaults.drainWindowMs,
     logLevel: o.logLevel ?? 'info',
     logFormat: o.logFormat ?? 'json',
+    sqliteSync: o.sqliteSync ?? 'normal',
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
     maxChannelsPerConnection: o.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection,

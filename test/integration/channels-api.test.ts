@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLoopback } from '../../src/server/security/http-guard.js';
+import { isLoopback } from '../../src/server/security/unauthenticated-access.js';
 import { type RunningServer, startServer } from '../support/server.js';
 
 let srv: RunningServer;

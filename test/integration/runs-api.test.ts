@@ -206,7 +206,7 @@ describe('GET /runs/{id}', () => {
     const page = await fetch(`${srv.url}/runs/${run.run_id}`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    expect(await page.text()).toMatch(/task-runner/);
+    expect(await page.text()).toContain('<script src="/assets/run.js" defer></script>');
     const missing = await fetch(`${srv.url}/runs/r-%3Cscript%3E`);
     expect(missing.status).toBe(404);
     expect(await missing.text()).toContain('r-&#60;script&#62;');

@@ -1,4 +1,4 @@
-import { jsonEncodeError } from '../../protocol/index.js';
+import { storedJson } from '../publication.js';
 import type { Origin, PresenceMember, Publication } from '../types.js';
 
 /**
@@ -23,18 +23,14 @@ interface Wire {
 }
 
 /**
- * The payload of a publication: always a JSON object that starts with `{"i":`. Throws a
- * catalog error when the data cannot be serialised (`json_too_deep`, or `invalid_message` for
- * a cycle or a BigInt), so `publish` rejects with it and nothing is sent or stored.
+ * The payload of a publication: always a JSON object that starts with `{"i":`. Data that
+ * cannot be serialised throws `invalid_message` (see `storedJson`): it fails that publication
+ * alone, before anything is sent to Redis.
  */
 export function encodePayload(pub: Publication): string {
-  const wire: Wire = { i: pub.id, t: pub.at, d: pub.data };
-  if (pub.from) wire.f = pub.from;
-  try {
-    return JSON.stringify(wire);
-  } catch (err) {
-    throw jsonEncodeError(err, 'data');
-  }
+  const data = pub.data === undefined ? '' : `,"d":${storedJson(pub.data)}`;
+  const from = pub.from ? `,"f":${JSON.stringify(pub.from)}` : '';
+  return `{"i":${JSON.stringify(pub.id)},"t":${pub.at}${data}${from}}`;
 }
 
 function fromWire(channel: string, wire: Wire): Publication {
