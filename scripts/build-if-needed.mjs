@@ -23,6 +23,10 @@ function stale(target, sources) {
   return sources.some((dir) => newest(join(root, dir)) > built);
 }
 
+// The Flyte protocol definitions are copied into src/ (git-ignored) before tsc compiles src/.
+const { generateFlyteIdl } = await import('./flyte-idl.mjs');
+generateFlyteIdl();
+
 if (stale(join(root, 'dist/cli/main.js'), ['src'])) {
   console.error('wirehub: building dist/ …');
   execFileSync(
