@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { SQLITE_SYNC_MODES, type SqliteSync } from '../engine/sqlite/sync-mode.js';
 import { type NamespaceConfig, parseNamespaceConfigs } from '../hub/namespaces.js';
+import { LOG_FORMATS, type LogFormat } from '../server/pino-logger.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i;
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
@@ -18,11 +20,24 @@ const sizeUnits: Record<string, number> = {
   gib: 1024 ** 3,
 };
 
-/** `25000`, `25s`, `500ms`, `1m`, `12h`, `7d` → milliseconds (a bare number is ms). */
+const DURATION_FORMS = 'a number with a unit: 500ms, 25s, 1.5m, 12h or 7d';
+
+/**
+ * `500ms`, `25s`, `1.5m`, `12h`, `7d` → milliseconds. A bare number other than 0 is refused:
+ * `--duration 5` meant seconds to the person who typed it and milliseconds to the parser.
+ */
 export function parseDuration(raw: string): number {
   const m = DURATION.exec(raw.trim());
-  if (!m) throw new InvalidArgumentError('expected a duration such as 25000, 500ms, 25s, 1m, 12h or 7d');
-  return Math.round(Number(m[1]) * (durationUnits[(m[2] ?? 'ms').toLowerCase()] ?? 1));
+  if (!m) throw new InvalidArgumentError(`expected a duration: ${DURATION_FORMS}`);
+  const value = Number(m[1]);
+  const unit = m[2];
+  if (unit === undefined) {
+    if (value === 0) return 0;
+    throw new InvalidArgumentError(
+      `"${raw.trim()}" has no unit: write ${m[1]}s or ${m[1]}ms (${DURATION_FORMS})`,
+    );
+  }
+  return Math.round(value * (durationUnits[unit.toLowerCase()] ?? 1));
 }
 
 /** A duration (as `parseDuration`) of at least `min` ms, which the refusal shows as `shown`. */
@@ -60,6 +75,28 @@ export function parseLogLevel(raw: string): string {
   return level;
 }
 
+/** `--log-format`: `json` or `pretty`. */
+export function parseLogFormat(raw: string): LogFormat {
+  const format = raw.trim().toLowerCase();
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new InvalidArgumentError(`expected one of ${LOG_FORMATS.join(', ')}`);
+  }
+  return format as LogFormat;
+}
+
+/** Readable lines for a person at a terminal, JSON lines for a log collector. */
+export function defaultLogFormat(): LogFormat {
+  return process.stdout.isTTY === true ? 'pretty' : 'json';
+}
+
+/** `normal` or `full` (see `SqliteSync`). */
+export function parseSqliteSync(raw: string): SqliteSync {
+  const mode = raw.trim().toLowerCase();
+  const found = SQLITE_SYNC_MODES.find((m) => m === mode);
+  if (!found) throw new InvalidArgumentError(`expected one of ${SQLITE_SYNC_MODES.join(', ')}`);
+  return found;
+}
+
 export function parseHost(raw: string): string {
   const host = raw.trim();
   if (host === '' || /[\s/]/.test(host)) throw new InvalidArgumentError('expected a host name or IP address');
@@ -80,6 +117,16 @@ export function parseIntAtLeast(min: number): (raw: string) => number {
   };
 }
 
+/** A whole number from `min` to `max`. */
+export function parseIntBetween(min: number, max: number): (raw: string) => number {
+  return (raw: string) => {
+    const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+    if (!(n >= min && n <= max))
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
 /** An absolute http(s) URL, without a trailing slash. */
 export function parseHttpUrl(raw: string): string {
   let url: URL;
@@ -88,8 +135,11 @@ export function parseHttpUrl(raw: string): string {
   } catch {
     throw new InvalidArgumentError('expected an absolute URL such as http://127.0.0.1:8080');
   }
+  // The server's ws:// address means the same server: accept both forms everywhere.
+  if (url.protocol === 'ws:' || url.protocol === 'wss:')
+    url.protocol = url.protocol === 'ws:' ? 'http:' : 'https:';
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidArgumentError('expected an http:// or https:// URL');
+    throw new InvalidArgumentError('expected an http://, https://, ws:// or wss:// URL');
   }
   return url.href.replace(/\/+$/, '');
 }

@@ -1,18 +1,23 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
+import type { SqliteSync } from '../engine/sqlite/sync-mode.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
-import { defaults } from '../protocol/index.js';
+import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
+import type { LogFormat } from '../server/pino-logger.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
 import {
   collectList,
+  defaultLogFormat,
   parseDuration,
   parseDurationAtLeast,
   parseHost,
   parseHttpUrl,
   parseIntAtLeast,
+  parseIntBetween,
+  parseLogFormat,
   parseLogLevel,
   parseNamespacesFile,
   parseNonEmpty,
@@ -21,6 +26,7 @@ import {
   parseRedisUrl,
   parseRunRetention,
   parseSize,
+  parseSqliteSync,
 } from './parse.js';
 import {
   authFlagsSet,
@@ -37,9 +43,11 @@ interface ServeFlags extends SecurityFlags {
   pingInterval: number;
   pongTimeout: number;
   maxPayload: number;
+  maxJsonDepth: number;
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
+  logFormat: LogFormat;
   namespaces?: NamespaceConfig[];
   maxChannels: number;
   tasks: string[] | undefined;
@@ -49,6 +57,7 @@ interface ServeFlags extends SecurityFlags {
   redis?: string;
   presenceTtl: number;
   runRetention: number;
+  sqliteSync: SqliteSync;
 }
 
 export function serveCommand(): Command {
@@ -61,6 +70,15 @@ export function serveCommand(): Command {
     .addOption(opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, 8080))
     .addOption(
       opt('--data-dir <dir>', 'where state is kept', 'WIREHUB_DATA_DIR', parseNonEmpty, './.wirehub'),
+    )
+    .addOption(
+      opt(
+        '--sqlite-sync <mode>',
+        'what an ack survives with the embedded stores (channels.db, runs.db): normal = a crash of the process, full = also a power loss (an fsync per group commit)',
+        'WIREHUB_SQLITE_SYNC',
+        parseSqliteSync,
+        'normal',
+      ),
     )
     .addOption(
       opt(
@@ -94,6 +112,15 @@ export function serveCommand(): Command {
     )
     .addOption(
       opt(
+        '--max-json-depth <n>',
+        'most levels of objects and arrays in client JSON (frames, bodies, task inputs); deeper is refused with json_too_deep',
+        'WIREHUB_MAX_JSON_DEPTH',
+        parseIntBetween(1, MAX_JSON_DEPTH_CEILING),
+        defaults.maxJsonDepth,
+      ),
+    )
+    .addOption(
+      opt(
         '--max-queued <size>',
         'per-connection cap on queued output; over it /stream drops samples, others close with 4008',
         'WIREHUB_MAX_QUEUED',
@@ -119,6 +146,16 @@ export function serveCommand(): Command {
         'WIREHUB_LOG_LEVEL',
         parseLogLevel,
         'info',
+      ),
+    )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'json|pretty (default: pretty on a terminal, json otherwise)',
+        'WIREHUB_LOG_FORMAT',
+        parseLogFormat,
+        defaultLogFormat(),
+        'pretty on a terminal, json otherwise',
       ),
     )
     .addOption(
@@ -229,13 +266,18 @@ export function serveCommand(): Command {
       host: flags.host,
       port: flags.port,
       dataDir: flags.dataDir,
+      sqliteSync: flags.sqliteSync,
       pingIntervalMs: flags.pingInterval,
       pongTimeoutMs: flags.pongTimeout,
       maxPayloadBytes: flags.maxPayload,
+      maxJsonDepth: flags.maxJsonDepth,
       maxQueuedBytes: flags.maxQueued,
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,
+      logFormat: flags.logFormat,
       maxChannelsPerConnection: flags.maxChannels,
+      // A bug that escapes every handler is logged and counted, not a reason to drop every client.
+      handleUncaughtErrors: true,
       presenceTtlMs: flags.presenceTtl,
       ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
       ...(flags.redis ? { redis: flags.redis } : {}),

@@ -1,14 +1,17 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
+import type { LogFormat } from '../server/pino-logger.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
 import {
   collectList,
+  defaultLogFormat,
   parseDuration,
   parseDurationAtLeast,
   parseIntAtLeast,
+  parseLogFormat,
   parseLogLevel,
   parseRedisUrl,
   parseRunRetention,
@@ -23,6 +26,7 @@ interface WorkerFlags {
   stalledInterval: number;
   runRetention: number;
   logLevel: string;
+  logFormat: LogFormat;
 }
 
 /**
@@ -104,6 +108,16 @@ export function workerCommand(): Command {
         'info',
       ),
     )
+    .addOption(
+      opt(
+        '--log-format <format>',
+        'json|pretty (default: pretty on a terminal, json otherwise)',
+        'WIREHUB_LOG_FORMAT',
+        parseLogFormat,
+        defaultLogFormat(),
+        'pretty on a terminal, json otherwise',
+      ),
+    )
     .addOption(configOption())
     .hook('preAction', (cmd) => applyConfigFile(cmd))
     .action(async (flags: WorkerFlags, command: Command) => {
@@ -123,6 +137,8 @@ export function workerCommand(): Command {
         stalledIntervalMs: flags.stalledInterval,
         runRetentionMs: flags.runRetention,
         logLevel: flags.logLevel,
+        logFormat: flags.logFormat,
+        handleUncaughtErrors: true,
       });
       await worker.start();
       worker.log.info(

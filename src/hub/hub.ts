@@ -10,7 +10,7 @@ import type {
 } from '../engine/types.js';
 import { defaults, WirehubError } from '../protocol/index.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import type { Frame } from './frame.js';
+import { Frame } from './frame.js';
 import { type Namespace, type NamespaceConfig, Namespaces } from './namespaces.js';
 import { isInternalChannel, PresenceKeeper } from './presence.js';
 import type { OverflowPolicy, Session } from './session.js';
@@ -55,11 +55,34 @@ export interface HubOptions {
   log?: Logger;
 }
 
+/** An in-process listener of a channel (no session, no encoding): see `Hub.watch`. */
+export type ChannelWatcher = (pub: Publication) => void;
+/** What `Hub.encode` hands back for a publication its encoder could not encode. */
+const UNENCODABLE = new Frame(Buffer.alloc(0), false);
+
 interface ChannelState {
   subscribers: Subscriber[];
+  /** In-process listeners; copy-on-write like `subscribers`. */
+  watchers: ChannelWatcher[];
   /** Resolves once the engine delivers this channel to this node. */
   ready: Promise<void>;
+  /** Publications delivered here in the current and the previous rate window (for `channelStats`). */
+  windowCount: number;
+  previousCount: number;
+  windowStart: number;
 }
+
+/** What this node holds of one channel (admin views). */
+export interface LocalChannelStats {
+  channel: string;
+  /** Local subscribers (sessions). */
+  subscribers: number;
+  /** Publications per second delivered to this node, over the last 10–20 s. */
+  publicationRate: number;
+}
+
+/** Rate windows are this long; the rate reads the previous full window and the current one. */
+const RATE_WINDOW_MS = 10_000;
 
 /**
  * Channels and their local subscribers. Publications go out through the engine and come
@@ -77,7 +100,9 @@ export class Hub {
   private readonly channels = new Map<string, ChannelState>();
   /**
    * For metrics: deliveries written / skipped because of a full output queue; broker link
-   * losses and returns; gaps in live subscriptions filled from history / lost.
+   * losses and returns; gaps in live subscriptions filled from history / lost; publications
+   * an encoder could not encode (skipped for that encoder's subscribers); subscribers whose
+   * delivery threw (skipped for that subscriber).
    */
   readonly counters = {
     deliveries: 0,
@@ -86,6 +111,8 @@ export class Hub {
     brokerReconnects: 0,
     gapsRecovered: 0,
     gapsLost: 0,
+    encodeFailures: 0,
+    deliveryFailures: 0,
   };
   readonly namespaces: Namespaces;
   readonly maxChannelsPerConnection: number;
@@ -109,9 +136,12 @@ export class Hub {
   }
 
   async start(): Promise<void> {
+    // The engine calls these from microtasks and Redis callbacks, where a throw would end the
+    // process: none of them may throw (deliver and onGap already contain their failures).
     await this.engine.start((pub) => this.deliver(pub), {
-      link: (up) => this.onLink(up),
-      gap: (channel, recovered) => this.onGap(channel, recovered),
+      link: (up) => this.guarded('handling a broker link change', () => this.onLink(up)),
+      gap: (channel, recovered) =>
+        this.guarded('handling a gap', () => this.onGap(channel, recovered), { channel }),
     });
     this.presenceKeeper.start();
   }
@@ -128,11 +158,7 @@ export class Hub {
    */
   async subscribe(channel: string, subscriber: Subscriber): Promise<void> {
     const ns = isInternalChannel(channel) ? undefined : this.namespaces.require(channel);
-    let state = this.channels.get(channel);
-    if (!state) {
-      state = { subscribers: [], ready: this.engine.subscribe(channel) };
-      this.channels.set(channel, state);
-    }
+    const state = this.channelState(channel);
     // Copy-on-write: a fan-out in progress keeps iterating its own snapshot.
     state.subscribers = [...state.subscribers, subscriber];
     await state.ready;
@@ -152,15 +178,67 @@ export class Hub {
     const before = state.subscribers.length;
     state.subscribers = state.subscribers.filter((s) => s.session !== session);
     if (state.subscribers.length === before) return Promise.resolve();
-    if (state.subscribers.length === 0) {
-      this.channels.delete(channel);
-      this.engine.unsubscribe(channel).catch(() => {});
-    }
+    this.releaseIfUnused(channel, state);
     const ns = isInternalChannel(channel) ? undefined : this.namespaces.find(channel);
     if (!ns?.presence) return Promise.resolve();
     return this.presenceKeeper
       .leave(channel, ns, memberOf(session))
       .catch((err: unknown) => this.log.warn({ err, channel }, 'presence leave failed'));
+  }
+
+  /**
+   * Calls `listener` with every publication of `channel` that reaches this node, in process:
+   * no session, no encoding, no presence. For server parts that follow a channel themselves
+   * (admin commands between nodes). Returns a function that stops it; resolves once the
+   * engine delivers the channel to this node. A listener that throws is logged and skipped.
+   *
+   * @example
+   * ```ts
+   * const stop = await hub.watch('$admin', (pub) => console.log(pub.data));
+   * stop();
+   * ```
+   */
+  async watch(channel: string, listener: ChannelWatcher): Promise<() => void> {
+    const state = this.channelState(channel);
+    state.watchers = [...state.watchers, listener];
+    const stop = () => {
+      const current = this.channels.get(channel);
+      if (!current) return;
+      current.watchers = current.watchers.filter((w) => w !== listener);
+      this.releaseIfUnused(channel, current);
+    };
+    await state.ready;
+    return stop;
+  }
+
+  /** The sessions subscribed on this node, each with its channels (admin views). */
+  subscriptionsBySession(): Map<Session, string[]> {
+    const out = new Map<Session, string[]>();
+    for (const [channel, state] of this.channels) {
+      for (const sub of state.subscribers) {
+        const list = out.get(sub.session);
+        if (list) list.push(channel);
+        else out.set(sub.session, [channel]);
+      }
+    }
+    return out;
+  }
+
+  /** This node's channels with local subscribers, and their publication rates (admin views). */
+  channelStats(now = Date.now()): LocalChannelStats[] {
+    const out: LocalChannelStats[] = [];
+    for (const [channel, state] of this.channels) {
+      if (state.subscribers.length === 0) continue;
+      this.roll(state, now);
+      const elapsed = now - state.windowStart;
+      const span = Math.max(1, RATE_WINDOW_MS + elapsed);
+      out.push({
+        channel,
+        subscribers: state.subscribers.length,
+        publicationRate: ((state.previousCount + state.windowCount) * 1000) / span,
+      });
+    }
+    return out;
   }
 
   /**
@@ -205,9 +283,14 @@ export class Hub {
     return this.engine.presenceList(channel);
   }
 
-  /** Channels with local subscribers on this node (internal `$presence:` ones included). */
+  /**
+   * Channels with local subscribers on this node (internal `$presence:` ones included; those only
+   * watched in process, such as the admin API's, are plumbing and not counted).
+   */
   get channelCount(): number {
-    return this.channels.size;
+    let count = 0;
+    for (const state of this.channels.values()) if (state.subscribers.length > 0) count += 1;
+    return count;
   }
 
   /** Number of local subscribers of a channel on this node. */
@@ -215,10 +298,17 @@ export class Hub {
     return this.channels.get(channel)?.subscribers.length ?? 0;
   }
 
-  /** Fans a publication out to this node's subscribers of its channel. */
+  /**
+   * Fans a publication out to this node's subscribers of its channel. Never throws: a
+   * publication one encoder cannot encode (data too deep or not JSON, which only code on the
+   * server can publish) is skipped for that encoder's subscribers, logged once and counted;
+   * a subscriber whose delivery throws is skipped; the others get it.
+   */
   deliver(pub: Publication): void {
     const state = this.channels.get(pub.channel);
     if (!state) return;
+    state.windowCount += 1;
+    if (state.watchers.length > 0) this.notifyWatchers(state.watchers, pub);
     const own: Origin | undefined = pub.from;
     // Most channels have one encoder; a second one (plain + /rt on the same channel) is
     // common; more is rare. Two slots avoid a Map on the hot path.
@@ -228,29 +318,107 @@ export class Hub {
     let frame2: Frame | undefined;
     let others: Map<Encoder, Frame> | undefined;
     for (const sub of state.subscribers) {
-      if (sub.excludeOwn && own !== undefined && own.client === sub.session.id) continue;
-      if (sub.accept && !sub.accept(pub)) continue;
-      let frame: Frame;
-      if (sub.encoder === enc1 && frame1) frame = frame1;
-      else if (sub.encoder === enc2 && frame2) frame = frame2;
-      else if (!enc1) {
-        enc1 = sub.encoder;
-        frame1 = frame = sub.encoder.encode(pub);
-      } else if (!enc2) {
-        enc2 = sub.encoder;
-        frame2 = frame = sub.encoder.encode(pub);
-      } else {
-        others ??= new Map();
-        let f = others.get(sub.encoder);
-        if (!f) {
-          f = sub.encoder.encode(pub);
-          others.set(sub.encoder, f);
+      try {
+        if (sub.excludeOwn && own !== undefined && own.client === sub.session.id) continue;
+        if (sub.accept && !sub.accept(pub)) continue;
+        let frame: Frame;
+        if (sub.encoder === enc1 && frame1) frame = frame1;
+        else if (sub.encoder === enc2 && frame2) frame = frame2;
+        else if (!enc1) {
+          enc1 = sub.encoder;
+          frame1 = frame = this.encode(sub.encoder, pub) ?? UNENCODABLE;
+        } else if (!enc2) {
+          enc2 = sub.encoder;
+          frame2 = frame = this.encode(sub.encoder, pub) ?? UNENCODABLE;
+        } else {
+          others ??= new Map();
+          let f = others.get(sub.encoder);
+          if (!f) {
+            f = this.encode(sub.encoder, pub) ?? UNENCODABLE;
+            others.set(sub.encoder, f);
+          }
+          frame = f;
         }
-        frame = f;
+        if (frame === UNENCODABLE) continue;
+        if (sub.session.send(frame, sub.overflow ?? 'disconnect')) this.counters.deliveries += 1;
+        else this.counters.overflows += 1;
+      } catch (err) {
+        this.counters.deliveryFailures += 1;
+        this.log.error(
+          { err, channel: pub.channel, publication: pub.id, session: sub.session.id },
+          'delivering a publication to a subscriber failed: skipped for that subscriber',
+        );
       }
-      if (sub.session.send(frame, sub.overflow ?? 'disconnect')) this.counters.deliveries += 1;
-      else this.counters.overflows += 1;
     }
+  }
+
+  /**
+   * `encoder.encode(pub)`, or undefined when it throws (logged with the channel, counted in
+   * `counters.encodeFailures`). For frames built outside `deliver` (an `/rt` subscription
+   * releasing what it held during a replay), so an unencodable publication is skipped there too.
+   */
+  encode(encoder: Encoder, pub: Publication): Frame | undefined {
+    try {
+      return encoder.encode(pub);
+    } catch (err) {
+      this.counters.encodeFailures += 1;
+      this.log.error(
+        { err, channel: pub.channel, publication: pub.id, encoder: encoder.name },
+        'a publication could not be encoded: skipped for the subscribers of this encoder',
+      );
+      return undefined;
+    }
+  }
+
+  /** Runs an engine callback's work; a throw is logged, never passed back to the engine. */
+  private guarded(what: string, work: () => void, context: Record<string, unknown> = {}): void {
+    try {
+      work();
+    } catch (err) {
+      this.log.error({ err, ...context }, `${what} failed`);
+    }
+  }
+
+  private notifyWatchers(watchers: readonly ChannelWatcher[], pub: Publication): void {
+    for (const watcher of watchers) {
+      try {
+        watcher(pub);
+      } catch (err) {
+        this.log.error({ err, channel: pub.channel }, 'a channel watcher failed');
+      }
+    }
+  }
+
+  private channelState(channel: string): ChannelState {
+    let state = this.channels.get(channel);
+    if (!state) {
+      state = {
+        subscribers: [],
+        watchers: [],
+        ready: this.engine.subscribe(channel),
+        windowCount: 0,
+        previousCount: 0,
+        windowStart: Date.now(),
+      };
+      this.channels.set(channel, state);
+    }
+    return state;
+  }
+
+  /** Stops the engine delivering a channel nobody here follows any more. */
+  private releaseIfUnused(channel: string, state: ChannelState): void {
+    if (state.subscribers.length > 0 || state.watchers.length > 0) return;
+    this.channels.delete(channel);
+    this.engine.unsubscribe(channel).catch(() => {});
+  }
+
+  /** Moves the rate windows forward to `now` (reads do it; the hot path only counts). */
+  private roll(state: ChannelState, now: number): void {
+    const windows = Math.floor((now - state.windowStart) / RATE_WINDOW_MS);
+    if (windows <= 0) return;
+    state.previousCount = windows === 1 ? state.windowCount : 0;
+    state.windowCount = 0;
+    state.windowStart += windows * RATE_WINDOW_MS;
   }
 
   private onLink(up: boolean): void {
@@ -278,7 +446,13 @@ export class Hub {
       { channel, subscribers: state?.subscribers.length ?? 0 },
       'publications lost to this node: offset-tracking subscribers must resync',
     );
-    for (const sub of state?.subscribers ?? []) sub.lost?.();
+    for (const sub of state?.subscribers ?? []) {
+      try {
+        sub.lost?.();
+      } catch (err) {
+        this.log.error({ err, channel, session: sub.session.id }, 'telling a subscriber about a gap failed');
+      }
+    }
   }
 
   async close(): Promise<void> {

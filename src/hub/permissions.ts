@@ -8,12 +8,13 @@ export type ChannelAction = 'subscribe' | 'publish' | 'history' | 'presence';
 /**
  * Everything a principal can be allowed to do: the four channel actions, opening an endpoint
  * (by its name: `echo`, `chat`, `rt`, …), running a task (`project/domain/name`), seeing and
- * cancelling runs that other users started (`allRuns`), and reading `/metrics`.
+ * cancelling runs that other users started (`allRuns`), reading `/metrics`, and the admin API
+ * (`admin`: every connection and channel, disconnecting clients).
  */
-export type Action = ChannelAction | 'endpoint' | 'task' | 'allRuns' | 'metrics';
+export type Action = ChannelAction | 'endpoint' | 'task' | 'allRuns' | 'metrics' | 'admin';
 
 /** The actions granted by a yes/no flag rather than by patterns. */
-type FlagAction = 'allRuns' | 'metrics';
+type FlagAction = 'allRuns' | 'metrics' | 'admin';
 
 /**
  * What a principal may do. Each list holds patterns: `*` matches any run of characters
@@ -44,6 +45,8 @@ export interface Grants {
    */
   allRuns?: boolean;
   metrics?: boolean;
+  /** The admin API: see every connection and channel of the server, disconnect clients. */
+  admin?: boolean;
 }
 
 /** Grants that allow everything: auth off (by default), and API keys. */
@@ -56,7 +59,11 @@ export const ALL_GRANTS: Readonly<Grants> = Object.freeze({
   tasks: ['*'],
   allRuns: true,
   metrics: true,
+  admin: true,
 });
+
+/** What a verified token without a grants or roles claim may do: everything but `admin`. */
+const AUTHENTICATED_GRANTS: Readonly<Grants> = Object.freeze({ ...ALL_GRANTS, admin: false });
 
 const pattern = z.string().min(1).max(256);
 const patterns = z.array(pattern).max(256);
@@ -71,6 +78,7 @@ export const grantsSchema = z.strictObject({
   tasks: patterns.optional(),
   allRuns: z.boolean().optional(),
   metrics: z.boolean().optional(),
+  admin: z.boolean().optional(),
 });
 
 /**
@@ -83,7 +91,10 @@ export const grantsSchema = z.strictObject({
 export interface PermissionConfig {
   /** Grants when auth is off. Default: everything. */
   anonymous?: Grants;
-  /** Grants of a verified token with no grants or roles claim. Default: everything. */
+  /**
+   * Grants of a verified token with no grants or roles claim. Default: everything but `admin`
+   * (disconnecting other people's clients is given by name: a grants claim, a role, an API key).
+   */
   authenticated?: Grants;
   /** Named grant sets that tokens select with their roles claim. */
   roles?: Record<string, Grants>;
@@ -166,6 +177,7 @@ export function mergeGrants(...sets: readonly Grants[]): Grants {
   }
   if (sets.some((s) => s.allRuns === true)) out.allRuns = true;
   if (sets.some((s) => s.metrics === true)) out.metrics = true;
+  if (sets.some((s) => s.admin === true)) out.admin = true;
   return out;
 }
 
@@ -174,9 +186,11 @@ export function forbidden(action: Action, resource = ''): WirehubError {
   const what =
     action === 'metrics'
       ? 'read metrics'
-      : action === 'allRuns'
-        ? 'see or cancel runs other users started'
-        : `${action} ${JSON.stringify(resource)}`;
+      : action === 'admin'
+        ? 'use the admin API'
+        : action === 'allRuns'
+          ? 'see or cancel runs other users started'
+          : `${action} ${JSON.stringify(resource)}`;
   return new WirehubError('forbidden', `not allowed to ${what}`, { action, resource });
 }
 
@@ -209,9 +223,10 @@ export class Permissions {
     }
   }
 
-  /** True when `action` on `resource` is granted (`resource` is ignored for `allRuns` and `metrics`). */
+  /** True when `action` on `resource` is granted (`resource` is ignored for the flag actions). */
   can(action: Action, resource = ''): boolean {
-    if (action === 'metrics' || action === 'allRuns') return this.grants[action] === true;
+    if (action === 'metrics' || action === 'allRuns' || action === 'admin')
+      return this.grants[action] === true;
     return this.matchers[ACTION_KEY[action]]?.test(resource) ?? false;
   }
 
@@ -245,7 +260,7 @@ export class PermissionPolicy {
   constructor(config: PermissionConfig = {}) {
     const parsed = permissionConfigSchema.parse(config);
     this.anonymous = parsed.anonymous ?? ALL_GRANTS;
-    this.authenticated = parsed.authenticated ?? ALL_GRANTS;
+    this.authenticated = parsed.authenticated ?? AUTHENTICATED_GRANTS;
     this.roles = new Map(Object.entries(parsed.roles ?? {}));
     this.grantsClaim = parsed.grantsClaim ?? 'wirehub';
     this.rolesClaim = parsed.rolesClaim ?? 'roles';

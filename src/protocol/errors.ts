@@ -5,7 +5,8 @@
  */
 export const errorCatalog = {
   bad_request: { status: 400, message: 'The request is malformed.' },
-  invalid_json: { status: 400, message: 'The frame is not valid JSON.' },
+  invalid_json: { status: 400, message: 'The frame or body is not valid JSON.' },
+  json_too_deep: { status: 400, message: 'The JSON nests objects and arrays too deep.' },
   invalid_message: { status: 400, message: 'The message does not match the expected shape.' },
   unknown_op: { status: 400, message: 'Unknown op.' },
   bad_channel: { status: 400, message: 'Invalid channel name.' },
@@ -39,6 +40,7 @@ export const errorCatalog = {
   not_ready: { status: 503, message: 'The server is draining or not ready.' },
   node_full: { status: 503, message: 'This node has no room for more connections.' },
   broker_unavailable: { status: 503, message: 'The message broker (Redis) is unavailable; try again.' },
+  store_unavailable: { status: 503, message: 'The server could not store this; try again later.' },
   internal: { status: 500, message: 'Internal error.' },
   not_available: { status: 501, message: 'Not available on this server yet.' },
   // Raised by the client SDK itself, never sent by the server.

@@ -10,18 +10,26 @@ import type { LimitStore } from '../engine/limits.js';
 import { MemoryLimitStore } from '../engine/memory/memory-limit-store.js';
 import { RedisEngine } from '../engine/redis/redis-engine.js';
 import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
+import type { StoreHealth } from '../engine/store-health.js';
 import type { Engine } from '../engine/types.js';
 import { Hub } from '../hub/hub.js';
 import { PermissionPolicy } from '../hub/permissions.js';
 import { CloseCode } from '../protocol/index.js';
+import { randomId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
+import { LocalAdminView } from './admin/admin-view.js';
+import { ClusterAdmin } from './admin/cluster-admin.js';
 import { Heartbeat } from './heartbeat.js';
 import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http-errors.js';
 import { installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
+import { installJsonBodyParser } from './json-body.js';
+import { LastResort } from './last-resort.js';
 import { ServerMetrics } from './metrics.js';
 import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
+import { createPinoLogger } from './pino-logger.js';
 import { EndpointRouter } from './router.js';
+import { installAdminRoutes } from './routes/admin.js';
 import { installChannelRoutes } from './routes/channels.js';
 import { installRunRoutes } from './routes/runs.js';
 import { installTaskRoutes } from './routes/tasks.js';
@@ -38,7 +46,19 @@ import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { WsSession } from './ws-session.js';
 
+/** Probes and scrapes would drown a debug log: every other request is logged. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** One line per finished request at `debug`: method, URL, status and time. */
+function logRequests(http: FastifyInstance): void {
+  http.addHook('onResponse', async (req, reply) => {
+    if (QUIET_PATHS.has(req.url)) return;
+    req.log.debug(
+      { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+}
 
 /** Where a listening server can be reached. */
 export interface ListenAddress {
@@ -79,9 +99,12 @@ export class WirehubServer {
   private readonly proxyTrust: ProxyTrust;
   private readonly router = new EndpointRouter();
   private readonly sessions = new Set<WsSession>();
+  /** The admin API's view of this node, and its requests to every node. */
+  private readonly admin: ClusterAdmin;
   private readonly checks: UpgradeCheck[] = [];
   private readonly wss: WebSocketServer;
   private readonly heartbeat: Heartbeat;
+  private readonly lastResort: LastResort | undefined;
   private draining = false;
   private drained: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
@@ -114,9 +137,9 @@ export class WirehubServer {
       ? { https: { cert: o.tls.cert, key: o.tls.key, ...timeouts } }
       : { http: timeouts };
     this.http = Fastify({
-      logger: { level: o.logLevel },
-      // Probes and scrapes would drown the log; every other request is logged as usual.
-      logController: new LogController({ disableRequestLogging: (req) => QUIET_PATHS.has(req.url) }),
+      loggerInstance: createPinoLogger(o.logLevel, o.logFormat),
+      // One line per request, at debug (see logRequests), instead of Fastify's two at info.
+      logController: new LogController({ disableRequestLogging: true }),
       requestTimeout: o.requestTimeoutMs,
       ...(o.trustProxy && o.trustProxy.length > 0 ? { trustProxy: o.trustProxy } : {}),
       ...errorAnsweringOptions(),
@@ -125,6 +148,7 @@ export class WirehubServer {
     // Before any route, yours included: it learns every route's methods (for 405).
     installErrorHandling(this.http);
     this.log = this.http.log;
+    logRequests(this.http);
     this.security = new UpgradeSecurity({
       auth: this.auth,
       origins: new OriginPolicy({ allowed: o.allowedOrigins, allowLocalhost: !this.auth.enabled }),
@@ -133,10 +157,15 @@ export class WirehubServer {
       log: this.log,
     });
     installHttpGuard(this.http, this.auth, { publicMetrics: o.publicMetrics });
+    const lastResort = o.handleUncaughtErrors ? new LastResort(this.log, 'serve') : undefined;
+    this.lastResort = lastResort;
     this.metrics = new ServerMetrics({
       defaultMetrics: o.defaultMetrics,
       queuedBytes: () => this.queuedBytes(),
       broker: () => ({ up: this.hub.brokerUp, ...this.hub.counters }),
+      failures: () => this.hub.counters,
+      ...(lastResort ? { uncaught: () => lastResort.stats } : {}),
+      stores: () => this.storeHealth(),
     });
     this.hub = new Hub(this.makeEngine(), {
       namespaces: o.namespaces ?? [],
@@ -144,6 +173,13 @@ export class WirehubServer {
       presenceTtlMs: o.presenceTtlMs,
       log: this.log,
     });
+    this.admin = new ClusterAdmin(
+      this.hub,
+      new LocalAdminView(randomId('node', 6), this.sessions, this.hub),
+      {
+        log: this.log,
+      },
+    );
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: o.maxPayloadBytes,
@@ -171,6 +207,8 @@ export class WirehubServer {
               ? { url: o.redis }
               : { url: o.redis.url, prefix: o.redis.prefix },
         quota: { maxPerUser: o.limits.maxRunsPerUser },
+        maxJsonDepth: o.maxJsonDepth,
+        sqliteSync: o.sqliteSync,
       });
     }
     const runs = this.tasks?.runs;
@@ -188,7 +226,7 @@ export class WirehubServer {
       const redis = typeof o.redis === 'string' ? { url: o.redis } : o.redis;
       return new RedisEngine({ log: this.log, ...redis });
     }
-    return new SqliteEngine({ file: join(o.dataDir, 'channels.db'), log: this.log });
+    return new SqliteEngine({ file: join(o.dataDir, 'channels.db'), sync: o.sqliteSync, log: this.log });
   }
 
   /** Serves another WebSocket endpoint. Call before `listen()`. */
@@ -242,7 +280,15 @@ export class WirehubServer {
   notReadyReason(): string | undefined {
     if (this.draining) return 'this node is draining';
     if (!this.hub.brokerUp) return 'this node cannot reach its broker (Redis): other nodes cannot hear it';
+    // Store health is readiness: a store that fails (or whose file is damaged) is not served as ready.
+    for (const health of this.storeHealth()) if (health.problem) return health.problem;
     return undefined;
+  }
+
+  /** The health of the stores with a file of their own (channels.db, runs.db). */
+  private storeHealth(): StoreHealth[] {
+    const all = [this.hub.engine.health, this.tasks?.store.health];
+    return all.filter((h): h is StoreHealth => h !== undefined);
   }
 
   /** Starts the engine and listens. Resolves with the bound address. */
@@ -252,8 +298,14 @@ export class WirehubServer {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     await this.hub.start();
+    await this.admin.start();
     await this.tasks?.start();
-    const context: EndpointContext = { hub: this.hub, log: this.log, auth: this.auth };
+    const context: EndpointContext = {
+      hub: this.hub,
+      log: this.log,
+      auth: this.auth,
+      maxJsonDepth: o.maxJsonDepth,
+    };
     const gate = new UpgradeGate({
       router: this.router,
       wss: this.wss,
@@ -276,11 +328,13 @@ export class WirehubServer {
       tls: o.tls !== undefined,
       host: (req) => this.proxyTrust.host(req),
     });
+    installJsonBodyParser(this.http, o.maxJsonDepth);
     // Before the routes: the document lists the routes added after it.
     await installApiDocs(this.http);
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
     installChannelRoutes(this.http, this.hub, this.tasks?.runs);
+    installAdminRoutes(this.http, this.admin, this.hub);
     if (this.tasks) {
       installTaskRoutes(this.http, this.tasks.registry);
       installRunRoutes(this.http, this.tasks.runs, { authEnabled: this.auth.enabled });
@@ -296,6 +350,8 @@ export class WirehubServer {
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
     this.heartbeat.start();
+    // Only now: an error while starting must still stop the process (see LastResort).
+    this.lastResort?.install();
     const address = this.address();
     if (!this.auth.enabled) {
       this.log.warn(
@@ -375,8 +431,10 @@ export class WirehubServer {
     this.wss.close();
     await this.http.close();
     await this.tasks?.close();
+    await this.admin.stop();
     await this.hub.close();
     await this.limitStore.close?.();
+    this.lastResort?.uninstall();
   }
 }
 

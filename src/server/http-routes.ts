@@ -9,7 +9,7 @@ const healthBody = (status: string) => z.object({ status: z.literal(status) });
 
 /**
  * `/healthz`, `/readyz` and `/metrics`. `notReady` says why the node should get no new
- * traffic (draining, broker link down), or undefined when it is ready.
+ * traffic (draining, broker link down, a store failing), or undefined when it is ready.
  */
 export function installOpsRoutes(
   app: FastifyInstance,
@@ -27,7 +27,7 @@ export function installOpsRoutes(
   );
   const readiness = health(
     'Readiness',
-    'Answers 200 while this node takes new traffic; 503 `not_ready` while it drains or (with `--redis`) while its link to Redis is down. Open, even with auth on.',
+    'Answers 200 while this node takes new traffic; 503 `not_ready` (with the reason) while it drains, (with `--redis`) while its link to Redis is down, or while a store file (channels.db, runs.db) fails or is damaged. Open, even with auth on.',
     { 200: jsonResponse('Ready.', healthBody('ready')), ...errorResponses('not_ready') },
   );
   app.get('/readyz', readiness, async (_req, reply) => {

@@ -110,8 +110,8 @@ describe('body errors', () => {
 
   it('answers bodies Fastify cannot take in the catalog shape', async () => {
     const json = { 'content-type': 'application/json' };
-    expectCatalogError(await post('{"channel":', json), 400, 'bad_request');
-    expectCatalogError(await post('', json), 400, 'bad_request');
+    expectCatalogError(await post('{"channel":', json), 400, 'invalid_json');
+    expectCatalogError(await post('', json), 400, 'invalid_json');
     expectCatalogError(await post('<x/>', { 'content-type': 'text/xml' }), 415, 'bad_content_type');
     expectCatalogError(
       await post('a=b', { 'content-type': 'application/x-www-form-urlencoded' }),

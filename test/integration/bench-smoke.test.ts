@@ -140,14 +140,32 @@ describe.concurrent('wirehub bench --smoke', () => {
     expect(r.stdout).toMatch(/round trip ms\s+p50 [\d.]+ {2}p90/);
   });
 
+  it('takes the server as http:// too, and a URL without a path means the scenario endpoint', async () => {
+    const r = await bench<Record<string, number>>('connections', ['--url', srv.url]);
+    expect(r.url).toBe(`${srv.wsUrl}/echo`);
+    expect(r.results.opened).toBe(20);
+  });
+
+  it('says which server flags a load generator needs when the per-IP limits answer 429', async () => {
+    const limited = await startServer({ limits: { ipConnectionRate: 1, ipConnectionBurst: 3 } });
+    try {
+      const r = await cli(['bench', 'connections', '--smoke', '--json', '--url', `${limited.wsUrl}/echo`]);
+      expect(`${r.stdout}${r.stderr}`).toContain(
+        'HTTP 429: the server limits connections per client IP: start it with --max-connections-per-ip 0 --ip-connection-rate 0',
+      );
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('rejects bad flags as usage errors (exit 2) and unreachable servers as failures (exit 1)', async () => {
     const [badUrl, badCount, refused] = await Promise.all([
-      cli(['bench', 'echo', '--url', 'http://127.0.0.1:1/echo']),
+      cli(['bench', 'echo', '--url', 'ftp://127.0.0.1:1/echo']),
       cli(['bench', 'fanout', '--subscribers', 'many']),
       cli(['bench', 'echo', '--smoke', '--url', `${srv.wsUrl}/nowhere`]),
     ]);
     expect(badUrl.code).toBe(2);
-    expect(badUrl.stderr).toMatch(/ws:\/\/ or wss:\/\//);
+    expect(badUrl.stderr).toMatch(/ws:\/\/, wss:\/\/, http:\/\/ or https:\/\//);
     expect(badCount.code).toBe(2);
     expect(badCount.stderr).toMatch(/whole number/);
     expect(refused.code).toBe(1);

@@ -55,7 +55,7 @@ describe('POST /api/publish', () => {
       body: '{nope',
     });
     expect(notJson.status).toBe(400);
-    expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe('bad_request');
+    expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
   });
 });
 

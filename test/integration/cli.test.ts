@@ -12,6 +12,7 @@ describe('wirehub serve flags', () => {
       ['--ping-interval', 'soon'],
       ['--max-payload', 'huge'],
       ['--log-level', 'loud'],
+      ['--log-format', 'xml'],
       ['--run-retention', 'a week'],
       ['--run-retention', '500ms'],
     ] as const;
@@ -68,11 +69,49 @@ describe('wirehub serve flags', () => {
       '--max-queued',
       '--drain-window',
       '--log-level',
+      '--log-format',
       '--run-retention',
       'WIREHUB_RUN_RETENTION',
     ]) {
       expect(r.stdout).toContain(flag);
     }
+  });
+});
+
+describe('wirehub serve logs', () => {
+  it('logs each request as one line at debug, none at info; JSON lines when stdout is not a terminal', async () => {
+    const quiet = await startCliServer(['--data-dir', tempDir()]);
+    const verbose = await startCliServer(['--data-dir', tempDir(), '--log-level', 'debug']);
+    for (const srv of [quiet, verbose]) {
+      expect((await fetch(`${srv.url}/api/tasks`)).status).toBe(200);
+      // Probes stay out of the log at every level.
+      expect((await fetch(`${srv.url}/healthz`)).status).toBe(200);
+      srv.child.kill('SIGTERM');
+      await srv.exited;
+    }
+    const lines = (out: string) =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; url?: string; method?: string; status?: number });
+    expect(lines(quiet.output()).filter((l) => l.msg === 'request' || l.method !== undefined)).toEqual([]);
+    const requests = lines(verbose.output()).filter((l) => l.msg === 'request');
+    expect(requests).toEqual([expect.objectContaining({ method: 'GET', url: '/api/tasks', status: 200 })]);
+  });
+
+  it('--log-format pretty prints readable lines instead of JSON', async () => {
+    const srv = await startCliServer(['--data-dir', tempDir(), '--log-format', 'pretty']);
+    srv.child.kill('SIGTERM');
+    await srv.exited;
+    const listening =
+      srv
+        .output()
+        .split('\n')
+        .find((l) => l.includes('wirehub listening on')) ?? '';
+    expect(listening).toMatch(
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO.*: wirehub listening on http:\/\/127\.0\.0\.1:\d+/,
+    );
+    expect(srv.output()).not.toMatch(/^\{"level"/m);
   });
 });
 

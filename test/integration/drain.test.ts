@@ -48,10 +48,31 @@ describe('graceful shutdown of `wirehub serve`', () => {
     const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(`${srv.wsUrl}/echo`)));
     srv.child.kill('SIGINT');
     await clients[0]?.closed;
-    srv.child.kill('SIGINT');
+    // The other signal: the same one within a second would be a process-group duplicate
+    // (unit-tested in drain-on-signals.test.ts with a fake clock).
+    srv.child.kill('SIGTERM');
     const exit = await srv.exited;
     expect(exit.code).toBe(1);
     // Clients not yet closed by the drain see the connection drop.
     expect((await clients[2]?.closed)?.code).toBe(1006);
+  });
+
+  it("drains once when SIGTERM reaches `npm start`'s whole process group (npm forwards it too)", async () => {
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    const srv = await startCliServer(
+      [],
+      {},
+      [npm, 'start', '--silent', '--', '--port', '0', '--drain-window', '400ms', '--data-dir', tempDir()],
+      { detached: true },
+    );
+    const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(`${srv.wsUrl}/echo`)));
+    const pgid = srv.child.pid as number;
+    // What systemd (KillMode=control-group) and `kill -TERM -<pgid>` do: every process of the
+    // group gets the signal, so Node gets it twice (directly and forwarded by npm).
+    process.kill(-pgid, 'SIGTERM');
+    for (const c of clients) expect((await c.closed).code).toBe(1001);
+    const exit = await srv.exited;
+    expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+    expect(srv.output()).not.toContain('second signal');
   });
 });

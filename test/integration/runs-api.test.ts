@@ -154,7 +154,7 @@ describe('POST /api/runs/{project}/{domain}/{name}/{version}', () => {
       '{"n":',
     );
     expect(badJson.status).toBe(400);
-    expect(badJson.body.error.code).toBe('bad_request');
+    expect(badJson.body.error.code).toBe('invalid_json');
     const unknown = await call<{ error: { code: string } }>('POST', '/api/runs/demo/development/nope/v1', {});
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('unknown_task');

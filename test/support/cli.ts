@@ -7,8 +7,18 @@ export const CLI = `${ROOT}dist/cli/main.js`;
 
 // A failed test must not leave servers behind.
 const children = new Set<ChildProcess>();
+/** Children that lead a process group of their own: the whole group is killed. */
+const groupLeaders = new WeakSet<ChildProcess>();
 process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const child of children) {
+    if (groupLeaders.has(child) && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // The group is already gone.
+      }
+    } else child.kill('SIGKILL');
+  }
 });
 
 export interface CliServer {
@@ -19,6 +29,13 @@ export interface CliServer {
   /** Everything the process printed so far. */
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface SpawnOptions {
+  /** Lead a process group of its own (a test can then signal the group, as supervisors do). */
+  detached?: boolean;
+  /** Working directory; default the repository root. */
+  cwd?: string;
 }
 
 /** A child process of the CLI that said it is ready. */
@@ -40,14 +57,18 @@ export function spawnUntilReady(
   env: NodeJS.ProcessEnv,
   ready: RegExp,
   what: string,
+  options: SpawnOptions = {},
 ): Promise<ReadyChild> {
   const [cmd, ...cmdArgs] = command;
   const child = spawn(cmd as string, cmdArgs, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so a test can signal the group as a supervisor does.
+    detached: options.detached ?? false,
   });
   children.add(child);
+  if (options.detached) groupLeaders.add(child);
   let out = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => {
@@ -75,6 +96,7 @@ export async function startCliServer(
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
   command?: string[],
+  options: SpawnOptions = {},
 ): Promise<CliServer> {
   if (!command && !existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   const started = await spawnUntilReady(
@@ -82,6 +104,7 @@ export async function startCliServer(
     env,
     /wirehub listening on (https?:\/\/[^\s"]+:(\d+))/,
     'server',
+    options,
   );
   const url = started.ready[1] as string;
   return {

@@ -40,18 +40,28 @@ function freePort(): Promise<number> {
 }
 
 /**
+ * How a test Redis keeps its data across a restart: `none` (a restart is an empty Redis, like
+ * a failover to a fresh replica), `rdb` (snapshots: only what the last `SAVE` wrote comes
+ * back) or `aof` (append-only file, `appendfsync everysec`).
+ */
+export type RedisPersistence = 'none' | 'rdb' | 'aof';
+
+/**
  * A private redis-server on a free port that a test may kill and restart (never the shared
- * one on 6379). Data is not persisted: a restart is an empty Redis, like a failover to a
- * fresh replica.
+ * one on 6379), in its own data dir; by default it persists nothing.
  */
 export class RedisProcess {
   private child: ChildProcess | undefined;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'wirehub-redis-'));
+  /** Its data dir (dump.rdb, appendonlydir/), kept across restarts. */
+  readonly dir = mkdtempSync(join(tmpdir(), 'wirehub-redis-'));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    readonly persistence: RedisPersistence,
+  ) {}
 
-  static async start(): Promise<RedisProcess> {
-    const redis = new RedisProcess(await freePort());
+  static async start(persistence: RedisPersistence = 'none'): Promise<RedisProcess> {
+    const redis = new RedisProcess(await freePort(), persistence);
     await redis.restart();
     return redis;
   }
@@ -76,10 +86,13 @@ export class RedisProcess {
         String(this.port),
         '--bind',
         '127.0.0.1',
+        // No automatic snapshots: with `rdb` the test decides when one is taken (SAVE).
         '--save',
         '',
         '--appendonly',
-        'no',
+        this.persistence === 'aof' ? 'yes' : 'no',
+        '--appendfsync',
+        'everysec',
         '--dir',
         this.dir,
       ],

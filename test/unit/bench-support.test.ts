@@ -27,7 +27,13 @@ describe('bench flags', () => {
   it('takes ws:// and wss:// URLs only', () => {
     expect(parseWsUrl('ws://127.0.0.1:8080/echo')).toBe('ws://127.0.0.1:8080/echo');
     expect(parseWsUrl('wss://example.test/rt')).toBe('wss://example.test/rt');
-    expect(() => parseWsUrl('http://127.0.0.1/echo')).toThrow(/ws:\/\/ or wss:\/\//);
+    // The http(s) form of the same server, as `wirehub connect --url` takes it.
+    expect(parseWsUrl('http://127.0.0.1:8080/echo')).toBe('ws://127.0.0.1:8080/echo');
+    expect(parseWsUrl('https://example.test/rt')).toBe('wss://example.test/rt');
+    // No path: the scenario's endpoint.
+    expect(parseWsUrl('http://127.0.0.1:8080', '/broadcast')).toBe('ws://127.0.0.1:8080/broadcast');
+    expect(parseWsUrl('ws://127.0.0.1:8080/', '/echo')).toBe('ws://127.0.0.1:8080/echo');
+    expect(() => parseWsUrl('ftp://127.0.0.1/echo')).toThrow(/ws:\/\/, wss:\/\/, http:\/\/ or https:\/\//);
     expect(() => parseWsUrl('not a url')).toThrow(/expected a URL/);
   });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import type { Publication } from '../../src/engine/types.js';
 import { Frame } from '../../src/hub/frame.js';
@@ -114,5 +114,56 @@ describe('Hub fan-out', () => {
     await delivered(hub, 'chat', 'again', 'c-a');
     expect(b.frames).toHaveLength(1);
     expect(hub.localSubscribers('chat')).toBe(1);
+  });
+});
+
+describe('Hub.watch (in-process listeners)', () => {
+  it('hands every publication to its watchers, skips one that throws, and lets go of the channel when the last one stops', async () => {
+    const engine = new MemoryEngine();
+    const hub = new Hub(engine);
+    await hub.start();
+    const seen: unknown[] = [];
+    const stopBad = await hub.watch('$t', () => {
+      throw new Error('boom');
+    });
+    const stopGood = await hub.watch('$t', (pub) => seen.push(pub.data));
+    await hub.publish({ channel: '$t', data: 1 });
+    await hub.publish({ channel: '$t', data: 2 });
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([1, 2]);
+    const unsubscribe = vi.spyOn(engine, 'unsubscribe');
+    stopBad();
+    expect(unsubscribe).not.toHaveBeenCalled();
+    stopGood();
+    expect(unsubscribe).toHaveBeenCalledWith('$t');
+    await hub.publish({ channel: '$t', data: 3 });
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([1, 2]);
+    await hub.close();
+  });
+
+  it('reports local subscribers and publication rates per channel, and the channels of each session', async () => {
+    const hub = new Hub(new MemoryEngine());
+    await hub.start();
+    const a = fakeSession('a');
+    const b = fakeSession('b');
+    const { encoder } = countingEncoder('x');
+    await hub.subscribe('broadcast', { session: a.session, encoder });
+    await hub.subscribe('broadcast', { session: b.session, encoder });
+    await hub.subscribe('stream:s', { session: b.session, encoder });
+    for (let i = 0; i < 5; i += 1) await hub.publish({ channel: 'broadcast', data: i });
+    await new Promise((r) => setImmediate(r));
+    const stats = Object.fromEntries(hub.channelStats().map((s) => [s.channel, s]));
+    expect(stats.broadcast?.subscribers).toBe(2);
+    expect(stats.broadcast?.publicationRate).toBeGreaterThan(0);
+    expect(stats['stream:s']).toMatchObject({ subscribers: 1, publicationRate: 0 });
+    // A minute later the rate window holds none of them.
+    expect(
+      hub.channelStats(Date.now() + 60_000).find((s) => s.channel === 'broadcast')?.publicationRate,
+    ).toBe(0);
+    const bySession = hub.subscriptionsBySession();
+    expect(bySession.get(a.session)).toEqual(['broadcast']);
+    expect(bySession.get(b.session)?.sort()).toEqual(['broadcast', 'stream:s']);
+    await hub.close();
   });
 });

@@ -1,15 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseLogLevel, parsePort, parseRedisUrl, parseSize } from '../../src/cli/parse.js';
+import {
+  parseDuration,
+  parseHttpUrl,
+  parseLogLevel,
+  parsePort,
+  parseRedisUrl,
+  parseSize,
+  parseSqliteSync,
+} from '../../src/cli/parse.js';
 
 describe('CLI value parsers', () => {
   it('parses durations', () => {
-    expect(parseDuration('25000')).toBe(25_000);
+    expect(parseDuration('0')).toBe(0);
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('25s')).toBe(25_000);
     expect(parseDuration('1.5m')).toBe(90_000);
     expect(parseDuration('12h')).toBe(43_200_000);
     expect(parseDuration('7d')).toBe(604_800_000);
     for (const bad of ['', 'abc', '-1s', '5 days']) expect(() => parseDuration(bad), bad).toThrow();
+    // A bare number is ambiguous (seconds to a person, milliseconds to the old parser).
+    expect(() => parseDuration('5')).toThrow('"5" has no unit: write 5s or 5ms');
+    expect(() => parseDuration('25000')).toThrow(/no unit/);
+  });
+
+  it('takes a server URL in its http(s) and ws(s) forms', () => {
+    expect(parseHttpUrl('http://127.0.0.1:8080/')).toBe('http://127.0.0.1:8080');
+    expect(parseHttpUrl('ws://127.0.0.1:8080')).toBe('http://127.0.0.1:8080');
+    expect(parseHttpUrl('wss://hub.example.com')).toBe('https://hub.example.com');
+    expect(() => parseHttpUrl('ftp://h')).toThrow(/http:\/\/, https:\/\/, ws:\/\/ or wss:\/\//);
   });
 
   it('parses sizes with binary multiples', () => {
@@ -25,6 +43,13 @@ describe('CLI value parsers', () => {
     for (const bad of ['65536', '-1', 'http', '8080x']) expect(() => parsePort(bad), bad).toThrow();
     expect(parseLogLevel('DEBUG')).toBe('debug');
     expect(() => parseLogLevel('loud')).toThrow();
+  });
+
+  it('parses the SQLite sync mode', () => {
+    expect(parseSqliteSync('normal')).toBe('normal');
+    expect(parseSqliteSync(' FULL ')).toBe('full');
+    for (const bad of ['', 'off', 'extra', '1'])
+      expect(() => parseSqliteSync(bad), bad).toThrow(/normal, full/);
   });
 
   it('parses Redis URLs', () => {

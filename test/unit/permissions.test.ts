@@ -97,7 +97,14 @@ describe('PermissionPolicy', () => {
 
   it('gives a token without grants or roles the authenticated grants', () => {
     expect(policy.grantsFor({ sub: 'alice' })).toEqual({ endpoints: ['echo'] });
-    expect(new PermissionPolicy().grantsFor({ sub: 'alice' })).toEqual(ALL_GRANTS);
+    // By default everything but the admin API, which is given by name.
+    expect(new PermissionPolicy().grantsFor({ sub: 'alice' })).toEqual({ ...ALL_GRANTS, admin: false });
+    expect(new Permissions(new PermissionPolicy().grantsFor({ sub: 'alice' }), 'alice').can('admin')).toBe(
+      false,
+    );
+    expect(new PermissionPolicy().grantsFor({ sub: 'root', wirehub: { admin: true } })).toEqual({
+      admin: true,
+    });
   });
 
   it('gives a token exactly its own grants plus its roles', () => {
@@ -117,7 +124,7 @@ describe('PermissionPolicy', () => {
   it('refuses malformed claims as unauthorized', () => {
     for (const claims of [
       { wirehub: { endpoints: 'echo' } },
-      { wirehub: { admin: true } },
+      { wirehub: { superuser: true } },
       { wirehub: [] },
       { roles: [1, 2] },
       { roles: { a: 1 } },

@@ -5,6 +5,6 @@
  * 'unsafe-eval' (every wirehub page) reports that as a violation even though zod catches
  * the refusal.
  */
-import './zod-jitless.js';
+import '../../src/client/zod-jitless.js';
 
 export * from '../../src/client/index.js';

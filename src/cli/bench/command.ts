@@ -32,7 +32,7 @@ function addCommon(cmd: Command, path: string, durationHelp: string, duration: s
   return cmd
     .addOption(
       new Option('--url <url>', 'WebSocket URL of the endpoint under test')
-        .argParser(parseWsUrl)
+        .argParser((raw) => parseWsUrl(raw, path))
         .default(`ws://127.0.0.1:8080${path}`),
     )
     .addOption(

@@ -174,12 +174,24 @@ export async function closeWithin(socket: BenchSocket, timeoutMs: number): Promi
   await closeAll([socket], timeoutMs);
 }
 
+/**
+ * A wirehub server's per-IP limits refuse a load generator (one IP, hundreds of upgrades a
+ * second) with 429: say which flags the server under test needs.
+ */
+export const RATE_LIMIT_HINT =
+  'the server limits connections per client IP: start it with --max-connections-per-ip 0 --ip-connection-rate 0 --message-rate 0 (docs/benchmarks.md)';
+
+/** An error message of a run, with the fix when the cause is a known server setting. */
+export function explainFailure(message: string): string {
+  return /HTTP 429\b/.test(message) ? `${message}: ${RATE_LIMIT_HINT}` : message;
+}
+
 /** Keeps the first few distinct error messages of a run. */
 export class ErrorLog {
   readonly list: string[] = [];
   constructor(private readonly max = 5) {}
   add(err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = explainFailure(err instanceof Error ? err.message : String(err));
     if (this.list.length < this.max && !this.list.includes(message)) this.list.push(message);
   }
 }

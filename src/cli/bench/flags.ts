@@ -11,17 +11,26 @@ export function parseCount(min: number, max: number) {
   };
 }
 
-/** A WebSocket URL (`ws://` or `wss://`). */
-export function parseWsUrl(raw: string): string {
+/**
+ * The endpoint URL of a bench scenario: `ws(s)://` as it is, or `http(s)://` turned into its
+ * `ws(s)://` twin (the form `wirehub connect --url` and the browser's address bar use). A URL
+ * without a path targets the scenario's endpoint (`defaultPath`).
+ */
+export function parseWsUrl(raw: string, defaultPath = '/'): string {
   let url: URL;
   try {
-    url = new URL(raw);
+    url = new URL(raw.trim());
   } catch {
-    throw new InvalidArgumentError('expected a URL such as ws://127.0.0.1:8080/echo');
+    throw new InvalidArgumentError(
+      'expected a URL such as ws://127.0.0.1:8080/echo or http://127.0.0.1:8080',
+    );
   }
+  if (url.protocol === 'http:' || url.protocol === 'https:')
+    url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new InvalidArgumentError('expected a ws:// or wss:// URL');
+    throw new InvalidArgumentError('expected a ws://, wss://, http:// or https:// URL');
   }
+  if (url.pathname === '/') url.pathname = defaultPath;
   return url.toString();
 }
 

@@ -41,6 +41,9 @@ export class RedisLink {
   private checkTimer: NodeJS.Timeout | undefined;
   private lastError: Error | undefined;
   private readonly log: Logger;
+  /** The `run_id` of the Redis process behind the current command connection (see `runId`). */
+  private run: Promise<string> | undefined;
+  private warnedNoRunId = false;
 
   constructor(private readonly options: RedisLinkOptions) {
     this.log = options.log ?? silentLogger;
@@ -62,6 +65,44 @@ export class RedisLink {
       enableAutoPipelining: true,
     });
     this.sub = new Redis(options.url, { ...base, connectionName: `${options.name}:sub` });
+    // A new connection may reach another Redis process (a restart, a failover): ask again.
+    this.cmd.on('close', () => {
+      this.run = undefined;
+    });
+  }
+
+  /**
+   * The `run_id` of the Redis process the command connection is on, read with `INFO server`
+   * once per connection (before the first command that needs it is sent on it). It changes
+   * when Redis restarts (even from RDB/AOF) or fails over to a replica: the engine's scripts
+   * compare it with the one stored with each stream, and start a new epoch for a stream a
+   * previous process wrote (see scripts.ts). `''` when INFO is refused (an ACL): detection is
+   * then off, which is logged once.
+   */
+  runId(): Promise<string> {
+    if (this.run) return this.run;
+    const run = this.cmd.info('server').then(
+      (info) => /^run_id:([0-9a-f]+)/m.exec(info)?.[1] ?? this.noRunId('INFO server has no run_id'),
+      (err: unknown) => {
+        if (this.run === run) this.run = undefined;
+        const message = err instanceof Error ? err.message : String(err);
+        if (message.includes('NOPERM')) return this.noRunId(message);
+        throw err;
+      },
+    );
+    this.run = run;
+    return run;
+  }
+
+  private noRunId(reason: string): string {
+    if (!this.warnedNoRunId) {
+      this.warnedNoRunId = true;
+      this.log.warn(
+        { reason },
+        'cannot read the run_id of Redis: a Redis restored from RDB/AOF or failed over may hand out offsets again (allow INFO for this user)',
+      );
+    }
+    return '';
   }
 
   /** True while both connections are ready. */

@@ -14,6 +14,11 @@ const TAGS = [
   { name: 'channels', description: 'Publish to channels, read their history and presence.' },
   { name: 'tasks', description: 'The tasks the caller may run.' },
   { name: 'runs', description: 'Start, follow and abort task runs.' },
+  {
+    name: 'admin',
+    description:
+      'Every node, connection and channel of the server; disconnecting clients (the `admin` grant).',
+  },
   { name: 'web', description: 'The dashboard, its assets and status, and the run page.' },
   {
     name: 'websocket',

@@ -1,0 +1,120 @@
+import { execFile as execFileCb, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../support/browser.js';
+import { type CliServer, ROOT, startCliServer } from '../support/cli.js';
+import { tempDir } from '../support/server.js';
+
+const execFile = promisify(execFileCb);
+const PYTHON = '/usr/bin/python3';
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/**
+ * What a user gets from the registry: `npm pack` of a clean checkout (prepack builds dist/),
+ * installed into an empty folder, then `npx wirehub serve` with the guide's Python client and
+ * the dashboard in Chromium. The checkout is a copy of the files git tracks, so neither this
+ * tree's dist/ (other tests run it) nor anything untracked can make the package look complete.
+ */
+
+let tarball: string;
+let files: string[];
+let app: string;
+let srv: CliServer | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  const checkout = tempDir();
+  const tracked = spawnSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).stdout.split('\0');
+  for (const file of tracked.filter((f) => f !== '')) {
+    mkdirSync(join(checkout, file, '..'), { recursive: true });
+    cpSync(join(ROOT, file), join(checkout, file));
+  }
+  // The dependencies are this tree's (npm ci ran); the build output is not copied.
+  symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'));
+  const packDir = tempDir();
+  const { stdout } = await execFile(npm, ['pack', '--json', '--pack-destination', packDir], {
+    cwd: checkout,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
+  if (!packed) throw new Error(`npm pack printed no package:\n${stdout}`);
+  tarball = join(packDir, packed.filename);
+  files = packed.files.map((f) => f.path);
+
+  app = tempDir();
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'wirehub-user', private: true }));
+  // From npm's cache where it can: the same registry packages `npm ci` just installed.
+  await execFile(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+    cwd: app,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}, 600_000);
+
+afterAll(async () => {
+  await browser?.close();
+  srv?.child.kill('SIGTERM');
+  await srv?.exited;
+});
+
+describe('the published package', () => {
+  it('ships the built server, CLI, browser assets and docs; no source maps, no TypeScript sources', () => {
+    for (const file of [
+      'dist/cli/main.js',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/web/wirehub-client.js',
+    ]) {
+      expect(files, file).toContain(file);
+    }
+    expect(files).toContain('web/index.html');
+    expect(files).toContain('README.md');
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('src/') || /^web\/.*\.ts$/.test(f))).toEqual([]);
+  });
+
+  it('installs into an empty folder, and `npx wirehub serve` serves the guide and the dashboard', async () => {
+    expect(readdirSync(join(app, 'node_modules/.bin'))).toContain('wirehub');
+    srv = await startCliServer(
+      [],
+      {},
+      [npm, 'exec', '--', 'wirehub', 'serve', '--port', '0', '--data-dir', join(app, 'data')],
+      {
+        cwd: app,
+      },
+    );
+
+    const ws = await execFile(PYTHON, [join(ROOT, 'examples/seed_client.py'), `${srv.wsUrl}/ws`], {
+      timeout: 20_000,
+    });
+    expect(ws.stdout).toContain('"message":"Welcome! You are connected."');
+    const echo = await execFile(PYTHON, [join(ROOT, 'examples/seed_client.py'), `${srv.wsUrl}/echo`], {
+      timeout: 20_000,
+    });
+    expect(echo.stdout.trim()).toBe('Received: Echo: Hello, Server!');
+
+    browser = await launchChromium();
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${srv.url}/`);
+    await page.waitForFunction(
+      "document.getElementById('conn-state')?.textContent === 'connected'",
+      undefined,
+      {
+        polling: 50,
+        timeout: 15_000,
+      },
+    );
+    await page.waitForFunction("document.querySelectorAll('#task-select option').length >= 4", undefined, {
+      polling: 50,
+      timeout: 15_000,
+    });
+    expect(errors).toEqual([]);
+  });
+});
