@@ -58,6 +58,10 @@ export async function watchPage(page: Page): Promise<PageReports> {
  */
 export async function waitForTrue(page: Page, expression: string, timeoutMs = 15_000): Promise<void> {
   await expect
-    .poll(() => page.evaluate(expression).catch(() => false), { interval: 50, timeout: timeoutMs })
+    .poll(() => page.evaluate(expression).catch(() => false), {
+      interval: 50,
+      timeout: timeoutMs,
+      message: `waiting for ${expression}`,
+    })
     .toBeTruthy();
 }
