@@ -170,6 +170,42 @@ describe('Flyte faults: auth', () => {
     client.close();
   });
 
+  it('renews a short-lived token before it expires, so no call is refused', async () => {
+    flyte = await FlyteStandin.start({ tasks: [stepped], auth: { ...auth, tokenTtlMs: 1_000 } });
+    const { srv } = await setup({}, { endpoint: undefined, apiKey: apiKey(flyte.url), org: undefined });
+    const client = await TaskRunnerClient.connect(srv.wsUrl);
+    const id = (await client.request(request('renew'))).run_id as string;
+    gates.release('renew:init');
+    gates.release('renew:run');
+    await client.when(id, (u) => u.status === 'RUNNING');
+    const issued = flyte.tokensIssued;
+    // Past 90% of the first token's life, the next call (GetActionData at the end) uses a new one.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    gates.release('renew:end');
+    expect(await client.ended(id)).toMatchObject({ status: 'SUCCEEDED', outputs: { done: 'renew' } });
+    expect(flyte.tokensIssued).toBeGreaterThan(issued);
+    expect(flyte.refusedTokens).toBe(0);
+    client.close();
+  });
+
+  it('sends a fixed bearer token as it is; a token the cluster refuses is executor_unavailable', async () => {
+    flyte = await FlyteStandin.start({ tasks: [stepped], staticToken: 'tok-fixed' });
+    const good = await setup({}, { token: 'tok-fixed' });
+    const client = await TaskRunnerClient.connect(good.srv.wsUrl);
+    const id = (await client.request(request('fixed'))).run_id as string;
+    for (const step of ['init', 'run', 'end']) gates.release(`fixed:${step}`);
+    expect(await client.ended(id)).toMatchObject({ status: 'SUCCEEDED', outputs: { done: 'fixed' } });
+    client.close();
+    const bad = await setup({}, { token: 'tok-wrong' });
+    const other = await TaskRunnerClient.connect(bad.srv.wsUrl);
+    const answer = await other.request(request('refused'));
+    expect(answer.error).toMatchObject({
+      code: 'executor_unavailable',
+      details: { code: 'Unauthenticated' },
+    });
+    other.close();
+  });
+
   it('refuses runs with executor_unavailable when the token endpoint rejects the API key', async () => {
     flyte = await FlyteStandin.start({ tasks: [stepped], auth });
     const { srv } = await setup(
@@ -212,16 +248,23 @@ describe('Flyte faults: a wirehub restart while Flyte runs are in flight', () =>
     watcher.close();
   });
 
-  it('relays the end of a Flyte run that finished while wirehub was down', async () => {
+  it('a drain leaves Flyte runs going; the next start relays the end they reached meanwhile', async () => {
     const dataDir = tempDir();
     const first = await setup({}, {}, dataDir);
     const client = await TaskRunnerClient.connect(first.srv.wsUrl);
     const id = (await client.request(request('ended'))).run_id as string;
-    await first.flyte.waitForPhase(flyteRunName(id), ActionPhase.QUEUED);
+    gates.release('ended:init');
+    await client.when(id, (u) => u.status === 'INITIALIZING');
     client.close();
-    await first.srv.close();
+    // SIGTERM's drain: the run is neither interrupted on Flyte nor failed here.
+    await first.srv.server.drain(100);
     servers.splice(0);
-    for (const step of ['init', 'run', 'end']) gates.release(`ended:${step}`);
+    expect(first.flyte.run(flyteRunName(id))?.details.status?.phase).toBe(ActionPhase.INITIALIZING);
+    const store = new SqliteRunStore(join(dataDir, 'runs.db'));
+    await store.open();
+    expect((await store.getRun(id))?.status).toBe('INITIALIZING');
+    await store.close();
+    for (const step of ['run', 'end']) gates.release(`ended:${step}`);
     await first.flyte.waitForPhase(flyteRunName(id), ActionPhase.SUCCEEDED);
     const second = await setup({}, {}, dataDir);
     const done = await second.srv.server.tasks?.runs.waitForEnd(id);

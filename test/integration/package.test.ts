@@ -69,6 +69,9 @@ describe('the published package', () => {
       'dist/index.js',
       'dist/index.d.ts',
       'dist/web/wirehub-client.js',
+      // The Flyte executor and the protocol definitions it uses, compiled (no TS loader at run time).
+      'dist/tasks/executors/flyte/index.js',
+      'dist/tasks/executors/flyte/gen/flyteidl2/workflow/run_service_pb.js',
     ]) {
       expect(files, file).toContain(file);
     }
@@ -76,6 +79,7 @@ describe('the published package', () => {
     expect(files).toContain('README.md');
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('src/') || /^web\/.*\.ts$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
   it('installs into an empty folder, and `npx wirehub serve` serves the guide and the dashboard', async () => {

@@ -133,6 +133,8 @@ export class FlyteStandin {
   /** The CreateRun requests received. */
   readonly created: CreateRunRequest[] = [];
   tokensIssued = 0;
+  /** Calls refused for a missing, unknown or expired token. */
+  refusedTokens = 0;
   /** Each watch stream fails (Unavailable) after sending this many messages. */
   dropWatchesAfter: number | undefined;
   /** CreateRun fails with this code (the run is not created) while set. */
@@ -330,8 +332,13 @@ export class FlyteStandin {
     if (!this.options.auth) return;
     const header = ctx.requestHeader.get('flyte-authorization') ?? '';
     const expires = this.tokens.get(header.replace(/^Bearer /, ''));
-    if (expires === undefined) throw new ConnectError('missing or unknown token', Code.Unauthenticated);
-    if (expires <= Date.now()) throw new ConnectError('token expired', Code.Unauthenticated);
+    if (expires === undefined || expires <= Date.now()) {
+      this.refusedTokens += 1;
+      throw new ConnectError(
+        expires === undefined ? 'missing or unknown token' : 'token expired',
+        Code.Unauthenticated,
+      );
+    }
   }
 
   private routes(router: ConnectRouter): void {
