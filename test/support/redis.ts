@@ -40,18 +40,33 @@ function freePort(): Promise<number> {
 }
 
 /**
+ * How a test's Redis keeps its data across a restart: `none` (a restart is an empty Redis,
+ * like a failover to a fresh replica), or an append-only file fsynced on every write
+ * (`aof-always`) or once a second (`aof-everysec`, Redis' usual setting: a kill -9 may lose
+ * the last second).
+ */
+export type RedisPersistence = 'none' | 'aof-always' | 'aof-everysec';
+
+function persistenceArgs(persistence: RedisPersistence): string[] {
+  if (persistence === 'none') return ['--appendonly', 'no'];
+  return ['--appendonly', 'yes', '--appendfsync', persistence === 'aof-always' ? 'always' : 'everysec'];
+}
+
+/**
  * A private redis-server on a free port that a test may kill and restart (never the shared
- * one on 6379). Data is not persisted: a restart is an empty Redis, like a failover to a
- * fresh replica.
+ * one on 6379). By default data is not persisted (see {@link RedisPersistence}).
  */
 export class RedisProcess {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'wirehub-redis-'));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    readonly persistence: RedisPersistence,
+  ) {}
 
-  static async start(): Promise<RedisProcess> {
-    const redis = new RedisProcess(await freePort());
+  static async start(options: { persistence?: RedisPersistence } = {}): Promise<RedisProcess> {
+    const redis = new RedisProcess(await freePort(), options.persistence ?? 'none');
     await redis.restart();
     return redis;
   }
@@ -78,8 +93,7 @@ export class RedisProcess {
         '127.0.0.1',
         '--save',
         '',
-        '--appendonly',
-        'no',
+        ...persistenceArgs(this.persistence),
         '--dir',
         this.dir,
       ],
