@@ -38,7 +38,7 @@ if (stale(join(root, 'dist/cli/main.js'), ['src'])) {
   );
 }
 
-const webSources = ['src/client', 'src/protocol', 'web/dashboard', 'web/sdk'];
+const webSources = ['src/client', 'src/protocol', 'web/dashboard'];
 const webTargets = ['dist/web/wirehub-client.js', 'dist/web/dashboard.js'];
 if (webTargets.some((t) => stale(join(root, t), webSources))) {
   const { buildWeb } = await import('./build-web.mjs');

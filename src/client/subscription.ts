@@ -1,13 +1,13 @@
-import { z } from 'zod';
-import {
-  type RtJoinPush,
-  type RtLeavePush,
-  type RtMessagePush,
-  type RtPublication,
-  type RtSubscribeResult,
-  subscribeResult,
-  type WirehubError,
-} from '../protocol/index.js';
+import type { WirehubError } from '../protocol/errors.js';
+import { type Guard, unknown } from '../protocol/guard.js';
+import type {
+  RtJoinPush,
+  RtLeavePush,
+  RtMessagePush,
+  RtPublication,
+  RtSubscribeResult,
+} from '../protocol/rt.js';
+import { subscribeResultGuard } from '../protocol/rt-guards.js';
 import { callSafely } from './emitter.js';
 
 /** A position in a channel's stream: the epoch and the offset of a publication. */
@@ -67,13 +67,13 @@ export interface SendCallbacks<R> {
 /** What a subscription needs from its client. @internal */
 export interface SubscriptionHost {
   connected(): boolean;
-  send<R>(command: Record<string, unknown>, schema: z.ZodType<R>, callbacks: SendCallbacks<R>): void;
+  send<R>(command: Record<string, unknown>, guard: Guard<R>, callbacks: SendCallbacks<R>): void;
   forget(subscription: Subscription<never>): void;
   reportRecovery(info: RecoveryInfo): void;
   reportError(error: WirehubError): void;
 }
 
-const emptyResult = z.unknown();
+const emptyResult = unknown;
 
 /**
  * One channel subscription of a {@link WirehubClient}. It outlives connections: after every
@@ -144,7 +144,7 @@ export class Subscription<T = unknown> {
     this.inFlight = new Promise<void>((resolve) => {
       this.markLanded = resolve;
     });
-    this.host.send(command, subscribeResult, {
+    this.host.send(command, subscribeResultGuard, {
       ok: (result) => {
         this.landed();
         this.onSubscribed(result, since);

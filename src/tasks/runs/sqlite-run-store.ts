@@ -264,8 +264,7 @@ export class SqliteRunStore implements RunStore {
       this.stmts = this.prepare(db);
       this.sqlite = sqlite;
     } catch (err) {
-      sqlite.close();
-      throw err;
+      throw sqlite.setupFailed(err);
     }
     this.stopPruning = startPruning(() => this.prune(), this.pruneEveryMs);
   }
