@@ -126,6 +126,7 @@ describe('with auth off, callers from another machine', () => {
       '/api/runs',
       '/api/tasks',
       '/api/status',
+      '/api/admin/nodes',
       '/metrics',
       '/admin/whoami',
     ]) {
