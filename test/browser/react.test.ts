@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { WirehubClient } from '../../src/client/index.js';
 import { createServer } from '../../src/index.js';
-import { launchChromium } from '../support/browser.js';
+import { launchChromium, waitForTrue } from '../support/browser.js';
 import { TestClient } from '../support/client.js';
 import { type RunningServer, tempDir } from '../support/server.js';
 
@@ -96,7 +96,8 @@ async function open(url: string): Promise<Page> {
 /** Waits for an expression to hold in the page; on timeout, says what the page showed. */
 async function waitFor(page: Page, expression: string): Promise<void> {
   try {
-    await page.waitForFunction(expression, undefined, { polling: 50, timeout: 15_000 });
+    // Not page.waitForFunction: it compiles its predicate in the page, which the CSP refuses.
+    await waitForTrue(page, expression);
   } catch (err) {
     const shown = await page.evaluate('document.body.innerText').catch(() => '(page gone)');
     throw new Error(
