@@ -22,6 +22,8 @@ export { MemoryEngine } from './engine/memory/memory-engine.js';
 export { MemoryLimitStore } from './engine/memory/memory-limit-store.js';
 export { RedisEngine, type RedisEngineOptions } from './engine/redis/redis-engine.js';
 export { SqliteEngine, type SqliteEngineOptions } from './engine/sqlite/sqlite-engine.js';
+export type { SqliteSync } from './engine/sqlite/sync-mode.js';
+export { StoreHealth } from './engine/store-health.js';
 export type * from './engine/types.js';
 export { Frame } from './hub/frame.js';
 export type { Encoder, HubOptions, Subscriber } from './hub/hub.js';

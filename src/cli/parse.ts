@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { SQLITE_SYNC_MODES, type SqliteSync } from '../engine/sqlite/sync-mode.js';
 import { type NamespaceConfig, parseNamespaceConfigs } from '../hub/namespaces.js';
 import { LOG_FORMATS, type LogFormat } from '../server/pino-logger.js';
 
@@ -88,6 +89,14 @@ export function defaultLogFormat(): LogFormat {
   return process.stdout.isTTY === true ? 'pretty' : 'json';
 }
 
+/** `normal` or `full` (see `SqliteSync`). */
+export function parseSqliteSync(raw: string): SqliteSync {
+  const mode = raw.trim().toLowerCase();
+  const found = SQLITE_SYNC_MODES.find((m) => m === mode);
+  if (!found) throw new InvalidArgumentError(`expected one of ${SQLITE_SYNC_MODES.join(', ')}`);
+  return found;
+}
+
 export function parseHost(raw: string): string {
   const host = raw.trim();
   if (host === '' || /[\s/]/.test(host)) throw new InvalidArgumentError('expected a host name or IP address');
@@ -104,6 +113,16 @@ export function parseIntAtLeast(min: number): (raw: string) => number {
   return (raw: string) => {
     const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : Number.NaN;
     if (!(n >= min)) throw new InvalidArgumentError(`expected a whole number of at least ${min}`);
+    return n;
+  };
+}
+
+/** A whole number from `min` to `max`. */
+export function parseIntBetween(min: number, max: number): (raw: string) => number {
+  return (raw: string) => {
+    const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+    if (!(n >= min && n <= max))
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
     return n;
   };
 }

@@ -31,6 +31,7 @@ export interface SecurityFlags {
   headersTimeout: number;
   requestTimeout: number;
   publicMetrics?: boolean;
+  allowPublicWithoutAuth?: boolean;
 }
 
 function list(raw: string): string[] {
@@ -254,6 +255,10 @@ export function securityOptions(): Option[] {
     new Option('--public-metrics', 'serve /metrics without credentials when auth is on').env(
       'WIREHUB_PUBLIC_METRICS',
     ),
+    new Option(
+      '--allow-public-without-auth',
+      'start without auth on a non-loopback --host: other machines get only /ws, /echo, /broadcast, /stream, /chat/{room} and the pages; the rest answers this machine only',
+    ).env('WIREHUB_ALLOW_PUBLIC_WITHOUT_AUTH'),
   ];
 }
 
@@ -266,11 +271,22 @@ export function securityFlagsProblem(f: SecurityFlags): string | undefined {
   return undefined;
 }
 
+/**
+ * A switch set by its flag or its variable: commander turns any value of the variable into
+ * `true`, so `0`, `false`, `no`, `off` and an empty value are read here as off.
+ */
+function switchOn(value: boolean | undefined, env: string): boolean {
+  const raw = process.env[env]?.trim().toLowerCase();
+  return value === true && !['0', 'false', 'no', 'off', ''].includes(raw ?? 'true');
+}
+
+/** True when the flags turn auth on (as `Authenticator.enabled` will say). */
+export function authFlagsSet(f: SecurityFlags): boolean {
+  return f.jwtSecret !== undefined || f.jwks !== undefined || (f.apiKey?.length ?? 0) > 0;
+}
+
 /** Turns the parsed flags into server options (reads the TLS files). */
 export function toServerSecurityOptions(f: SecurityFlags): ServerOptions {
-  const envMetrics = process.env.WIREHUB_PUBLIC_METRICS?.trim().toLowerCase();
-  const publicMetrics =
-    f.publicMetrics === true && !['0', 'false', 'no', 'off', ''].includes(envMetrics ?? 'true');
   return {
     auth: {
       jwtSecret: f.jwtSecret,
@@ -297,6 +313,7 @@ export function toServerSecurityOptions(f: SecurityFlags): ServerOptions {
     trustProxy: f.trustProxy,
     headersTimeoutMs: f.headersTimeout,
     requestTimeoutMs: f.requestTimeout,
-    publicMetrics,
+    publicMetrics: switchOn(f.publicMetrics, 'WIREHUB_PUBLIC_METRICS'),
+    allowPublicWithoutAuth: switchOn(f.allowPublicWithoutAuth, 'WIREHUB_ALLOW_PUBLIC_WITHOUT_AUTH'),
   };
 }

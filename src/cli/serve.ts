@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
+import type { SqliteSync } from '../engine/sqlite/sync-mode.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
-import { defaults } from '../protocol/index.js';
+import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
 import type { LogFormat } from '../server/pino-logger.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
@@ -16,6 +17,7 @@ import {
   parseHost,
   parseHttpUrl,
   parseIntAtLeast,
+  parseIntBetween,
   parseLogFormat,
   parseLogLevel,
   parseNamespacesFile,
@@ -25,8 +27,10 @@ import {
   parseRedisUrl,
   parseRunRetention,
   parseSize,
+  parseSqliteSync,
 } from './parse.js';
 import {
+  authFlagsSet,
   type SecurityFlags,
   securityFlagsProblem,
   securityOptions,
@@ -40,6 +44,7 @@ interface ServeFlags extends SecurityFlags, FlyteFlags {
   pingInterval: number;
   pongTimeout: number;
   maxPayload: number;
+  maxJsonDepth: number;
   maxQueued: number;
   drainWindow: number;
   logLevel: string;
@@ -53,6 +58,7 @@ interface ServeFlags extends SecurityFlags, FlyteFlags {
   redis?: string;
   presenceTtl: number;
   runRetention: number;
+  sqliteSync: SqliteSync;
 }
 
 export function serveCommand(): Command {
@@ -65,6 +71,15 @@ export function serveCommand(): Command {
     .addOption(opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, 8080))
     .addOption(
       opt('--data-dir <dir>', 'where state is kept', 'WIREHUB_DATA_DIR', parseNonEmpty, './.wirehub'),
+    )
+    .addOption(
+      opt(
+        '--sqlite-sync <mode>',
+        'what an ack survives with the embedded stores (channels.db, runs.db): normal = a crash of the process, full = also a power loss (an fsync per group commit)',
+        'WIREHUB_SQLITE_SYNC',
+        parseSqliteSync,
+        'normal',
+      ),
     )
     .addOption(
       opt(
@@ -94,6 +109,15 @@ export function serveCommand(): Command {
         parseSize,
         defaults.maxPayloadBytes,
         '64KiB',
+      ),
+    )
+    .addOption(
+      opt(
+        '--max-json-depth <n>',
+        'most levels of objects and arrays in client JSON (frames, bodies, task inputs); deeper is refused with json_too_deep',
+        'WIREHUB_MAX_JSON_DEPTH',
+        parseIntBetween(1, MAX_JSON_DEPTH_CEILING),
+        defaults.maxJsonDepth,
       ),
     )
     .addOption(
@@ -213,7 +237,16 @@ export function serveCommand(): Command {
   for (const option of flyteOptions()) command.addOption(option);
   command.addOption(configOption()).hook('preAction', (cmd) => applyConfigFile(cmd));
   return command.action(async (flags: ServeFlags) => {
-    const problem = securityFlagsProblem(flags);
+    const security = toServerSecurityOptions(flags);
+    // Loaded here, not at the top, as the server is below.
+    const { publicBindProblem } = await import('../server/security/unauthenticated-access.js');
+    const problem =
+      securityFlagsProblem(flags) ??
+      publicBindProblem(flags.host, {
+        authEnabled: authFlagsSet(flags),
+        allowPublicWithoutAuth: security.allowPublicWithoutAuth === true,
+        flags: true,
+      });
     if (problem) command.error(`error: ${problem}`, { exitCode: 2, code: 'wirehub.usage' });
     if (flags.taskWorkers === 0 && !flags.redis) {
       command.error(
@@ -237,18 +270,22 @@ export function serveCommand(): Command {
     // the server's modules (Fastify, BullMQ, SQLite…), about 3× faster.
     const { createServer } = await import('../server/create-server.js');
     const server = await createServer({
-      ...toServerSecurityOptions(flags),
+      ...security,
       host: flags.host,
       port: flags.port,
       dataDir: flags.dataDir,
+      sqliteSync: flags.sqliteSync,
       pingIntervalMs: flags.pingInterval,
       pongTimeoutMs: flags.pongTimeout,
       maxPayloadBytes: flags.maxPayload,
+      maxJsonDepth: flags.maxJsonDepth,
       maxQueuedBytes: flags.maxQueued,
       drainWindowMs: flags.drainWindow,
       logLevel: flags.logLevel,
       logFormat: flags.logFormat,
       maxChannelsPerConnection: flags.maxChannels,
+      // A bug that escapes every handler is logged and counted, not a reason to drop every client.
+      handleUncaughtErrors: true,
       presenceTtlMs: flags.presenceTtl,
       ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
       ...(flags.redis ? { redis: flags.redis } : {}),

@@ -138,6 +138,7 @@ export function workerCommand(): Command {
         runRetentionMs: flags.runRetention,
         logLevel: flags.logLevel,
         logFormat: flags.logFormat,
+        handleUncaughtErrors: true,
       });
       await worker.start();
       worker.log.info(

@@ -36,6 +36,11 @@ export interface EndpointContext {
   log: Logger;
   /** Verifies tokens (for `/rt` `refresh`): hand the principal to `session.reauthenticate`. */
   auth: TokenVerifier;
+  /**
+   * Most levels of nesting a JSON message may have (the server's `maxJsonDepth`): parse
+   * client JSON with `parseJson(text, { maxDepth })` from `wirehub/protocol`.
+   */
+  maxJsonDepth: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Frame } from '../hub/frame.js';
 import type { Session } from '../hub/session.js';
-import { WirehubError } from '../protocol/index.js';
+import { parseJson, WirehubError } from '../protocol/index.js';
 import { LATEST } from '../tasks/define-task.js';
 import { assertMayRun, assertMaySeeRun, requesterOf } from '../tasks/runs/run-access.js';
 import type { RunService } from '../tasks/runs/run-service.js';
@@ -11,7 +11,8 @@ import type { EndpointContext, UpgradeInfo } from './endpoint.js';
 import { defineEndpoint } from './endpoint.js';
 import { plainRunUpdates, RunFeeds } from './run-feed.js';
 
-const runRequest = z.object({
+// Strict like the inputs: `{"input":{…}}` (a typo of `inputs`) must not start a run with defaults.
+const runRequest = z.strictObject({
   project: z.string(),
   domain: z.string(),
   task: z.string(),
@@ -71,12 +72,15 @@ class TaskRunnerConnection {
     try {
       let msg: unknown;
       try {
-        msg = JSON.parse(text);
-      } catch {
-        throw new WirehubError(
-          'invalid_json',
-          'the message is not valid JSON; send {"project","domain","task","version","inputs"}',
-        );
+        msg = parseJson(text, { what: 'message', maxDepth: this.ctx.maxJsonDepth });
+      } catch (err) {
+        if (err instanceof WirehubError && err.code === 'invalid_json') {
+          throw new WirehubError(
+            'invalid_json',
+            'the message is not valid JSON; send {"project","domain","task","version","inputs"}',
+          );
+        }
+        throw err;
       }
       if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
         throw new WirehubError(

@@ -1,3 +1,5 @@
+import type { StoreHealth } from './store-health.js';
+
 /**
  * The engine moves publications between nodes (Broker) and keeps channel state (Store:
  * history streams, presence). Every engine (memory, sqlite, redis) implements this one
@@ -94,13 +96,22 @@ export interface EngineEvents {
 
 export interface Engine {
   readonly kind: string;
+  /** An engine with a store file of its own (SQLite) reports its health here (readiness, `/metrics`). */
+  readonly health?: StoreHealth | undefined;
   /**
    * Registers the node's single publication handler (and, for networked engines, the link
    * and gap events) and connects. On channels with history the handler sees each epoch's
    * publications in offset order with no gap; a gap it cannot fill is reported by `gap`.
    */
   start(handler: PublicationHandler, events?: EngineEvents): Promise<void>;
-  /** Appends (when the channel keeps history) and broadcasts to every subscribed node. */
+  /**
+   * Appends (when the channel keeps history) and broadcasts to every subscribed node. On a
+   * channel with history it resolves once the publication is committed in the engine's store
+   * (what that survives depends on the engine: see docs/protocol.md), and subscribers never
+   * get it before. Data that cannot be stored fails this publication alone (`json_too_deep`, `invalid_message`);
+   * a store that cannot commit fails it with `store_unavailable` (SQLite) or
+   * `broker_unavailable` (Redis).
+   */
   publish(input: PublishInput): Promise<Publication>;
   /** Starts delivering the channel's publications to this node's handler. */
   subscribe(channel: string): Promise<void>;

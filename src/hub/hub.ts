@@ -10,7 +10,7 @@ import type {
 } from '../engine/types.js';
 import { defaults, WirehubError } from '../protocol/index.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import type { Frame } from './frame.js';
+import { Frame } from './frame.js';
 import { type Namespace, type NamespaceConfig, Namespaces } from './namespaces.js';
 import { isInternalChannel, PresenceKeeper } from './presence.js';
 import type { OverflowPolicy, Session } from './session.js';
@@ -57,6 +57,8 @@ export interface HubOptions {
 
 /** An in-process listener of a channel (no session, no encoding): see `Hub.watch`. */
 export type ChannelWatcher = (pub: Publication) => void;
+/** What `Hub.encode` hands back for a publication its encoder could not encode. */
+const UNENCODABLE = new Frame(Buffer.alloc(0), false);
 
 interface ChannelState {
   subscribers: Subscriber[];
@@ -98,7 +100,9 @@ export class Hub {
   private readonly channels = new Map<string, ChannelState>();
   /**
    * For metrics: deliveries written / skipped because of a full output queue; broker link
-   * losses and returns; gaps in live subscriptions filled from history / lost.
+   * losses and returns; gaps in live subscriptions filled from history / lost; publications
+   * an encoder could not encode (skipped for that encoder's subscribers); subscribers whose
+   * delivery threw (skipped for that subscriber).
    */
   readonly counters = {
     deliveries: 0,
@@ -107,6 +111,8 @@ export class Hub {
     brokerReconnects: 0,
     gapsRecovered: 0,
     gapsLost: 0,
+    encodeFailures: 0,
+    deliveryFailures: 0,
   };
   readonly namespaces: Namespaces;
   readonly maxChannelsPerConnection: number;
@@ -130,9 +136,12 @@ export class Hub {
   }
 
   async start(): Promise<void> {
+    // The engine calls these from microtasks and Redis callbacks, where a throw would end the
+    // process: none of them may throw (deliver and onGap already contain their failures).
     await this.engine.start((pub) => this.deliver(pub), {
-      link: (up) => this.onLink(up),
-      gap: (channel, recovered) => this.onGap(channel, recovered),
+      link: (up) => this.guarded('handling a broker link change', () => this.onLink(up)),
+      gap: (channel, recovered) =>
+        this.guarded('handling a gap', () => this.onGap(channel, recovered), { channel }),
     });
     this.presenceKeeper.start();
   }
@@ -274,9 +283,14 @@ export class Hub {
     return this.engine.presenceList(channel);
   }
 
-  /** Channels with local subscribers on this node (internal `$presence:` ones included). */
+  /**
+   * Channels with local subscribers on this node (internal `$presence:` ones included; those only
+   * watched in process, such as the admin API's, are plumbing and not counted).
+   */
   get channelCount(): number {
-    return this.channels.size;
+    let count = 0;
+    for (const state of this.channels.values()) if (state.subscribers.length > 0) count += 1;
+    return count;
   }
 
   /** Number of local subscribers of a channel on this node. */
@@ -284,7 +298,12 @@ export class Hub {
     return this.channels.get(channel)?.subscribers.length ?? 0;
   }
 
-  /** Fans a publication out to this node's subscribers of its channel. */
+  /**
+   * Fans a publication out to this node's subscribers of its channel. Never throws: a
+   * publication one encoder cannot encode (data too deep or not JSON, which only code on the
+   * server can publish) is skipped for that encoder's subscribers, logged once and counted;
+   * a subscriber whose delivery throws is skipped; the others get it.
+   */
   deliver(pub: Publication): void {
     const state = this.channels.get(pub.channel);
     if (!state) return;
@@ -299,28 +318,64 @@ export class Hub {
     let frame2: Frame | undefined;
     let others: Map<Encoder, Frame> | undefined;
     for (const sub of state.subscribers) {
-      if (sub.excludeOwn && own !== undefined && own.client === sub.session.id) continue;
-      if (sub.accept && !sub.accept(pub)) continue;
-      let frame: Frame;
-      if (sub.encoder === enc1 && frame1) frame = frame1;
-      else if (sub.encoder === enc2 && frame2) frame = frame2;
-      else if (!enc1) {
-        enc1 = sub.encoder;
-        frame1 = frame = sub.encoder.encode(pub);
-      } else if (!enc2) {
-        enc2 = sub.encoder;
-        frame2 = frame = sub.encoder.encode(pub);
-      } else {
-        others ??= new Map();
-        let f = others.get(sub.encoder);
-        if (!f) {
-          f = sub.encoder.encode(pub);
-          others.set(sub.encoder, f);
+      try {
+        if (sub.excludeOwn && own !== undefined && own.client === sub.session.id) continue;
+        if (sub.accept && !sub.accept(pub)) continue;
+        let frame: Frame;
+        if (sub.encoder === enc1 && frame1) frame = frame1;
+        else if (sub.encoder === enc2 && frame2) frame = frame2;
+        else if (!enc1) {
+          enc1 = sub.encoder;
+          frame1 = frame = this.encode(sub.encoder, pub) ?? UNENCODABLE;
+        } else if (!enc2) {
+          enc2 = sub.encoder;
+          frame2 = frame = this.encode(sub.encoder, pub) ?? UNENCODABLE;
+        } else {
+          others ??= new Map();
+          let f = others.get(sub.encoder);
+          if (!f) {
+            f = this.encode(sub.encoder, pub) ?? UNENCODABLE;
+            others.set(sub.encoder, f);
+          }
+          frame = f;
         }
-        frame = f;
+        if (frame === UNENCODABLE) continue;
+        if (sub.session.send(frame, sub.overflow ?? 'disconnect')) this.counters.deliveries += 1;
+        else this.counters.overflows += 1;
+      } catch (err) {
+        this.counters.deliveryFailures += 1;
+        this.log.error(
+          { err, channel: pub.channel, publication: pub.id, session: sub.session.id },
+          'delivering a publication to a subscriber failed: skipped for that subscriber',
+        );
       }
-      if (sub.session.send(frame, sub.overflow ?? 'disconnect')) this.counters.deliveries += 1;
-      else this.counters.overflows += 1;
+    }
+  }
+
+  /**
+   * `encoder.encode(pub)`, or undefined when it throws (logged with the channel, counted in
+   * `counters.encodeFailures`). For frames built outside `deliver` (an `/rt` subscription
+   * releasing what it held during a replay), so an unencodable publication is skipped there too.
+   */
+  encode(encoder: Encoder, pub: Publication): Frame | undefined {
+    try {
+      return encoder.encode(pub);
+    } catch (err) {
+      this.counters.encodeFailures += 1;
+      this.log.error(
+        { err, channel: pub.channel, publication: pub.id, encoder: encoder.name },
+        'a publication could not be encoded: skipped for the subscribers of this encoder',
+      );
+      return undefined;
+    }
+  }
+
+  /** Runs an engine callback's work; a throw is logged, never passed back to the engine. */
+  private guarded(what: string, work: () => void, context: Record<string, unknown> = {}): void {
+    try {
+      work();
+    } catch (err) {
+      this.log.error({ err, ...context }, `${what} failed`);
     }
   }
 
@@ -391,7 +446,13 @@ export class Hub {
       { channel, subscribers: state?.subscribers.length ?? 0 },
       'publications lost to this node: offset-tracking subscribers must resync',
     );
-    for (const sub of state?.subscribers ?? []) sub.lost?.();
+    for (const sub of state?.subscribers ?? []) {
+      try {
+        sub.lost?.();
+      } catch (err) {
+        this.log.error({ err, channel, session: sub.session.id }, 'telling a subscriber about a gap failed');
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { WirehubError } from '../protocol/index.js';
+import { escapeRegExp } from '../util/regexp.js';
 
 /** What a channel permission covers. */
 export type ChannelAction = 'subscribe' | 'publish' | 'history' | 'presence';
@@ -158,10 +159,6 @@ function piecesOf(pattern: string, user: string | undefined): PatternPieces | un
     });
   });
   return pieces;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 function compile(list: readonly PatternPieces[]): RegExp | undefined {

@@ -5,7 +5,8 @@
  */
 export const errorCatalog = {
   bad_request: { status: 400, message: 'The request is malformed.' },
-  invalid_json: { status: 400, message: 'The frame is not valid JSON.' },
+  invalid_json: { status: 400, message: 'The frame or body is not valid JSON.' },
+  json_too_deep: { status: 400, message: 'The JSON nests objects and arrays too deep.' },
   invalid_message: { status: 400, message: 'The message does not match the expected shape.' },
   unknown_op: { status: 400, message: 'Unknown op.' },
   bad_channel: { status: 400, message: 'Invalid channel name.' },
@@ -30,10 +31,16 @@ export const errorCatalog = {
   too_many_channels: { status: 400, message: 'Too many channel subscriptions on this connection.' },
   too_many_runs: { status: 429, message: 'Too many runs in progress for this user.' },
   payload_too_large: { status: 413, message: 'The message is too big.' },
+  method_not_allowed: { status: 405, message: 'This path does not answer this method.' },
+  request_timeout: { status: 408, message: 'The request was not sent in time.' },
+  uri_too_long: { status: 414, message: 'A path segment is too long.' },
+  bad_content_type: { status: 415, message: 'The body has a Content-Type this route does not take.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
   queue_full: { status: 503, message: 'The run queue is full; try again later.' },
   not_ready: { status: 503, message: 'The server is draining or not ready.' },
   node_full: { status: 503, message: 'This node has no room for more connections.' },
   broker_unavailable: { status: 503, message: 'The message broker (Redis) is unavailable; try again.' },
+  store_unavailable: { status: 503, message: 'The server could not store this; try again later.' },
   executor_unavailable: {
     status: 503,
     message: 'The remote task engine (Flyte) is unavailable or refused the call; try again.',

@@ -5,6 +5,7 @@
 export * from './channels.js';
 export * from './close-codes.js';
 export * from './errors.js';
+export * from './json.js';
 export * from './limits.js';
 export * from './rt.js';
 export * from './rt-codec.js';

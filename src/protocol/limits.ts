@@ -2,6 +2,12 @@
 export const defaults = {
   /** Max inbound WebSocket message size in bytes (over it: close 1009). */
   maxPayloadBytes: 64 * 1024,
+  /**
+   * Most levels of objects and arrays in a JSON frame, body or task inputs (the outermost
+   * counts as 1); deeper is refused with `json_too_deep`. Far below where serialising
+   * overflows the stack (~4 000), far above what messages need.
+   */
+  maxJsonDepth: 64,
   /** Per-session cap on queued outbound bytes (over it: drop or close 4008). */
   maxQueuedBytes: 1024 * 1024,
   /** Server ping interval. */

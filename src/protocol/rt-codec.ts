@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { WirehubError } from './errors.js';
+import { tryParseJson } from './json.js';
 import { RT_OPS, type RtCommand, rtCommandSchema } from './rt.js';
 
 /** A decoded `/rt` frame: a valid command, or the error to answer (with the id when it had one). */
@@ -10,9 +11,10 @@ export type DecodedCommand =
 const OPS = new Set<string>(RT_OPS);
 
 /**
- * Parses one text frame of `/rt` into a command. Never throws: a frame that is not JSON, has
- * an unknown `op`, the wrong shape or a bad channel name comes back as the catalog error to
- * send, together with the command's `id` whenever the frame carried a usable one.
+ * Parses one text frame of `/rt` into a command. Never throws: a frame that is not JSON,
+ * nests deeper than `maxDepth` (`json_too_deep`), has a prototype key, an unknown `op`, the
+ * wrong shape or a bad channel name comes back as the catalog error to send, together with
+ * the command's `id` whenever the frame carried a usable one.
  *
  * @example
  * ```ts
@@ -21,21 +23,16 @@ const OPS = new Set<string>(RT_OPS);
  * else send({ op: 'error', id: decoded.id, ...decoded.error.toJSON() });
  * ```
  */
-export function decodeCommand(text: string): DecodedCommand {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return fail(undefined, new WirehubError('invalid_json', 'the frame is not valid JSON'));
-  }
+export function decodeCommand(text: string, maxDepth?: number): DecodedCommand {
+  const json = tryParseJson(text, { what: 'frame', ...(maxDepth === undefined ? {} : { maxDepth }) });
+  // Too deep or with a prototype key, the frame is still answered with its command's id.
+  if (!json.ok) return fail(commandIdOf(json.refused), json.error);
+  const raw = json.value;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return fail(undefined, new WirehubError('invalid_message', 'a command is a JSON object with an "op"'));
   }
   const fields = raw as Record<string, unknown>;
-  const id =
-    typeof fields.id === 'number' && Number.isSafeInteger(fields.id) && fields.id >= 0
-      ? fields.id
-      : undefined;
+  const id = commandIdOf(fields);
   const op = fields.op;
   if (typeof op !== 'string') {
     return fail(id, new WirehubError('invalid_message', 'a command needs an "op" string'));
@@ -49,6 +46,16 @@ export function decodeCommand(text: string): DecodedCommand {
   const parsed = rtCommandSchema.safeParse(raw);
   if (parsed.success) return { ok: true, command: parsed.data };
   return fail(id, errorFromIssues(op, parsed.error.issues));
+}
+
+/**
+ * The `id` of a command frame's parsed value, when it is a usable one (a non-negative safe
+ * integer), so the answer to a broken command still names it.
+ */
+export function commandIdOf(frame: unknown): number | undefined {
+  if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return undefined;
+  const id = (frame as Record<string, unknown>).id;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : undefined;
 }
 
 function fail(id: number | undefined, error: WirehubError): DecodedCommand {

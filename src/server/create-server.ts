@@ -10,6 +10,7 @@ import type { LimitStore } from '../engine/limits.js';
 import { MemoryLimitStore } from '../engine/memory/memory-limit-store.js';
 import { RedisEngine } from '../engine/redis/redis-engine.js';
 import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
+import type { StoreHealth } from '../engine/store-health.js';
 import type { Engine } from '../engine/types.js';
 import { Hub } from '../hub/hub.js';
 import { PermissionPolicy } from '../hub/permissions.js';
@@ -19,7 +20,10 @@ import type { Logger } from '../util/logger.js';
 import { LocalAdminView } from './admin/admin-view.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
 import { Heartbeat } from './heartbeat.js';
-import { installErrorHandling, installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
+import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http-errors.js';
+import { installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
+import { installJsonBodyParser } from './json-body.js';
+import { LastResort } from './last-resort.js';
 import { ServerMetrics } from './metrics.js';
 import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
@@ -34,6 +38,8 @@ import { Authenticator } from './security/authenticator.js';
 import { ProxyTrust } from './security/client-ip.js';
 import { type GuardCheck, installHttpGuard, makeGuard } from './security/http-guard.js';
 import { OriginPolicy } from './security/origin-policy.js';
+import { installSecurityHeaders } from './security/security-headers.js';
+import { isLoopbackHost, publicBindProblem } from './security/unauthenticated-access.js';
 import { UpgradeSecurity } from './security/upgrade-security.js';
 import { TaskRuntime } from './task-runtime.js';
 import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
@@ -98,6 +104,7 @@ export class WirehubServer {
   private readonly checks: UpgradeCheck[] = [];
   private readonly wss: WebSocketServer;
   private readonly heartbeat: Heartbeat;
+  private readonly lastResort: LastResort | undefined;
   private draining = false;
   private drained: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
@@ -110,10 +117,16 @@ export class WirehubServer {
     // Bad security config fails here, at start, with a message that names it.
     this.proxyTrust = new ProxyTrust(o.trustProxy);
     this.auth = new Authenticator(o.auth ?? {}, new PermissionPolicy(o.permissions));
+    const bindProblem = publicBindProblem(o.host, {
+      authEnabled: this.auth.enabled,
+      allowPublicWithoutAuth: o.allowPublicWithoutAuth,
+    });
+    if (bindProblem) throw new Error(bindProblem);
     this.limitStore = o.limitStore ?? new MemoryLimitStore();
     // Slowloris: a client gets a bounded time for its headers and its whole request; Node
     // checks those deadlines every `connectionsCheckingInterval`, so that follows the bound.
     const timeouts = {
+      ...NODE_HTTP_OPTIONS,
       headersTimeout: o.headersTimeoutMs,
       connectionsCheckingInterval: Math.min(
         30_000,
@@ -129,8 +142,11 @@ export class WirehubServer {
       logController: new LogController({ disableRequestLogging: true }),
       requestTimeout: o.requestTimeoutMs,
       ...(o.trustProxy && o.trustProxy.length > 0 ? { trustProxy: o.trustProxy } : {}),
+      ...errorAnsweringOptions(),
       ...transport,
     } as FastifyServerOptions) as unknown as FastifyInstance;
+    // Before any route, yours included: it learns every route's methods (for 405).
+    installErrorHandling(this.http);
     this.log = this.http.log;
     logRequests(this.http);
     this.security = new UpgradeSecurity({
@@ -141,10 +157,15 @@ export class WirehubServer {
       log: this.log,
     });
     installHttpGuard(this.http, this.auth, { publicMetrics: o.publicMetrics });
+    const lastResort = o.handleUncaughtErrors ? new LastResort(this.log, 'serve') : undefined;
+    this.lastResort = lastResort;
     this.metrics = new ServerMetrics({
       defaultMetrics: o.defaultMetrics,
       queuedBytes: () => this.queuedBytes(),
       broker: () => ({ up: this.hub.brokerUp, ...this.hub.counters }),
+      failures: () => this.hub.counters,
+      ...(lastResort ? { uncaught: () => lastResort.stats } : {}),
+      stores: () => this.storeHealth(),
     });
     this.hub = new Hub(this.makeEngine(), {
       namespaces: o.namespaces ?? [],
@@ -186,6 +207,8 @@ export class WirehubServer {
               ? { url: o.redis }
               : { url: o.redis.url, prefix: o.redis.prefix },
         quota: { maxPerUser: o.limits.maxRunsPerUser },
+        maxJsonDepth: o.maxJsonDepth,
+        sqliteSync: o.sqliteSync,
       });
     }
     const runs = this.tasks?.runs;
@@ -203,7 +226,7 @@ export class WirehubServer {
       const redis = typeof o.redis === 'string' ? { url: o.redis } : o.redis;
       return new RedisEngine({ log: this.log, ...redis });
     }
-    return new SqliteEngine({ file: join(o.dataDir, 'channels.db'), log: this.log });
+    return new SqliteEngine({ file: join(o.dataDir, 'channels.db'), sync: o.sqliteSync, log: this.log });
   }
 
   /** Serves another WebSocket endpoint. Call before `listen()`. */
@@ -257,7 +280,15 @@ export class WirehubServer {
   notReadyReason(): string | undefined {
     if (this.draining) return 'this node is draining';
     if (!this.hub.brokerUp) return 'this node cannot reach its broker (Redis): other nodes cannot hear it';
+    // Store health is readiness: a store that fails (or whose file is damaged) is not served as ready.
+    for (const health of this.storeHealth()) if (health.problem) return health.problem;
     return undefined;
+  }
+
+  /** The health of the stores with a file of their own (channels.db, runs.db). */
+  private storeHealth(): StoreHealth[] {
+    const all = [this.hub.engine.health, this.tasks?.store.health];
+    return all.filter((h): h is StoreHealth => h !== undefined);
   }
 
   /** Starts the engine and listens. Resolves with the bound address. */
@@ -269,7 +300,12 @@ export class WirehubServer {
     await this.hub.start();
     await this.admin.start();
     await this.tasks?.start();
-    const context: EndpointContext = { hub: this.hub, log: this.log, auth: this.auth };
+    const context: EndpointContext = {
+      hub: this.hub,
+      log: this.log,
+      auth: this.auth,
+      maxJsonDepth: o.maxJsonDepth,
+    };
     const gate = new UpgradeGate({
       router: this.router,
       wss: this.wss,
@@ -288,7 +324,11 @@ export class WirehubServer {
         if (this.sessions.size === 0) this.onEmpty?.();
       },
     });
-    installErrorHandling(this.http);
+    installJsonBodyParser(this.http, o.maxJsonDepth);
+    await installSecurityHeaders(this.http, {
+      tls: o.tls !== undefined,
+      host: (req) => this.proxyTrust.host(req),
+    });
     // Before the routes: the document lists the routes added after it.
     await installApiDocs(this.http);
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
@@ -310,13 +350,15 @@ export class WirehubServer {
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
     this.heartbeat.start();
+    // Only now: an error while starting must still stop the process (see LastResort).
+    this.lastResort?.install();
     const address = this.address();
     if (!this.auth.enabled) {
       this.log.warn(
         { auth: 'none', host: o.host },
         isLoopbackHost(o.host)
           ? 'auth is off: anyone on this machine can connect (set --jwt-secret, --jwks or --api-key)'
-          : `auth is off and the server listens on ${o.host}: anyone who can reach it can connect (set --jwt-secret, --jwks or --api-key)`,
+          : `AUTH IS OFF and the server listens on ${o.host}: any machine that reaches it may use /ws, /echo, /broadcast, /stream and /chat/{room} with no credentials (everything else answers this machine only). Set --jwt-secret, --jwks or --api-key before exposing it.`,
       );
     }
     return address;
@@ -392,11 +434,8 @@ export class WirehubServer {
     await this.admin.stop();
     await this.hub.close();
     await this.limitStore.close?.();
+    this.lastResort?.uninstall();
   }
-}
-
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
 }
 
 /**

@@ -3,8 +3,9 @@ import type { Duplex } from 'node:stream';
 import type { WirehubError } from '../protocol/index.js';
 
 /**
- * Refuses an upgrade on the raw socket with a plain HTTP response carrying the error as JSON
- * (`{"error":{"code","message"}}`), then closes the socket. No WebSocket is ever opened.
+ * Refuses an upgrade (or a request Node's HTTP parser refused) on the raw socket with a plain
+ * HTTP response carrying the error as JSON (`{"error":{"code","message"}}`), then closes the
+ * socket. No WebSocket is ever opened.
  */
 export function rejectUpgrade(
   socket: Duplex,
@@ -17,6 +18,7 @@ export function rejectUpgrade(
     Connection: 'close',
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(body)),
+    'X-Content-Type-Options': 'nosniff',
     ...extraHeaders,
   };
   const head = Object.entries(headers)

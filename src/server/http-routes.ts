@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
 import { WirehubError } from '../protocol/index.js';
@@ -7,27 +7,9 @@ import { BEARER, documented, errorResponses, jsonResponse, textResponse } from '
 
 const healthBody = (status: string) => z.object({ status: z.literal(status) });
 
-/** Errors on every HTTP route have one shape: `{"error":{"code","message","details?"}}`. */
-export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | WirehubError, req, reply) => {
-    if (err instanceof WirehubError) {
-      return reply.code(err.status).send({ error: err.toJSON() });
-    }
-    const status = err.statusCode ?? 500;
-    if (status >= 500) req.log.error({ err }, 'request failed');
-    const code = status === 413 ? 'payload_too_large' : status >= 500 ? 'internal' : 'bad_request';
-    const message = status >= 500 ? 'Internal error.' : err.message;
-    return reply.code(status).send({ error: { code, message } });
-  });
-  app.setNotFoundHandler((req, reply) => {
-    const err = new WirehubError('not_found', `no route for ${req.method} ${req.url.split('?')[0]}`);
-    return reply.code(404).send({ error: err.toJSON() });
-  });
-}
-
 /**
  * `/healthz`, `/readyz` and `/metrics`. `notReady` says why the node should get no new
- * traffic (draining, broker link down), or undefined when it is ready.
+ * traffic (draining, broker link down, a store failing), or undefined when it is ready.
  */
 export function installOpsRoutes(
   app: FastifyInstance,
@@ -45,7 +27,7 @@ export function installOpsRoutes(
   );
   const readiness = health(
     'Readiness',
-    'Answers 200 while this node takes new traffic; 503 `not_ready` while it drains or (with `--redis`) while its link to Redis is down. Open, even with auth on.',
+    'Answers 200 while this node takes new traffic; 503 `not_ready` (with the reason) while it drains, (with `--redis`) while its link to Redis is down, or while a store file (channels.db, runs.db) fails or is damaged. Open, even with auth on.',
     { 200: jsonResponse('Ready.', healthBody('ready')), ...errorResponses('not_ready') },
   );
   app.get('/readyz', readiness, async (_req, reply) => {

@@ -1,4 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { StoreHealth } from '../engine/store-health.js';
+import type { LastResortStats } from './last-resort.js';
 
 /**
  * Plain counters per endpoint. The hot path bumps numbers on this object; prom-client reads
@@ -33,6 +35,12 @@ export interface BrokerStats {
   gapsLost: number;
 }
 
+/** Publications the hub skipped because they failed to encode or to be delivered (see `Hub.counters`). */
+export interface DeliveryFailureStats {
+  encodeFailures: number;
+  deliveryFailures: number;
+}
+
 /**
  * The server's Prometheus registry (one per server, so several servers in one process do
  * not share counters).
@@ -48,7 +56,16 @@ export class ServerMetrics {
   private readonly rejections = new Map<number, number>();
 
   constructor(
-    opts: { defaultMetrics?: boolean; queuedBytes?: () => number; broker?: () => BrokerStats } = {},
+    opts: {
+      defaultMetrics?: boolean;
+      queuedBytes?: () => number;
+      broker?: () => BrokerStats;
+      failures?: () => DeliveryFailureStats;
+      /** The process's last-resort handlers, when this server installed them. */
+      uncaught?: () => LastResortStats;
+      /** The stores with a file of their own (channels.db, runs.db). */
+      stores?: () => StoreHealth[];
+    } = {},
   ) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     const self = this;
@@ -152,16 +169,60 @@ export class ServerMetrics {
         'Times the link to the broker came back (subscriptions re-established and caught up)',
         (b) => b.brokerReconnects,
       );
+      this.labelledTotals(
+        'wirehub_broker_gaps_total',
+        'Gaps detected in live channel subscriptions: recovered from history, or lost (clients resync)',
+        'result',
+        () => {
+          const stats = broker();
+          return { recovered: stats.gapsRecovered, lost: stats.gapsLost };
+        },
+      );
+    }
+    const failures = opts.failures;
+    if (failures) {
+      this.labelledTotals(
+        'wirehub_delivery_failures_total',
+        'Publications skipped in fan-out: the encoder could not encode them (skipped for its subscribers), or delivering to one subscriber threw (skipped for it)',
+        'stage',
+        () => {
+          const stats = failures();
+          return { encode: stats.encodeFailures, deliver: stats.deliveryFailures };
+        },
+      );
+    }
+    const uncaught = opts.uncaught;
+    if (uncaught) {
+      this.labelledTotals(
+        'wirehub_uncaught_errors_total',
+        'Errors that escaped every handler and reached the last resort (logged; the process kept serving): bugs to fix',
+        'kind',
+        () => {
+          const stats = uncaught();
+          return { exception: stats.uncaughtExceptions, rejection: stats.unhandledRejections };
+        },
+      );
+    }
+    const stores = opts.stores;
+    if (stores) {
       new Counter({
-        name: 'wirehub_broker_gaps_total',
-        help: 'Gaps detected in live channel subscriptions: recovered from history, or lost (clients resync)',
-        labelNames: ['result'] as const,
+        name: 'wirehub_store_errors_total',
+        help: 'Failed reads and writes of a store file, by store (channels, runs); each makes /readyz 503 until a write succeeds',
+        labelNames: ['store'] as const,
         registers: [this.registry],
         collect() {
           this.reset();
-          const stats = broker();
-          this.inc({ result: 'recovered' }, stats.gapsRecovered);
-          this.inc({ result: 'lost' }, stats.gapsLost);
+          for (const health of stores()) this.inc({ store: health.store }, health.errors);
+        },
+      });
+      new Gauge({
+        name: 'wirehub_store_up',
+        help: '1 while a store file works, 0 while it fails or is damaged (then /readyz answers 503)',
+        labelNames: ['store'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const health of stores()) this.set({ store: health.store }, health.problem ? 0 : 1);
         },
       });
     }
@@ -190,6 +251,25 @@ export class ServerMetrics {
   /** Every endpoint's counters, by endpoint name (for the status route). */
   endpointStats(): ReadonlyMap<string, EndpointStats> {
     return this.endpoints;
+  }
+
+  /** A counter with one label whose totals per label value are read at scrape time. */
+  private labelledTotals(
+    name: string,
+    help: string,
+    label: string,
+    read: () => Record<string, number>,
+  ): void {
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [value, n] of Object.entries(read())) this.inc({ [label]: value }, n);
+      },
+    });
   }
 
   countRejection(status: number): void {

@@ -1,10 +1,11 @@
 import type { EndpointDefinition } from '../endpoints/endpoint.js';
 import type { LimitStore } from '../engine/limits.js';
 import type { RedisEngineOptions } from '../engine/redis/redis-engine.js';
+import type { SqliteSync } from '../engine/sqlite/sqlite-file.js';
 import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import type { PermissionConfig } from '../hub/permissions.js';
-import { defaults } from '../protocol/index.js';
+import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
 import type { LogFormat } from './pino-logger.js';
 import type { AuthOptions } from './security/authenticator.js';
 import { type LimitOptions, type ResolvedLimits, resolveLimits } from './security/limits.js';
@@ -15,8 +16,17 @@ import type { TaskServerOptions } from './task-runtime.js';
  * `WIREHUB_*` environment variables onto these.
  */
 export interface ServerOptions {
-  /** Interface to bind. Default `127.0.0.1`. */
+  /**
+   * Interface to bind. Default `127.0.0.1`. Binding another interface (`0.0.0.0`, a LAN
+   * address) without auth throws unless `allowPublicWithoutAuth`.
+   */
   host?: string;
+  /**
+   * Start without auth on a non-loopback `host`. Other machines then get only the guide's
+   * plain endpoints (`/ws`, `/echo`, `/broadcast`, `/stream`, `/chat/{room}`) and the pages;
+   * everything else answers this machine only. Default false: such a server refuses to start.
+   */
+  allowPublicWithoutAuth?: boolean;
   /** Port; 0 picks a free one. Default 8080. */
   port?: number;
   /** Where the embedded engine keeps its state. Default `./.wirehub`. */
@@ -27,6 +37,12 @@ export interface ServerOptions {
   pongTimeoutMs?: number;
   /** Largest inbound message; bigger ones close the connection with 1009. Default 64 KiB. */
   maxPayloadBytes?: number;
+  /**
+   * Most levels of objects and arrays in client JSON: `/rt` and `/task-runner` frames, HTTP
+   * JSON bodies, task inputs. Deeper is refused with `json_too_deep` (an error frame, or 400).
+   * Default 64; at most 1000 (serialising overflows the stack somewhere above 4 000).
+   */
+  maxJsonDepth?: number;
   /** Per-connection cap on queued outbound bytes. Default 1 MiB. */
   maxQueuedBytes?: number;
   /** Window over which a drain spreads its 1001 closes. Default 5 s. */
@@ -40,6 +56,12 @@ export interface ServerOptions {
   logFormat?: LogFormat;
   /** The engine; default the embedded engine, persisted in `<dataDir>/channels.db`. */
   engine?: Engine;
+  /**
+   * What an ack survives with the embedded stores (`channels.db`, `runs.db`): `normal`
+   * (default) a crash of the process, `full` also a power loss or an OS crash (an fsync per
+   * group commit). See docs/protocol.md.
+   */
+  sqliteSync?: SqliteSync;
   /**
    * Run as one node of a cluster: the Redis engine on this URL (`redis://host:port[/db]`) or
    * with these options. Channels, history, presence and the `/ws` count become cluster-wide.
@@ -88,6 +110,13 @@ export interface ServerOptions {
    * with the demo tasks; `false` turns it off.
    */
   tasks?: TaskServerOptions | false;
+  /**
+   * Install process-wide `uncaughtException` / `unhandledRejection` handlers once `listen()`
+   * has succeeded (removed by `close()`): such an error is logged and counted
+   * (`wirehub_uncaught_errors_total`) and the process keeps serving. Default false: a library
+   * leaves a host program's process-wide behaviour alone; `wirehub serve` turns it on.
+   */
+  handleUncaughtErrors?: boolean;
 }
 
 type Passed =
@@ -105,18 +134,29 @@ type Passed =
 export type ResolvedServerOptions = Required<Omit<ServerOptions, Passed | 'limits' | 'tasks'>> &
   Pick<ServerOptions, Passed> & { limits: ResolvedLimits; tasks: TaskServerOptions | false };
 
+function resolveMaxJsonDepth(value: number | undefined): number {
+  if (value === undefined) return defaults.maxJsonDepth;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_JSON_DEPTH_CEILING) {
+    throw new Error(`maxJsonDepth must be a whole number from 1 to ${MAX_JSON_DEPTH_CEILING}, got ${value}`);
+  }
+  return value;
+}
+
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
     host: o.host ?? '127.0.0.1',
+    allowPublicWithoutAuth: o.allowPublicWithoutAuth ?? false,
     port: o.port ?? 8080,
     dataDir: o.dataDir ?? './.wirehub',
     pingIntervalMs: o.pingIntervalMs ?? defaults.pingIntervalMs,
     pongTimeoutMs: o.pongTimeoutMs ?? defaults.pongTimeoutMs,
     maxPayloadBytes: o.maxPayloadBytes ?? defaults.maxPayloadBytes,
+    maxJsonDepth: resolveMaxJsonDepth(o.maxJsonDepth),
     maxQueuedBytes: o.maxQueuedBytes ?? defaults.maxQueuedBytes,
     drainWindowMs: o.drainWindowMs ?? defaults.drainWindowMs,
     logLevel: o.logLevel ?? 'info',
     logFormat: o.logFormat ?? 'json',
+    sqliteSync: o.sqliteSync ?? 'normal',
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
     maxChannelsPerConnection: o.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection,
@@ -138,5 +178,6 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     requestTimeoutMs:
       o.requestTimeoutMs === 0 ? 0 : Math.max(o.requestTimeoutMs ?? 30_000, o.headersTimeoutMs ?? 10_000),
     publicMetrics: o.publicMetrics ?? false,
+    handleUncaughtErrors: o.handleUncaughtErrors ?? false,
   };
 }

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import type { SqliteSync } from '../engine/sqlite/sqlite-file.js';
 import type { Hub } from '../hub/hub.js';
 import { demoTaskModules } from '../tasks/demo/index.js';
 import { BullmqExecutor } from '../tasks/executors/bullmq/bullmq-executor.js';
@@ -77,6 +78,8 @@ export class TaskRuntime {
   readonly registry = new TaskRegistry();
   readonly runs: RunService;
   readonly executor: Executor;
+  /** Where run records live (its `health`, when it has a file, is part of readiness). */
+  readonly store: RunStore;
 
   constructor(
     private readonly options: TaskServerOptions,
@@ -88,6 +91,10 @@ export class TaskRuntime {
       quota?: { maxPerUser: number };
       /** With a cluster's Redis: run records there, runs on its BullMQ queue. */
       redis?: RedisTarget | undefined;
+      /** Most levels of nesting in run inputs (the server's `maxJsonDepth`). */
+      maxJsonDepth?: number;
+      /** `synchronous` of the embedded run store (runs.db). */
+      sqliteSync?: SqliteSync | undefined;
     },
   ) {
     const { redis } = deps;
@@ -116,19 +123,25 @@ export class TaskRuntime {
     // The one seam for Flyte: a second executor beside the local one, and its task catalog.
     const flyte = options.flyte ? new LazyFlyte(options.flyte, deps.log) : undefined;
     this.executor = flyte ? new RoutedExecutor(local, [flyte]) : local;
+    this.store =
+      options.store ??
+      (redis
+        ? new RedisRunStore({ url: redis.url, prefix: redis.prefix, retentionMs: options.runRetentionMs })
+        : new SqliteRunStore(join(deps.dataDir, 'runs.db'), {
+            retentionMs: options.runRetentionMs,
+            ...(deps.sqliteSync ? { sync: deps.sqliteSync } : {}),
+            log: deps.log,
+          }));
     this.runs = new RunService({
       registry: this.registry,
       executor: this.executor,
       ...(flyte ? { remoteTasks: flyte } : {}),
-      store:
-        options.store ??
-        (redis
-          ? new RedisRunStore({ url: redis.url, prefix: redis.prefix, retentionMs: options.runRetentionMs })
-          : new SqliteRunStore(join(deps.dataDir, 'runs.db'), { retentionMs: options.runRetentionMs })),
+      store: this.store,
       hub: deps.hub,
       log: deps.log,
       publicUrl: options.publicUrl,
       ...(deps.quota ? { quota: deps.quota } : {}),
+      ...(deps.maxJsonDepth === undefined ? {} : { maxJsonDepth: deps.maxJsonDepth }),
     });
   }
 

@@ -6,6 +6,7 @@ import { TaskRegistry } from '../tasks/registry.js';
 import { RedisRunStore } from '../tasks/runs/redis-run-store.js';
 import { RunService } from '../tasks/runs/run-service.js';
 import type { Logger } from '../util/logger.js';
+import { LastResort } from './last-resort.js';
 import { createPinoLogger, type LogFormat } from './pino-logger.js';
 import { loadTasks } from './task-runtime.js';
 
@@ -36,6 +37,11 @@ export interface WorkerNodeOptions {
   log?: Logger;
   /** Where relative module paths start. Default: the working directory. */
   cwd?: string;
+  /**
+   * Once started, log uncaught exceptions and unhandled rejections and keep running (see
+   * `LastResort`). Default false; `wirehub worker` turns it on.
+   */
+  handleUncaughtErrors?: boolean;
 }
 
 /**
@@ -58,12 +64,15 @@ export class WorkerNode {
   readonly executor: BullmqExecutor;
   readonly runs: RunService;
   readonly log: Logger;
+  /** The last-resort handlers, when `handleUncaughtErrors` is on (their `stats` count what they caught). */
+  readonly lastResort: LastResort | undefined;
   private stopped: Promise<void> | undefined;
 
   constructor(private readonly options: WorkerNodeOptions) {
     const redis = typeof options.redis === 'string' ? { url: options.redis } : options.redis;
     this.log = options.log ?? createPinoLogger(options.logLevel ?? 'info', options.logFormat);
     this.hub = new Hub(new RedisEngine({ log: this.log, ...redis }), { log: this.log });
+    this.lastResort = options.handleUncaughtErrors ? new LastResort(this.log, 'worker') : undefined;
     this.executor = new BullmqExecutor({
       redis: redis.url,
       prefix: redis.prefix,
@@ -94,6 +103,8 @@ export class WorkerNode {
     await loadTasks(this.registry, this.options);
     await this.hub.start();
     await this.runs.start();
+    // Only now: an error while starting must still stop the process.
+    this.lastResort?.install();
   }
 
   /**
@@ -105,6 +116,7 @@ export class WorkerNode {
       await this.executor.drain(timeoutMs);
       await this.runs.close();
       await this.hub.close();
+      this.lastResort?.uninstall();
     })();
     return this.stopped;
   }
@@ -114,6 +126,7 @@ export class WorkerNode {
     this.stopped ??= (async () => {
       await this.runs.close();
       await this.hub.close();
+      this.lastResort?.uninstall();
     })();
     return this.stopped;
   }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { strictInputs } from './strict-inputs.js';
 
 /** Project, domain, name and version: 1-64 characters of `[A-Za-z0-9_.-]`. */
 export const TASK_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -45,7 +46,13 @@ export interface TaskSpec<I extends z.ZodType = z.ZodType, O extends z.ZodType =
   name: string;
   version: string;
   description?: string;
-  /** Inputs schema: every run's inputs are checked against it before the run is queued. */
+  /**
+   * Inputs schema: every run's inputs are checked against it before the run is queued.
+   * Unknown keys are refused (`invalid_inputs` naming them) in every object that does not say
+   * otherwise, where plain zod would drop them silently: a typo must not run with a default.
+   * To accept extra keys, say so the zod way: `z.looseObject({…})` or `.loose()` keeps them,
+   * `.catchall(schema)` checks them (see `strictInputs`).
+   */
   inputs: I;
   /** Outputs schema: a result that does not match fails the run (a USER error). */
   outputs?: O;
@@ -131,7 +138,7 @@ export function defineTask<I extends z.ZodType, O extends z.ZodType = z.ZodType<
   ) {
     throw new TaskDefinitionError(`${key}: retries must be an integer from 0 to ${MAX_RETRIES}`);
   }
-  return Object.freeze({ ...spec, [TASK_BRAND]: true as const });
+  return Object.freeze({ ...spec, inputs: strictInputs(spec.inputs), [TASK_BRAND]: true as const });
 }
 
 /** True for objects made by `defineTask` (by any copy of wirehub). */

@@ -1,6 +1,5 @@
-import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient } from '../support/client.js';
+import { TestClient, writeRawFrame } from '../support/client.js';
 import { rawRequest, rawUpgrade, statusOf } from '../support/raw-http.js';
 import { Bystander, http } from '../support/security.js';
 import { type RunningServer, startServer } from '../support/server.js';
@@ -23,15 +22,6 @@ afterAll(async () => {
   await srv.close();
 });
 
-/** Writes a raw, masked client frame (opcode, payload) on the client's socket. */
-function rawFrame(c: TestClient, opcode: number, payload: Buffer): void {
-  const mask = Buffer.from([9, 8, 7, 6]);
-  const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] ?? 0)));
-  const header = payload.length < 126 ? Buffer.from([0x80 | opcode, 0x80 | payload.length]) : undefined;
-  if (!header) throw new Error('rawFrame: short payloads only');
-  (c.ws as unknown as { _socket: Socket })._socket.write(Buffer.concat([header, mask, masked]));
-}
-
 const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
 describe('frames that break the rules', () => {
@@ -47,7 +37,7 @@ describe('frames that break the rules', () => {
   it('invalid UTF-8 in a text frame closes with 1007', async () => {
     for (const path of ['/echo', '/ws', '/chat/lobby']) {
       const c = await TestClient.connect(`${srv.wsUrl}${path}`);
-      rawFrame(c, 0x1, Buffer.from([0x68, 0x69, 0xc3, 0x28])); // "hi" then a broken 2-byte sequence
+      writeRawFrame(c.ws, 0x1, Buffer.from([0x68, 0x69, 0xc3, 0x28])); // "hi" then a broken 2-byte sequence
       expect((await c.closed).code, path).toBe(1007);
       await bystander.checkpoint();
     }

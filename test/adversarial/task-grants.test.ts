@@ -214,7 +214,10 @@ describe('the run API with a token for other tasks', () => {
     // The run page is a shell with no run data: with auth on, it is the same for any id.
     const page = await http(`${srv.url}/runs/r-does-not-exist`);
     expect(page.status).toBe(200);
-    expect(page.body).toContain('access_token');
+    expect(page.body).not.toContain('r-does-not-exist');
+    // Its script (external, for the CSP) takes the token from the fragment.
+    expect(page.body).toContain('/assets/run.js');
+    expect((await http(`${srv.url}/assets/run.js`)).body).toContain('access_token');
 
     expect((await api('POST', `/api/runs/${alices}/abort`, 'alice')).status).toBe(202);
     expect((await api('POST', `/api/runs/${bobs}/abort`, 'ops')).status).toBe(202);

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../support/browser.js';
+import { launchChromium, waitForTrue } from '../support/browser.js';
 import { type RunningServer, startServer } from '../support/server.js';
 
 let browser: Browser;
@@ -23,10 +23,9 @@ describe('Swagger UI at /docs (a real browser)', () => {
     page.on('pageerror', (err) => errors.push(err.message));
     await page.goto(`${srv.url}/docs`);
     // Swagger UI fetched /docs/json and drew its title and an operation from it.
-    await page.waitForFunction(
+    await waitForTrue(
+      page,
       "(document.querySelector('.information-container .title')?.textContent || '').startsWith('wirehub')",
-      undefined,
-      { polling: 50, timeout: 15_000 },
     );
     await page.waitForSelector('.opblock-summary-path[data-path="/api/publish"]', { timeout: 15_000 });
     expect(await page.title()).toBe('wirehub API');

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../support/browser.js';
+import { launchChromium, waitForTrue, watchPage } from '../support/browser.js';
 import { TestClient } from '../support/client.js';
 import { mintToken, SECRET } from '../support/security.js';
 import { type RunningServer, startServer } from '../support/server.js';
@@ -39,18 +39,13 @@ async function start(options: Parameters<typeof startServer>[0] = {}): Promise<R
   return srv;
 }
 
-async function open(srv: RunningServer): Promise<{ page: Page; errors: string[] }> {
+/** The dashboard in a new page, with its uncaught errors and CSP violations recorded. */
+async function open(srv: RunningServer): Promise<{ page: Page; errors: string[]; violations: string[] }> {
   const page = await browser.newPage();
   pages.push(page);
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
+  const reports = await watchPage(page);
   await page.goto(`${srv.url}/`);
-  return { page, errors };
-}
-
-/** Waits for an expression to hold in the page, checked every 50 ms (headless pages may not paint, so no rAF). */
-function waitFor(page: Page, expression: string) {
-  return page.waitForFunction(expression, undefined, { polling: 50, timeout: 15_000 });
+  return { page, errors: reports.pageErrors, violations: reports.violations };
 }
 
 const text = (id: string) => `(document.getElementById('${id}').textContent || '')`;
@@ -58,28 +53,28 @@ const text = (id: string) => `(document.getElementById('${id}').textContent || '
 describe('dashboard (a real browser)', () => {
   it('chats with a /chat/lobby client, charts /stream, runs tasks, and shows the status', async () => {
     const srv = await start();
-    const { page, errors } = await open(srv);
-    await waitFor(page, `${text('conn-state')} === 'connected'`);
+    const { page, errors, violations } = await open(srv);
+    await waitForTrue(page, `${text('conn-state')} === 'connected'`);
 
     // Chat: a plain WebSocket client in the same room, both ways, and presence.
-    await waitFor(page, `${text('chat-channel')} === 'chat:lobby'`);
+    await waitForTrue(page, `${text('chat-channel')} === 'chat:lobby'`);
     const ws = await TestClient.connect(`${srv.wsUrl}/chat/lobby`);
     sockets.push(ws);
-    await waitFor(page, "document.querySelectorAll('#chat-members li').length === 2");
+    await waitForTrue(page, "document.querySelectorAll('#chat-members li').length === 2");
     await ws.send('hello from a plain socket <img src=x onerror="window.pwned=1">');
-    await waitFor(page, `${text('chat-log')}.includes('hello from a plain socket')`);
+    await waitForTrue(page, `${text('chat-log')}.includes('hello from a plain socket')`);
     // Text stays text.
     expect(await page.locator('#chat-log img').count()).toBe(0);
     await page.fill('#chat-input', 'hello from the browser');
     await page.click('#chat-send');
     expect(await ws.nextText()).toBe('hello from the browser');
-    await waitFor(
+    await waitForTrue(
       page,
       "document.querySelector('#chat-log li.mine')?.textContent.includes('hello from the browser')",
     );
 
     // Stream: samples arrive and are drawn.
-    await waitFor(page, `Number(${text('stream-count')}) >= 3`);
+    await waitForTrue(page, `Number(${text('stream-count')}) >= 3`);
     expect(await page.textContent('#stream-value')).toMatch(/^0\.\d{3}$|^1\.000$/);
     // Blue pixels of the line on the canvas.
     const drawn = await page.evaluate(`(() => {
@@ -92,7 +87,7 @@ describe('dashboard (a real browser)', () => {
     expect(drawn).toBeGreaterThan(20);
 
     // Tasks: a form from the input schema (with its defaults and bounds).
-    await waitFor(page, "document.querySelectorAll('#task-select option').length >= 4");
+    await waitForTrue(page, "document.querySelectorAll('#task-select option').length >= 4");
     await page.selectOption('#task-select', 'demo/development/countdown@v1');
     expect(await page.inputValue('#input-n')).toBe('5');
     expect(await page.getAttribute('#input-n', 'max')).toBe('1000');
@@ -100,14 +95,14 @@ describe('dashboard (a real browser)', () => {
     await page.click('#task-form summary');
     await page.fill('#task-json', '{"n": 0}');
     await page.click('#task-launch');
-    await waitFor(page, `${text('task-error')}.startsWith('invalid_inputs')`);
+    await waitForTrue(page, `${text('task-error')}.startsWith('invalid_inputs')`);
     expect(await page.textContent('#task-error')).toContain('• n:');
     await page.fill('#task-json', '');
 
     await page.fill('#input-n', '2');
     await page.fill('#input-delayMs', '50');
     await page.click('#task-launch');
-    await waitFor(page, "document.querySelector('#runs li')?.dataset.status === 'SUCCEEDED'");
+    await waitForTrue(page, "document.querySelector('#runs li')?.dataset.status === 'SUCCEEDED'");
     const card = page.locator('#runs li').first();
     expect(await card.locator('pre.detail').textContent()).toContain('"message": "liftoff"');
     expect(await card.locator('progress').evaluate((p) => (p as unknown as { value: number }).value)).toBe(
@@ -120,50 +115,52 @@ describe('dashboard (a real browser)', () => {
     // Cancel from the card.
     await page.fill('#input-n', '200');
     await page.click('#task-launch');
-    await waitFor(
+    await waitForTrue(
       page,
       "document.querySelectorAll('#runs li').length === 2 && document.querySelector('#runs li').dataset.status === 'RUNNING'",
     );
     await page.locator('#runs li').first().locator('button.cancel').click();
-    await waitFor(page, "document.querySelector('#runs li').dataset.status === 'ABORTED'");
+    await waitForTrue(page, "document.querySelector('#runs li').dataset.status === 'ABORTED'");
     expect(await page.locator('#runs li').first().locator('pre.detail').textContent()).toBe(
       'USER: aborted on request',
     );
 
     // Status: the page's own /rt and /stream sockets and the plain chat client.
-    await waitFor(page, 'document.querySelector(\'#status-endpoints tr[data-endpoint="rt"]\') !== null');
-    await waitFor(page, `Number(${text('status-connections')}) >= 3`);
+    await waitForTrue(page, 'document.querySelector(\'#status-endpoints tr[data-endpoint="rt"]\') !== null');
+    await waitForTrue(page, `Number(${text('status-connections')}) >= 3`);
     expect(await page.textContent('#status-auth')).toContain('off');
-    await waitFor(page, `${text('status-rtt')}.endsWith('ms')`);
+    await waitForTrue(page, `${text('status-rtt')}.endsWith('ms')`);
     expect(await page.isHidden('#auth-note')).toBe(true);
     expect(await page.evaluate('window.pwned')).toBeUndefined();
     expect(errors).toEqual([]);
+    expect(violations).toEqual([]);
   });
 
   it('with auth on, says a token is needed, then works with one', async () => {
     const srv = await start({ auth: { jwtSecret: SECRET } });
-    const { page, errors } = await open(srv);
-    await waitFor(page, `${text('conn-state')} === 'needs token'`);
+    const { page, errors, violations } = await open(srv);
+    await waitForTrue(page, `${text('conn-state')} === 'needs token'`);
     expect(await page.textContent('#auth-note')).toContain('auth on');
     // Nothing was tried on the WebSocket side without a token.
     expect(srv.server.metrics.endpoint('rt').accepted).toBe(0);
 
     await page.fill('#token', await mintToken({ sub: 'alice' }));
     await page.click('#token-form button[type="submit"]');
-    await waitFor(page, `${text('conn-state')} === 'connected'`);
+    await waitForTrue(page, `${text('conn-state')} === 'connected'`);
     expect(await page.isHidden('#auth-note')).toBe(true);
-    await waitFor(page, "document.querySelectorAll('#task-select option').length >= 4");
-    await waitFor(page, `Number(${text('stream-count')}) >= 1`);
+    await waitForTrue(page, "document.querySelectorAll('#task-select option').length >= 4");
+    await waitForTrue(page, `Number(${text('stream-count')}) >= 1`);
     await page.fill('#chat-input', 'signed hello');
     await page.click('#chat-send');
-    await waitFor(page, "document.querySelector('#chat-log li.mine .who')?.textContent === 'alice'");
-    await waitFor(page, `${text('status-auth')} === 'on'`);
+    await waitForTrue(page, "document.querySelector('#chat-log li.mine .who')?.textContent === 'alice'");
+    await waitForTrue(page, `${text('status-auth')} === 'on'`);
 
     // A bad token is refused, and the page says so.
     await page.fill('#token', 'not-a-token');
     await page.click('#token-form button[type="submit"]');
-    await waitFor(page, `${text('conn-state')} === 'needs token'`);
+    await waitForTrue(page, `${text('conn-state')} === 'needs token'`);
     expect(await page.textContent('#auth-note')).toContain('refused this token');
     expect(errors).toEqual([]);
+    expect(violations).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../support/browser.js';
+import { launchChromium, waitForTrue } from '../support/browser.js';
 import { sayHello } from '../support/flyte-fixtures.js';
 import { FlyteStandin } from '../support/flyte-standin.js';
 import { type RunningServer, startServer } from '../support/server.js';
@@ -32,10 +32,7 @@ describe('the run page of a Flyte run (a real browser)', () => {
     const page = await browser.newPage();
     try {
       await page.goto(`${srv.url}/runs/${run.run_id}`);
-      await page.waitForFunction("document.getElementById('status').textContent === 'SUCCEEDED'", undefined, {
-        polling: 50,
-        timeout: 15_000,
-      });
+      await waitForTrue(page, "document.getElementById('status').textContent === 'SUCCEEDED'");
       expect(await page.textContent('#outputs')).toContain('Hello, Eve!');
       expect(await page.isVisible('#external')).toBe(true);
       expect(await page.textContent('#engine')).toBe('Flyte');

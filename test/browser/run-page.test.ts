@@ -1,6 +1,6 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../support/browser.js';
+import { launchChromium, waitForTrue, watchPage } from '../support/browser.js';
 import { mintToken, SECRET } from '../support/security.js';
 import { type RunningServer, startServer } from '../support/server.js';
 
@@ -17,11 +17,6 @@ afterAll(async () => {
   await srv?.close();
 });
 
-/** Waits for an expression to hold in the page, checked every 50 ms (headless pages may not paint, so no rAF). */
-function waitFor(page: Page, expression: string) {
-  return page.waitForFunction(expression, undefined, { polling: 50, timeout: 15_000 });
-}
-
 async function start(task: string, inputs: unknown): Promise<{ run_id: string; url: string }> {
   const res = await fetch(`${srv.url}/api/runs/demo/development/${task}/v1`, {
     method: 'POST',
@@ -35,20 +30,22 @@ describe('run page (a real browser)', () => {
   it('shows a run live: status, progress and updates; its Cancel button aborts it', async () => {
     const run = await start('countdown', { n: 100, delayMs: 300 });
     const page = await browser.newPage();
+    const reports = await watchPage(page);
     try {
       await page.goto(run.url);
       await expect.poll(() => page.textContent('#task')).toBe('demo/development/countdown@v1');
       // Live: the status turns RUNNING and the progress moves while the page is open.
-      await waitFor(page, "document.getElementById('status').textContent === 'RUNNING'");
-      await waitFor(page, "document.getElementById('progress').value > 0");
+      await waitForTrue(page, "document.getElementById('status').textContent === 'RUNNING'");
+      await waitForTrue(page, "document.getElementById('progress').value > 0");
       expect(await page.textContent('#inputs')).toContain('"delayMs": 300');
       await page.click('#cancel');
-      await waitFor(page, "document.getElementById('status').textContent === 'ABORTED'");
+      await waitForTrue(page, "document.getElementById('status').textContent === 'ABORTED'");
       expect(await page.textContent('#error')).toBe('USER: aborted on request');
       const stored = (await (await fetch(`${srv.url}/api/runs/${run.run_id}`)).json()) as {
         updates: unknown[];
       };
       expect(await page.locator('#updates li').count()).toBe(stored.updates.length);
+      expect(reports).toEqual({ violations: [], consoleErrors: [], pageErrors: [] });
     } finally {
       await page.close();
     }
@@ -61,7 +58,7 @@ describe('run page (a real browser)', () => {
     const page = await browser.newPage();
     try {
       await page.goto(run.url);
-      await waitFor(page, "document.getElementById('status').textContent === 'SUCCEEDED'");
+      await waitForTrue(page, "document.getElementById('status').textContent === 'SUCCEEDED'");
       expect(JSON.parse((await page.textContent('#outputs')) ?? '')).toEqual(ended?.outputs);
       expect(await page.locator('#updates li').count()).toBe(ended?.seq);
       expect(await page.isHidden('#cancel')).toBe(true);
@@ -89,25 +86,28 @@ describe('run page with auth on', () => {
       const run = (await started.json()) as { run_id: string; url: string };
 
       await page.goto(run.url);
-      await waitFor(page, "document.getElementById('conn').textContent.includes('needs a token')");
+      await waitForTrue(page, "document.getElementById('conn').textContent.includes('needs a token')");
 
       const bob = await mintToken({ sub: 'bob', wirehub: { endpoints: ['task-runner'], tasks: ['demo/*'] } });
       // Only the fragment differs: leave the page first, or the browser would not load it again.
       await page.goto('about:blank');
       await page.goto(`${run.url}#access_token=${bob}`);
-      await waitFor(page, "document.getElementById('conn').textContent.includes('another user started it')");
+      await waitForTrue(
+        page,
+        "document.getElementById('conn').textContent.includes('another user started it')",
+      );
 
       // A fresh tab for alice (sessionStorage is per tab).
       await page.close();
       const own = await browser.newPage();
       try {
         await own.goto(`${run.url}#access_token=${alice}`);
-        await waitFor(own, "document.getElementById('status').textContent === 'SUCCEEDED'");
+        await waitForTrue(own, "document.getElementById('status').textContent === 'SUCCEEDED'");
         expect(JSON.parse((await own.textContent('#outputs')) ?? '')).toMatchObject({ total: 3, unique: 2 });
         // The token left the address bar, and a reload still works from this tab's storage.
         expect(await own.evaluate('location.hash')).toBe('');
         await own.reload();
-        await waitFor(own, "document.getElementById('status').textContent === 'SUCCEEDED'");
+        await waitForTrue(own, "document.getElementById('status').textContent === 'SUCCEEDED'");
       } finally {
         await own.close();
       }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLoopback } from '../../src/server/security/http-guard.js';
+import { isLoopback } from '../../src/server/security/unauthenticated-access.js';
 import { type RunningServer, startServer } from '../support/server.js';
 
 let srv: RunningServer;
@@ -55,7 +55,7 @@ describe('POST /api/publish', () => {
       body: '{nope',
     });
     expect(notJson.status).toBe(400);
-    expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe('bad_request');
+    expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
   });
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../support/browser.js';
+import { launchChromium, waitForTrue } from '../support/browser.js';
 import { type CliServer, ROOT, startCliServer } from '../support/cli.js';
 import { tempDir } from '../support/server.js';
 
@@ -107,18 +107,9 @@ describe('the published package', () => {
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
     await page.goto(`${srv.url}/`);
-    await page.waitForFunction(
-      "document.getElementById('conn-state')?.textContent === 'connected'",
-      undefined,
-      {
-        polling: 50,
-        timeout: 15_000,
-      },
-    );
-    await page.waitForFunction("document.querySelectorAll('#task-select option').length >= 4", undefined, {
-      polling: 50,
-      timeout: 15_000,
-    });
+    // Polled through page.evaluate: waitForFunction compiles in the page, which the CSP refuses.
+    await waitForTrue(page, "document.getElementById('conn-state')?.textContent === 'connected'");
+    await waitForTrue(page, "document.querySelectorAll('#task-select option').length >= 4");
     expect(errors).toEqual([]);
   });
 });

@@ -186,6 +186,35 @@ describe('/rt commands', () => {
     }
   });
 
+  it('answers a burst of commands in command order while its publishes share a commit', async () => {
+    await start();
+    const c = await rt();
+    // Sent at once, unanswered: the server reads them in a go, the publishes take their offsets in order.
+    const frames = [
+      ...Array.from({ length: 10 }, (_, i) => ({ op: 'publish', id: i + 1, channel: 'chat:burst', data: i })),
+      { op: 'publish', id: 11, channel: 'run:x', data: 'server only' },
+      { op: 'ping', id: 12 },
+      { op: 'history', id: 13, channel: 'chat:burst' },
+      { op: 'publish', id: 14, channel: 'chat:burst', data: 'last' },
+    ];
+    const answers = frames.map((f) => c.waitReply(f.id));
+    for (const f of frames) c.sendRaw(JSON.stringify(f));
+    const replies = await Promise.all(answers);
+    const order: number[] = [];
+    c.frames.forEach((f) => {
+      if ((f.op === 'reply' || f.op === 'error') && f.id !== undefined) order.push(f.id);
+    });
+    expect(order).toEqual(frames.map((f) => f.id));
+    const offsets = replies
+      .slice(0, 10)
+      .map((r) => (r.op === 'reply' ? (r.result as { offset: number }).offset : 0));
+    expect(offsets).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(replies[10]).toMatchObject({ op: 'error', code: 'forbidden' });
+    // A command after the publishes sees them all.
+    expect(replies[12]).toMatchObject({ op: 'reply', result: { offset: 10 } });
+    expect(replies[13]).toMatchObject({ op: 'reply', result: { offset: 11 } });
+  });
+
   it('delivers channels without history with no offset', async () => {
     await start();
     const a = await rt();

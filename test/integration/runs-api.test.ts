@@ -154,7 +154,7 @@ describe('POST /api/runs/{project}/{domain}/{name}/{version}', () => {
       '{"n":',
     );
     expect(badJson.status).toBe(400);
-    expect(badJson.body.error.code).toBe('bad_request');
+    expect(badJson.body.error.code).toBe('invalid_json');
     const unknown = await call<{ error: { code: string } }>('POST', '/api/runs/demo/development/nope/v1', {});
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('unknown_task');
@@ -206,7 +206,7 @@ describe('GET /runs/{id}', () => {
     const page = await fetch(`${srv.url}/runs/${run.run_id}`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    expect(await page.text()).toMatch(/task-runner/);
+    expect(await page.text()).toContain('<script src="/assets/run.js" defer></script>');
     const missing = await fetch(`${srv.url}/runs/r-%3Cscript%3E`);
     expect(missing.status).toBe(404);
     expect(await missing.text()).toContain('r-&#60;script&#62;');

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import WebSocket, { type ClientOptions } from 'ws';
 
 export interface Closed {
@@ -128,4 +129,16 @@ export async function collect(
   const out: (string | Buffer)[] = [];
   for (let i = 0; i < count; i += 1) out.push(await client.next(timeoutMs));
   return out;
+}
+
+/**
+ * Writes a hand-made, masked client frame (`opcode`, short `payload`) on the socket under a
+ * `ws` client, bypassing what `ws` would check on the way out (UTF-8 of text frames).
+ */
+export function writeRawFrame(ws: WebSocket, opcode: number, payload: Buffer): void {
+  const mask = Buffer.from([9, 8, 7, 6]);
+  const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] ?? 0)));
+  if (payload.length >= 126) throw new Error('writeRawFrame: short payloads only');
+  const header = Buffer.from([0x80 | opcode, 0x80 | payload.length]);
+  (ws as unknown as { _socket: Socket })._socket.write(Buffer.concat([header, mask, masked]));
 }

@@ -183,6 +183,46 @@ export function runEngineConformance(makeEngine: MakeEngine, options: Conformanc
       });
     });
 
+    describe('store: an ack means committed', () => {
+      it('an acked publication is in history at the offset its ack gave (durable engines: for another engine on the same store too)', async () => {
+        const store = `s${randomBytes(6).toString('hex')}`;
+        const h = await start(store);
+        const pubs = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            h.engine.publish({ channel: 'chat:a', data: { i }, history: KEEP }),
+          ),
+        );
+        // Nothing awaited besides the acks. A durable engine's ack means the store has it:
+        // another engine (another node, or this one after a crash) reads it from there.
+        const reader = options.durable ? (await start(store)).engine : h.engine;
+        const history = await reader.history('chat:a', {}, KEEP);
+        const acked = pubs
+          .map((p) => [p.epoch, p.offset, p.data])
+          .sort((x, y) => Number(x[1]) - Number(y[1]));
+        expect(history.publications.map((p) => [p.epoch, p.offset, p.data])).toEqual(acked);
+      });
+
+      it('a publication whose data cannot be serialised fails alone: its batch-mates are stored gap-free', async () => {
+        const h = await start();
+        let deep: unknown = [];
+        for (let i = 0; i < 200_000; i += 1) deep = [deep];
+        const results = await Promise.allSettled(
+          ['before', deep, 'after'].map((data) =>
+            h.engine.publish({ channel: 'chat:a', data, history: KEEP }),
+          ),
+        );
+        const acked = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+        for (const r of results) {
+          if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'json_too_deep' });
+        }
+        // (An engine that keeps data by reference, in memory, has nothing to serialise.)
+        expect(acked.map((p) => p.offset)).toEqual(acked.map((_, i) => i + 1));
+        expect(acked.map((p) => p.data)).toContain('after');
+        const history = await h.engine.history('chat:a', {}, KEEP);
+        expect(history.publications.map((p) => p.offset)).toEqual(acked.map((p) => p.offset));
+      });
+    });
+
     describe('store: history', () => {
       it('returns the newest publications, up to limit', async () => {
         const h = await start();

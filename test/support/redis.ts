@@ -40,18 +40,34 @@ function freePort(): Promise<number> {
 }
 
 /**
+ * How a test's Redis keeps its data across a restart: `none` (a restart is an empty Redis,
+ * like a failover to a fresh replica), `rdb` (snapshots: only what the last `SAVE` wrote comes
+ * back), or an append-only file fsynced on every write (`aof-always`) or once a second
+ * (`aof-everysec`, Redis' usual setting: a power loss may lose the last second).
+ */
+export type RedisPersistence = 'none' | 'rdb' | 'aof-always' | 'aof-everysec';
+
+function persistenceArgs(persistence: RedisPersistence): string[] {
+  if (persistence === 'none' || persistence === 'rdb') return ['--appendonly', 'no'];
+  return ['--appendonly', 'yes', '--appendfsync', persistence === 'aof-always' ? 'always' : 'everysec'];
+}
+
+/**
  * A private redis-server on a free port that a test may kill and restart (never the shared
- * one on 6379). Data is not persisted: a restart is an empty Redis, like a failover to a
- * fresh replica.
+ * one on 6379), in its own data dir. By default data is not persisted (see {@link RedisPersistence}).
  */
 export class RedisProcess {
   private child: ChildProcess | undefined;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'wirehub-redis-'));
+  /** Its data dir (dump.rdb, appendonlydir/), kept across restarts. */
+  readonly dir = mkdtempSync(join(tmpdir(), 'wirehub-redis-'));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    readonly persistence: RedisPersistence,
+  ) {}
 
-  static async start(): Promise<RedisProcess> {
-    const redis = new RedisProcess(await freePort());
+  static async start(options: { persistence?: RedisPersistence } = {}): Promise<RedisProcess> {
+    const redis = new RedisProcess(await freePort(), options.persistence ?? 'none');
     await redis.restart();
     return redis;
   }
@@ -76,10 +92,10 @@ export class RedisProcess {
         String(this.port),
         '--bind',
         '127.0.0.1',
+        // No automatic snapshots: with `rdb` the test decides when one is taken (SAVE).
         '--save',
         '',
-        '--appendonly',
-        'no',
+        ...persistenceArgs(this.persistence),
         '--dir',
         this.dir,
       ],

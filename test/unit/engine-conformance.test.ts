@@ -11,8 +11,13 @@ const sweep = (engine: Engine, now: number) => (engine as MemoryEngine).sweep(no
 runEngineConformance(() => new MemoryEngine(), { name: 'memory', durable: false, sweep });
 
 const dir = mkdtempSync(join(tmpdir(), 'wirehub-sqlite-'));
-runEngineConformance((store) => new SqliteEngine({ file: join(dir, `${store}.db`) }), {
-  name: 'sqlite',
-  durable: true,
-  sweep,
-});
+// One boot id for every engine on a file: a second engine opened on a file another one still
+// has open takes it as a crash of the process in the same boot (epochs kept), on any OS.
+runEngineConformance(
+  (store) => new SqliteEngine({ file: join(dir, `${store}.db`), bootId: () => 'test-boot' }),
+  {
+    name: 'sqlite',
+    durable: true,
+    sweep,
+  },
+);

@@ -66,6 +66,8 @@ describe('MemoryEngine sweep', () => {
   });
 
   it('drops expired presence members and their channel', async () => {
+    // A frozen clock: on a loaded machine a millisecond passes between the add and the sweep.
+    vi.useFakeTimers({ toFake: ['Date'] });
     const engine = await open();
     await engine.presenceAdd('chat:a', { client: 'c-1', connectedAt: 1 }, 1_000);
     await engine.presenceAdd('chat:b', { client: 'c-2', connectedAt: 1 });

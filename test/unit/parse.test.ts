@@ -6,6 +6,7 @@ import {
   parsePort,
   parseRedisUrl,
   parseSize,
+  parseSqliteSync,
 } from '../../src/cli/parse.js';
 
 describe('CLI value parsers', () => {
@@ -42,6 +43,13 @@ describe('CLI value parsers', () => {
     for (const bad of ['65536', '-1', 'http', '8080x']) expect(() => parsePort(bad), bad).toThrow();
     expect(parseLogLevel('DEBUG')).toBe('debug');
     expect(() => parseLogLevel('loud')).toThrow();
+  });
+
+  it('parses the SQLite sync mode', () => {
+    expect(parseSqliteSync('normal')).toBe('normal');
+    expect(parseSqliteSync(' FULL ')).toBe('full');
+    for (const bad of ['', 'off', 'extra', '1'])
+      expect(() => parseSqliteSync(bad), bad).toThrow(/normal, full/);
   });
 
   it('parses Redis URLs', () => {

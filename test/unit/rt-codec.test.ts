@@ -48,6 +48,27 @@ describe('decodeCommand', () => {
     expect(error('{')).toMatchObject({ id: undefined, code: 'invalid_json' });
   });
 
+  it('refuses frames nested too deep or with prototype keys, still answering their id', () => {
+    const deep = `{"op":"publish","id":4,"channel":"chat:a","data":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    expect(error(deep)).toMatchObject({ id: 4, code: 'json_too_deep', details: { maxDepth: 64 } });
+    const three = '{"op":"publish","id":5,"channel":"chat:a","data":[[1]]}';
+    expect(decodeCommand(three, 3).ok).toBe(true);
+    const refused = decodeCommand(three, 2);
+    expect(refused.ok || { id: refused.id, code: refused.error.code }).toEqual({
+      id: 5,
+      code: 'json_too_deep',
+    });
+    expect(error('{"op":"publish","id":6,"channel":"chat:a","data":{"__proto__":{"x":1}}}')).toMatchObject({
+      id: 6,
+      code: 'invalid_message',
+      details: { key: '__proto__' },
+    });
+    expect(error(`[${'['.repeat(100)}${']'.repeat(100)}]`)).toMatchObject({
+      id: undefined,
+      code: 'json_too_deep',
+    });
+  });
+
   it('names a bad channel bad_channel, and lists every bad field otherwise', () => {
     expect(error('{"op":"subscribe","id":1,"channel":"a b"}')).toMatchObject({ id: 1, code: 'bad_channel' });
     expect(error(`{"op":"subscribe","id":1,"channel":"chat:${'x'.repeat(300)}"}`).code).toBe('bad_channel');

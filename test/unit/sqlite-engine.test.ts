@@ -175,7 +175,11 @@ describe('SqliteEngine', () => {
     const engine = await open(file);
     engine.sweep(Date.now() + KEEP_WITHOUT_POLICY_MS + 1);
     expect(streamRows(file)).toEqual(['chat:old']);
-    expect(await engine.position('chat:old')).toEqual({ epoch: 'e-old', offset: 2 });
+    // A file from before the clean-stop record: how its last process stopped is unknown, so
+    // its streams start a new epoch (offsets and history stay).
+    const { epoch } = await engine.position('chat:old');
+    expect(epoch).not.toBe('e-old');
+    expect(await engine.position('chat:old')).toEqual({ epoch, offset: 2 });
     const kept = await engine.history('chat:old', {}, { size: 10, ttlMs: Number.MAX_SAFE_INTEGER });
     expect(kept.publications.map((p) => p.data)).toEqual(['one', 'two']);
     // Used again with a policy, it is forgotten like any other stream.

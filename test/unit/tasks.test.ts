@@ -112,6 +112,8 @@ describe('TaskRegistry', () => {
       inputs: {
         type: 'object',
         properties: { n: { type: 'integer', maximum: 3, default: 1, minimum: expect.any(Number) } },
+        // Unknown input keys are refused, and the schema says so.
+        additionalProperties: false,
       },
       outputs: {
         type: 'object',

@@ -40,7 +40,7 @@ export function explain(err: unknown): string {
   if (err.status === 401) return 'This server has auth on: paste a token (JWT or API key) above.';
   const reason = (err.details as { reason?: string } | undefined)?.reason;
   if (err.status === 403 && reason === 'loopback_only') {
-    return 'With auth off, the HTTP API answers only this machine: open the dashboard on the server host, or turn auth on.';
+    return 'With auth off, this server answers other machines only on its plain endpoints (/ws, /echo, /broadcast, /stream, /chat): open the dashboard on the server host, or turn auth on.';
   }
   return `${err.code}: ${err.message}`;
 }

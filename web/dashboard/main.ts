@@ -24,7 +24,7 @@ const tokenInput = byId<HTMLInputElement>('token');
 let token: string | undefined = sessionStorage.getItem(TOKEN_KEY) ?? undefined;
 let client: WirehubClient | undefined;
 
-function showState(state: ConnectionState | 'needs token', detail?: string): void {
+function showState(state: ConnectionState | 'needs token' | 'this machine only', detail?: string): void {
   badge.textContent = detail ? `${state}: ${detail}` : state;
   badge.className = `badge ${state.replace(' ', '-')}`;
 }
@@ -58,8 +58,17 @@ async function start(): Promise<void> {
       status.start(undefined, token);
       return;
     }
-    // Other refusals (e.g. loopback-only API with auth off) leave the WebSocket side working.
     note(authNote, explain(err));
+    // With auth off, a page opened from another machine gets only the plain endpoints: /rt
+    // and the API answer this machine only, so only the /stream chart can work.
+    if (
+      err instanceof ApiError &&
+      (err.details as { reason?: string } | undefined)?.reason === 'loopback_only'
+    ) {
+      showState('this machine only');
+      stream.start(token);
+      return;
+    }
   }
   const c = new WirehubClient({ token: () => token });
   client = c;

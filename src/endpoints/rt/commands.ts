@@ -28,6 +28,16 @@ export interface CommandOutcome {
   afterReply?: () => void;
 }
 
+/**
+ * A command that has done what must happen in command order (a publish took its offset) and
+ * whose outcome comes later (the publish's commit): the connection's next command may start
+ * meanwhile, so one connection's publishes share a group commit; replies still leave in
+ * command order.
+ */
+export interface DeferredOutcome {
+  deferred: Promise<CommandOutcome>;
+}
+
 /** What command handlers work with: one connection's session and subscriptions, and the hub. */
 export interface CommandContext {
   hub: Hub;
@@ -50,7 +60,10 @@ function requireRuns(runs: RunService | undefined): RunService {
   return runs;
 }
 
-type Handler<Op extends RtOp> = (cmd: RtCommandOf<Op>, ctx: CommandContext) => Promise<CommandOutcome>;
+type Handler<Op extends RtOp> = (
+  cmd: RtCommandOf<Op>,
+  ctx: CommandContext,
+) => Promise<CommandOutcome | DeferredOutcome>;
 
 /** One handler per op: the compiler checks that every op of the protocol has one. */
 const handlers: { [Op in RtOp]: Handler<Op> } = {
@@ -69,11 +82,16 @@ const handlers: { [Op in RtOp]: Handler<Op> } = {
     if (ns.publish !== 'anyone') {
       throw new WirehubError('forbidden', `only the server publishes to ${ns.pattern} channels`);
     }
-    const pub = await hub.publish({ channel: cmd.channel, data: cmd.data, from: originOf(session) });
-    const result: RtPublishResult = {};
-    if (pub.epoch !== undefined) result.epoch = pub.epoch;
-    if (pub.offset !== undefined) result.offset = pub.offset;
-    return { result };
+    // The hub has it now (its offset is taken, in command order); the ack waits for the commit.
+    const published = hub.publish({ channel: cmd.channel, data: cmd.data, from: originOf(session) });
+    return {
+      deferred: published.then((pub) => {
+        const result: RtPublishResult = {};
+        if (pub.epoch !== undefined) result.epoch = pub.epoch;
+        if (pub.offset !== undefined) result.offset = pub.offset;
+        return { result };
+      }),
+    };
   },
 
   async history(cmd, { hub, access }) {
@@ -150,8 +168,11 @@ const handlers: { [Op in RtOp]: Handler<Op> } = {
   },
 };
 
-/** Runs one decoded command. Throws a WirehubError for the `error` frame. */
-export function runCommand(cmd: RtCommand, ctx: CommandContext): Promise<CommandOutcome> {
+/**
+ * Runs one decoded command up to where the next one may start. Throws (or its deferred
+ * outcome rejects with) a WirehubError for the `error` frame.
+ */
+export function runCommand(cmd: RtCommand, ctx: CommandContext): Promise<CommandOutcome | DeferredOutcome> {
   const handler = handlers[cmd.op] as Handler<RtOp>;
   return handler(cmd, ctx);
 }

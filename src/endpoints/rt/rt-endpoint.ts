@@ -1,10 +1,12 @@
 import { Frame } from '../../hub/frame.js';
 import type { Session } from '../../hub/session.js';
 import {
+  commandIdOf,
   decodeCommand,
   RT_SUBPROTOCOL,
   type RtError,
   toWirehubError,
+  tryParseJson,
   WirehubError,
 } from '../../protocol/index.js';
 import type { RunService } from '../../tasks/runs/run-service.js';
@@ -13,7 +15,7 @@ import { defineEndpoint } from '../endpoint.js';
 import { RunFeeds } from '../run-feed.js';
 import { requestBaseUrl } from '../task-runner.js';
 import { ChannelAccess } from './channel-access.js';
-import { type CommandContext, runCommand } from './commands.js';
+import { type CommandContext, type CommandOutcome, runCommand } from './commands.js';
 import { rtRunUpdates } from './encoders.js';
 import { RtSubscriptions } from './subscriptions.js';
 
@@ -34,32 +36,50 @@ function sendError(session: Session, id: number | undefined, err: WirehubError):
 
 /** The `id` of a command the server dropped unread, so the client knows which one failed. */
 function commandId(data: string | Buffer): number | undefined {
-  try {
-    const id = (JSON.parse(String(data)) as { id?: unknown } | null)?.id;
-    return typeof id === 'number' && Number.isSafeInteger(id) ? id : undefined;
-  } catch {
-    return undefined;
-  }
+  const parsed = tryParseJson(String(data));
+  return commandIdOf(parsed.ok ? parsed.value : parsed.refused);
 }
 
-/** Runs one frame: exactly one `reply` or `error` per command, whatever happens. */
-async function handleFrame(text: string, ctx: CommandContext, log: Logger): Promise<void> {
+/** Sends a command's reply or error (and runs what follows its reply). */
+type Answer = () => void;
+
+/**
+ * Runs one frame up to where the connection's next frame may start, and returns how it will
+ * be answered: exactly one `reply` or `error` per command, whatever happens. Most commands
+ * answer when they are done; a publish may let the next command start once it took its
+ * offset, and is answered when it is committed (see `DeferredOutcome`).
+ */
+async function startFrame(
+  text: string,
+  ctx: CommandContext,
+  log: Logger,
+  maxDepth: number,
+): Promise<{ answer: Promise<Answer> } | undefined> {
   // Commands still queued when the connection went away have nobody to answer.
-  if (!ctx.session.isOpen) return;
-  const decoded = decodeCommand(text);
-  if (!decoded.ok) {
-    sendError(ctx.session, decoded.id, decoded.error);
-    return;
-  }
-  const { id } = decoded.command;
+  if (!ctx.session.isOpen) return undefined;
+  const decoded = decodeCommand(text, maxDepth);
+  if (!decoded.ok)
+    return { answer: Promise.resolve(() => sendError(ctx.session, decoded.id, decoded.error)) };
+  const { id, op } = decoded.command;
+  const failed =
+    (err: unknown): Answer =>
+    () => {
+      if (!(err instanceof WirehubError))
+        log.error({ err, session: ctx.session.id, op }, 'rt command failed');
+      sendError(ctx.session, id, toWirehubError(err));
+    };
+  const replied =
+    (outcome: CommandOutcome): Answer =>
+    () => {
+      ctx.session.send(Frame.json({ op: 'reply', id, result: outcome.result }));
+      outcome.afterReply?.();
+    };
   try {
-    const outcome = await runCommand(decoded.command, ctx);
-    ctx.session.send(Frame.json({ op: 'reply', id, result: outcome.result }));
-    outcome.afterReply?.();
+    const started = await runCommand(decoded.command, ctx);
+    const outcome = 'deferred' in started ? started.deferred : Promise.resolve(started);
+    return { answer: outcome.then(replied, failed) };
   } catch (err) {
-    if (!(err instanceof WirehubError))
-      log.error({ err, session: ctx.session.id, op: decoded.command.op }, 'rt command failed');
-    sendError(ctx.session, id, toWirehubError(err));
+    return { answer: Promise.resolve(failed(err)) };
   }
 }
 
@@ -71,7 +91,9 @@ export interface RtEndpointOptions {
 /**
  * `/rt`: the multiplexed JSON protocol (subprotocol `wirehub.v1`). Many channels over one
  * socket, every command answered, history recovery with offsets and epochs, presence. A
- * connection's commands run one after another, in the order they arrived.
+ * connection's commands start one after another, in the order they arrived, and are answered
+ * in that order (a publish lets the next command start once its offset is taken, so one
+ * connection's burst of publishes shares a group commit).
  *
  * @example
  * ```ts
@@ -100,7 +122,7 @@ export function rtEndpoint(options: RtEndpointOptions = {}) {
       }
       return requestBaseUrl(info);
     },
-    open(session, { hub, log, auth }, baseUrl) {
+    open(session, { hub, log, auth, maxJsonDepth }, baseUrl) {
       const access = new ChannelAccess(session, options.runs);
       const ctx: CommandContext = {
         hub,
@@ -112,12 +134,23 @@ export function rtEndpoint(options: RtEndpointOptions = {}) {
         runFeeds: new RunFeeds(hub, session, rtRunUpdates),
         baseUrl,
       };
+      // Commands start one after another, in the order they arrived; replies leave in that
+      // order too, even when a later command finishes before an earlier publish is committed.
       let queue: Promise<void> = Promise.resolve();
+      let replies: Promise<void> = Promise.resolve();
+      const failed = (err: unknown) => log.error({ err, session: session.id }, 'rt frame failed');
       return {
         message(data) {
           queue = queue
-            .then(() => handleFrame(String(data), ctx, log))
-            .catch((err: unknown) => log.error({ err, session: session.id }, 'rt frame failed'));
+            .then(() => startFrame(String(data), ctx, log, maxJsonDepth))
+            .then((started) => {
+              if (!started) return;
+              replies = replies
+                .then(() => started.answer)
+                .then((answer) => answer())
+                .catch(failed);
+            })
+            .catch(failed);
         },
         close() {
           ctx.subscriptions.clear();

@@ -116,7 +116,11 @@ export class RtSubscriptions {
       const result = await this.catchUp(channel, ns, since, sub);
       this.throwIfClosed(channel, sub);
       const afterReply = () => {
-        for (const pub of sub.goLive()) this.session.send(rtMessageEncoder.encode(pub), ns.overflow);
+        for (const pub of sub.goLive()) {
+          // Skipped like in the hub's fan-out when it cannot be encoded (logged there).
+          const frame = this.hub.encode(rtMessageEncoder, pub);
+          if (frame) this.session.send(frame, ns.overflow);
+        }
       };
       return { result, afterReply };
     } catch (err) {

@@ -85,14 +85,29 @@ export class MemoryEngine implements Engine {
     return { streams: this.streams.size, presenceChannels: this.presence.channelCount };
   }
 
+  /**
+   * Acks once the publication is in memory: nothing of it survives the process (history,
+   * offsets and epochs start over after a restart, with a new epoch).
+   */
   async publish(input: PublishInput): Promise<Publication> {
-    const pub = newPublication(this.ids.mint(), input);
+    const pub = this.mint(input);
     if (input.history) this.stream(input.channel).append(pub, input.history);
     if (this.subscribed.has(input.channel)) {
       const handler = this.handler;
       if (handler) queueMicrotask(() => handler(pub));
     }
     return pub;
+  }
+
+  /** A new publication of `input`, with this node's next id. */
+  protected mint(input: PublishInput): Publication {
+    return newPublication(this.ids.mint(), input);
+  }
+
+  /** Hands a publication to the node's handler now, when its channel is subscribed here. */
+  protected deliverNow(pub: Publication): void {
+    if (!this.subscribed.has(pub.channel)) return;
+    this.handler?.(pub);
   }
 
   async subscribe(channel: string): Promise<void> {

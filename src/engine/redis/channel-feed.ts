@@ -2,7 +2,13 @@ import type { Publication, StreamPosition } from '../types.js';
 
 /** What a catch-up read found in a channel's stream (epoch `''`: the channel has no stream). */
 export interface CatchUp extends StreamPosition {
-  /** Publications after the feed's offset (from the start of the stream on a new epoch). */
+  /**
+   * The offset the epoch started after: 0 for a new stream; the restored offset for a stream
+   * that started a new epoch after Redis restarted or failed over (its older entries belong
+   * to the previous epoch and were delivered, or lost, then).
+   */
+  base: number;
+  /** Publications after the feed's offset (after the epoch's base on a new epoch). */
   publications: Publication[];
 }
 
@@ -94,6 +100,13 @@ export class ChannelFeed {
   private advance(pub: Publication): void {
     const offset = pub.offset ?? 0;
     if (pub.epoch !== this.epoch) {
+      if (offset > 1 && this.wanted) {
+        // A new epoch that does not start at 1 here: where it started (its base) is for the
+        // stream to say. The catch-up reports the loss and delivers what follows the base.
+        this.pending = [pub];
+        void this.catchUp();
+        return;
+      }
       // A new epoch: the old stream is gone (Redis lost it, or it expired).
       if (this.epoch !== undefined && this.wanted) this.host.gap(this.channel, false);
       this.epoch = pub.epoch;
@@ -134,9 +147,10 @@ export class ChannelFeed {
       this.epoch = undefined;
       this.offset = 0;
     } else if (found.epoch !== this.epoch) {
+      // A new epoch (Redis lost the stream, or restarted from an older copy of it).
       lost = this.epoch !== undefined;
       this.epoch = found.epoch;
-      this.offset = 0;
+      this.offset = found.base;
     }
     const missing = found.offset - this.offset;
     let publications = found.publications;

@@ -1,3 +1,4 @@
+import { storedJson } from '../publication.js';
 import type { Origin, PresenceMember, Publication } from '../types.js';
 
 /**
@@ -21,11 +22,15 @@ interface Wire {
   o?: number;
 }
 
-/** The payload of a publication: always a JSON object that starts with `{"i":`. */
+/**
+ * The payload of a publication: always a JSON object that starts with `{"i":`. Data that
+ * cannot be serialised throws `json_too_deep` or `invalid_message` (see `storedJson`): it fails that publication
+ * alone, before anything is sent to Redis.
+ */
 export function encodePayload(pub: Publication): string {
-  const wire: Wire = { i: pub.id, t: pub.at, d: pub.data };
-  if (pub.from) wire.f = pub.from;
-  return JSON.stringify(wire);
+  const data = pub.data === undefined ? '' : `,"d":${storedJson(pub.data)}`;
+  const from = pub.from ? `,"f":${JSON.stringify(pub.from)}` : '';
+  return `{"i":${JSON.stringify(pub.id)},"t":${pub.at}${data}${from}}`;
 }
 
 function fromWire(channel: string, wire: Wire): Publication {

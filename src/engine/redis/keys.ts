@@ -6,11 +6,15 @@
  *
  * | key                              | type   | holds                                                  |
  * | -------------------------------- | ------ | ------------------------------------------------------ |
- * | `<p>{<channel>}:pos`             | hash   | `epoch`, `offset`: the stream's position               |
+ * | `<p>{<channel>}:pos`             | hash   | `epoch`, `offset`, `base`, `run`: the position (below) |
  * | `<p>{<channel>}:log`             | stream | the kept publications; entry id `<offset>-0`           |
  * | `<p>{<channel>}:pub`             | pubsub | live publications of the channel (not a key)           |
  * | `<p>{<channel>}:who`             | zset   | presence: client id → expiry (ms since the Unix epoch) |
  * | `<p>{<channel>}:members`         | hash   | presence: client id → the member as JSON               |
+ *
+ * The position's `base` is the offset its epoch started after, `run` the `run_id` of the Redis
+ * process that wrote it (a stream restored by another process starts a new epoch: see
+ * scripts.ts).
  *
  * Reserved for run records (slice 2 of #5): `<p>run:{<id>}` (hash, one run) and `<p>runs`
  * (index); BullMQ queues use the prefix `<p>bull`. A run's updates are channel `run:<id>`,
@@ -19,7 +23,7 @@
 export class RedisKeys {
   constructor(readonly prefix: string) {}
 
-  /** The channel's position hash (`epoch`, `offset`). */
+  /** The channel's position hash (`epoch`, `offset`, `base`, `run`). */
   position(channel: string): string {
     return `${this.prefix}{${channel}}:pos`;
   }

@@ -62,9 +62,13 @@ type Reply = string | number | null | Reply[];
 /** The scripts, as ioredis commands (EVALSHA, falling back to EVAL after a Redis restart). */
 interface Scripted {
   whPublish(pos: string, log: string, ...args: (string | number)[]): Promise<[string, number]>;
-  whPosition(pos: string, log: string, newEpoch: string): Promise<[string, number]>;
+  whPosition(pos: string, log: string, newEpoch: string, run: string): Promise<[string, number]>;
   whHistory(pos: string, log: string, ...args: (string | number)[]): Promise<[string, number, StreamEntry[]]>;
-  whCatchUp(pos: string, log: string, ...args: (string | number)[]): Promise<[string, number, StreamEntry[]]>;
+  whCatchUp(
+    pos: string,
+    log: string,
+    ...args: (string | number)[]
+  ): Promise<[string, number, number, StreamEntry[]]>;
   whPresenceAdd(who: string, members: string, ...args: string[]): Promise<Reply>;
   whPresenceRefresh(who: string, members: string, ...args: string[]): Promise<Reply>;
   whPresenceRemove(who: string, members: string, client: string): Promise<Reply>;
@@ -174,8 +178,16 @@ export class RedisEngine implements Engine {
     this.up = true;
   }
 
+  /**
+   * On a channel with history, acks once the publish script ran on the Redis primary: the
+   * publication is in Redis's memory, and survives what Redis's own persistence makes it
+   * survive (nothing without RDB/AOF; with AOF `everysec` a crash of the Redis process, not
+   * the last second before a power loss). After a restart or failover of Redis, streams start
+   * a new epoch (see scripts.ts), so an offset lost that way is never handed out again.
+   */
   async publish(input: PublishInput): Promise<Publication> {
     const pub = newPublication(this.ids.mint(), input);
+    // Serialised before anything is sent: data that cannot be stored fails alone.
     const payload = encodePayload(pub);
     const pubsub = this.keys.pubsub(input.channel);
     if (!input.history) {
@@ -188,7 +200,7 @@ export class RedisEngine implements Engine {
       return pub;
     }
     const { size, ttlMs } = input.history;
-    const [epoch, offset] = await this.call(() =>
+    const [epoch, offset] = await this.call(async () =>
       this.scripts.whPublish(
         this.keys.position(input.channel),
         this.keys.log(input.channel),
@@ -198,6 +210,7 @@ export class RedisEngine implements Engine {
         positionKeepMs(ttlMs),
         payload,
         pubsub,
+        await this.link.runId(),
       ),
     );
     pub.epoch = epoch;
@@ -227,7 +240,7 @@ export class RedisEngine implements Engine {
     const now = Date.now();
     const since = query.since;
     const count = Math.min(query.limit ?? policy.size, policy.size);
-    const [epoch, rawOffset, entries] = await this.call(() =>
+    const [epoch, rawOffset, entries] = await this.call(async () =>
       this.scripts.whHistory(
         this.keys.position(channel),
         this.keys.log(channel),
@@ -237,6 +250,7 @@ export class RedisEngine implements Engine {
         since?.epoch ?? '',
         since?.offset ?? 0,
         count,
+        await this.link.runId(),
       ),
     );
     const offset = Number(rawOffset);
@@ -264,8 +278,13 @@ export class RedisEngine implements Engine {
   }
 
   async position(channel: string): Promise<StreamPosition> {
-    const [epoch, offset] = await this.call(() =>
-      this.scripts.whPosition(this.keys.position(channel), this.keys.log(channel), this.epochs.mint()),
+    const [epoch, offset] = await this.call(async () =>
+      this.scripts.whPosition(
+        this.keys.position(channel),
+        this.keys.log(channel),
+        this.epochs.mint(),
+        await this.link.runId(),
+      ),
     );
     return { epoch, offset: Number(offset) };
   }
@@ -389,8 +408,10 @@ export class RedisEngine implements Engine {
   /** SUBSCRIBE, after reading where the channel stands when the feed is new. */
   private async subscribeFeed(feed: ChannelFeed): Promise<void> {
     if (!feed.baselined) {
-      const [epoch, offset] = await this.link.cmd.hmget(this.keys.position(feed.channel), 'epoch', 'offset');
-      feed.baseline(epoch ? { epoch, offset: Number(offset ?? 0) } : undefined);
+      // Where the channel stands (a stream restored by another Redis process starts a new
+      // epoch first, so the feed does not begin in an epoch that is about to end).
+      const { epoch, offset } = await this.readAfter(feed.channel, undefined, 0, 0);
+      feed.baseline(epoch ? { epoch, offset } : undefined);
       await this.link.sub.subscribe(feed.pubsubChannel);
       feed.subscribed = true;
       return;
@@ -449,16 +470,19 @@ export class RedisEngine implements Engine {
     offset: number,
     count: number,
   ): Promise<CatchUp> {
-    const [found, last, entries] = await this.scripts.whCatchUp(
+    const [found, last, base, entries] = await this.scripts.whCatchUp(
       this.keys.position(channel),
       this.keys.log(channel),
       epoch ?? '',
       offset,
       count,
+      await this.link.runId(),
+      this.epochs.mint(),
     );
     return {
       epoch: found,
       offset: Number(last),
+      base: Number(base),
       publications: found === '' ? [] : decodeEntries(channel, found, entries),
     };
   }

@@ -37,10 +37,20 @@ export class RedisLink {
   readonly sub: Redis;
   private events: RedisLinkEvents | undefined;
   private down = false;
+  /**
+   * Connections this link dropped whose socket has not closed yet. A hung peer does not
+   * answer the close either, so ioredis keeps the socket (status `ready`) until its
+   * disconnect timeout destroys it; dropping it again meanwhile would add a listener and a
+   * timer each time. One drop per socket: cleared when that socket closes.
+   */
+  private readonly dropping = new Set<Redis>();
   private closing = false;
   private checkTimer: NodeJS.Timeout | undefined;
   private lastError: Error | undefined;
   private readonly log: Logger;
+  /** The `run_id` of the Redis process behind the current command connection (see `runId`). */
+  private run: Promise<string> | undefined;
+  private warnedNoRunId = false;
 
   constructor(private readonly options: RedisLinkOptions) {
     this.log = options.log ?? silentLogger;
@@ -62,11 +72,49 @@ export class RedisLink {
       enableAutoPipelining: true,
     });
     this.sub = new Redis(options.url, { ...base, connectionName: `${options.name}:sub` });
+    // A new connection may reach another Redis process (a restart, a failover): ask again.
+    this.cmd.on('close', () => {
+      this.run = undefined;
+    });
   }
 
-  /** True while both connections are ready. */
+  /**
+   * The `run_id` of the Redis process the command connection is on, read with `INFO server`
+   * once per connection (before the first command that needs it is sent on it). It changes
+   * when Redis restarts (even from RDB/AOF) or fails over to a replica: the engine's scripts
+   * compare it with the one stored with each stream, and start a new epoch for a stream a
+   * previous process wrote (see scripts.ts). `''` when INFO is refused (an ACL): detection is
+   * then off, which is logged once.
+   */
+  runId(): Promise<string> {
+    if (this.run) return this.run;
+    const run = this.cmd.info('server').then(
+      (info) => /^run_id:([0-9a-f]+)/m.exec(info)?.[1] ?? this.noRunId('INFO server has no run_id'),
+      (err: unknown) => {
+        if (this.run === run) this.run = undefined;
+        const message = err instanceof Error ? err.message : String(err);
+        if (message.includes('NOPERM')) return this.noRunId(message);
+        throw err;
+      },
+    );
+    this.run = run;
+    return run;
+  }
+
+  private noRunId(reason: string): string {
+    if (!this.warnedNoRunId) {
+      this.warnedNoRunId = true;
+      this.log.warn(
+        { reason },
+        'cannot read the run_id of Redis: a Redis restored from RDB/AOF or failed over may hand out offsets again (allow INFO for this user)',
+      );
+    }
+    return '';
+  }
+
+  /** True while both connections are ready (and neither is being dropped). */
   get connected(): boolean {
-    return this.cmd.status === 'ready' && this.sub.status === 'ready';
+    return this.cmd.status === 'ready' && this.sub.status === 'ready' && this.dropping.size === 0;
   }
 
   /** Connects both; rejects with the reason (e.g. ECONNREFUSED) when Redis cannot be reached. */
@@ -87,7 +135,10 @@ export class RedisLink {
       throw new Error(`cannot connect to Redis at ${redact(this.options.url)}: ${reason}`);
     }
     for (const conn of [this.cmd, this.sub]) {
-      conn.on('close', () => this.onClose());
+      conn.on('close', () => {
+        this.dropping.delete(conn);
+        this.onClose();
+      });
       conn.on('ready', () => this.onReady());
     }
     this.sub.on('message', (channel: string, text: string) => this.events?.message(channel, text));
@@ -97,8 +148,8 @@ export class RedisLink {
 
   /** Drops and re-opens both connections (as a broken link would). */
   reconnect(): void {
-    this.cmd.disconnect(true);
-    this.sub.disconnect(true);
+    this.drop(this.cmd);
+    this.drop(this.sub);
   }
 
   async close(): Promise<void> {
@@ -111,7 +162,24 @@ export class RedisLink {
     if (this.closing) return;
     // One connection dropped: drop the other too, so the recovery starts from a clean slate
     // (no subscription left over on a subscriber connection that stayed up).
-    for (const conn of [this.cmd, this.sub]) if (conn.status === 'ready') conn.disconnect(true);
+    for (const conn of [this.cmd, this.sub]) if (conn.status === 'ready') this.drop(conn);
+    this.markDown();
+  }
+
+  /**
+   * Closes a connection's socket so that ioredis opens a new one, once per socket (see
+   * `dropping`), and reports the link down at once: a socket to a hung Redis may take the
+   * disconnect timeout to close, and commands must not wait for it.
+   */
+  private drop(conn: Redis): void {
+    if (this.dropping.has(conn)) return;
+    if (conn.status !== 'ready' && conn.status !== 'connect' && conn.status !== 'connecting') return;
+    this.dropping.add(conn);
+    conn.disconnect(true);
+    if (!this.closing) this.markDown();
+  }
+
+  private markDown(): void {
     if (this.down) return;
     this.down = true;
     this.log.warn({ reason: this.lastError?.message }, 'redis link down');
@@ -132,10 +200,11 @@ export class RedisLink {
   private check(): void {
     if (!this.connected) return;
     for (const conn of [this.cmd, this.sub]) {
+      if (this.dropping.has(conn)) continue;
       conn.ping().catch((err: unknown) => {
-        if (this.closing || conn.status !== 'ready') return;
+        if (this.closing || conn.status !== 'ready' || this.dropping.has(conn)) return;
         this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis ping failed');
-        conn.disconnect(true);
+        this.drop(conn);
       });
     }
   }

@@ -65,5 +65,20 @@ export async function installApiDocs(app: FastifyInstance): Promise<void> {
     // Shared schemas keep their own names under components/schemas.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, theme: { title: 'wirehub API' } });
+  await app.register(swaggerUi, {
+    routePrefix: DOCS_PREFIX,
+    theme: { title: 'wirehub API' },
+    // Without the top bar: its logo is an SVG with an inline <style>, which the pages' CSP
+    // (style-src 'self') refuses, and its box would load other documents.
+    uiConfig: { layout: 'BaseLayout' },
+    uiHooks: {
+      // @fastify/swagger-ui (6.1.3) sends `${DOCS_PREFIX}/static/index.html` to the page by
+      // rewriting the URL's end; with a query string nothing is rewritten and it redirects to
+      // itself forever. Answer that route here, for any query, before its handler runs.
+      onRequest: async (req, reply) => {
+        if (req.routeOptions.url === `${DOCS_PREFIX}/static/index.html`)
+          return reply.redirect(`${DOCS_PREFIX}/`);
+      },
+    },
+  });
 }

@@ -17,7 +17,7 @@ import {
 } from '../openapi/route-docs.js';
 import { principalOf } from '../security/http-guard.js';
 
-/** The run page: static HTML whose inline script follows the run over `/task-runner`. */
+/** The run page: static HTML whose script (`/assets/run.js`) follows the run over `/task-runner`. */
 const RUN_PAGE_FILE = new URL('../../../web/run.html', import.meta.url);
 
 const MAX_LIST = 500;

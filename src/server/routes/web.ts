@@ -27,6 +27,8 @@ const ASSETS: Record<string, { dir: URL; type: string }> = {
   'dashboard.js': { dir: BUILT_DIR, type: JS },
   'dashboard.js.map': { dir: BUILT_DIR, type: JSON_TYPE },
   'dashboard.css': { dir: WEB_DIR, type: 'text/css; charset=utf-8' },
+  'run.js': { dir: WEB_DIR, type: JS },
+  'run.css': { dir: WEB_DIR, type: 'text/css; charset=utf-8' },
 };
 
 /** The OpenAPI description of the web routes. */

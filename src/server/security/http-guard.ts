@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../hub/principal.js';
 import { WirehubError } from '../../protocol/index.js';
 import type { Authenticator } from './authenticator.js';
+import { assertMayPassWithoutAuth } from './unauthenticated-access.js';
 import { bearerToken } from './upgrade-security.js';
 
 const principals = new WeakMap<FastifyRequest, Principal>();
@@ -34,12 +35,15 @@ export function principalOf(req: FastifyRequest): Principal {
 /**
  * Makes a Fastify hook that authenticates the request (`Authorization: Bearer <jwt|api-key>`;
  * anonymous when auth is off), remembers its principal for `principalOf`, then runs `check`.
- * Missing or bad credentials answer 401 with a `WWW-Authenticate` challenge.
+ * Missing or bad credentials answer 401 with a `WWW-Authenticate` challenge. With auth off a
+ * guarded route answers clients on this machine only (see `assertMayPassWithoutAuth`).
  */
 export function makeGuard(auth: Authenticator, check?: GuardCheck) {
   return async function guard(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     let principal = principals.get(req);
     if (!principal) {
+      // `req.ip` honours --trust-proxy: a remote client behind a local proxy is still remote.
+      assertMayPassWithoutAuth(auth.enabled, req.ip, 'guarded-route');
       try {
         principal = await auth.authenticate(bearerToken(req.headers.authorization));
       } catch (err) {
@@ -53,35 +57,19 @@ export function makeGuard(auth: Authenticator, check?: GuardCheck) {
   };
 }
 
-/** Loopback addresses: 127.0.0.0/8, ::1 and their IPv4-mapped IPv6 forms. */
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return v4.startsWith('127.') || address === '::1';
-}
-
 /**
  * Guards the HTTP API: every `/api/*` route needs credentials when auth is on (routes then
  * check permissions with `principalOf(req).permissions.assert(…)`); with auth off it answers
- * clients on this machine only, so a server bound to a public address without auth does not
- * hand its publish and run APIs to the network. `/metrics` needs an API key or a JWT granting
- * `metrics` when auth is on, unless `publicMetrics`. `/healthz` and `/readyz` stay open.
+ * clients on this machine only, as every guarded route does. `/metrics` is guarded too (it
+ * needs an API key or a JWT granting `metrics`), unless `publicMetrics`. `/healthz` and
+ * `/readyz` stay open.
  */
 export function installHttpGuard(
   app: FastifyInstance,
   auth: Authenticator,
   o: { publicMetrics: boolean },
 ): void {
-  const api = makeGuard(auth, (_principal, req) => {
-    // `req.ip` honours --trust-proxy: a remote client behind a local proxy is still remote.
-    if (!auth.enabled && !isLoopback(req.ip)) {
-      throw new WirehubError(
-        'forbidden',
-        'with auth off the HTTP API only answers clients on this machine (loopback); turn auth on to open it',
-        { reason: 'loopback_only' },
-      );
-    }
-  });
+  const api = makeGuard(auth);
   const metrics = makeGuard(auth, (p) => p.permissions.assert('metrics'));
   app.addHook('onRequest', async (req, reply) => {
     // Judge by the route that matched, not the raw URL: `/%61pi/x` routes to `/api/x`.

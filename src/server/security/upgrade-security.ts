@@ -6,6 +6,7 @@ import type { Logger } from '../../util/logger.js';
 import type { Authenticator } from './authenticator.js';
 import type { ResolvedLimits } from './limits.js';
 import type { OriginPolicy } from './origin-policy.js';
+import { assertMayPassWithoutAuth } from './unauthenticated-access.js';
 
 /** The query parameter a browser may carry its token in (RFC 6750 §2.3 names it so). */
 export const TOKEN_QUERY_PARAM = 'access_token';
@@ -35,7 +36,8 @@ export function bearerToken(header: string | string[] | undefined): string | und
 /**
  * Security at the upgrade gate, cheapest check first so a flood costs little: node capacity
  * (503), connection rate and open connections per client IP (429), Origin (403), credentials
- * (401), and the principal's right to open this endpoint (403). Every refusal happens before
+ * (401), with auth off the loopback-only rule for non-public endpoints (403, see
+ * `assertMayPassWithoutAuth`), and the principal's right to open this endpoint (403). Every refusal happens before
  * any socket is opened. The rate and count state lives in a `LimitStore`.
  */
 export class UpgradeSecurity {
@@ -96,6 +98,7 @@ export class UpgradeSecurity {
     try {
       this.o.origins.check(firstHeader(info.headers.origin), host);
       const principal = await this.o.auth.authenticate(credentialOf(info));
+      assertMayPassWithoutAuth(this.o.auth.enabled, ip, { endpoint });
       principal.permissions.assert('endpoint', endpoint.name);
       return { principal, release };
     } catch (err) {

@@ -2,7 +2,7 @@ import { Frame } from '../../hub/frame.js';
 import type { Encoder, Hub } from '../../hub/hub.js';
 import { anonymousPrincipal, type Principal } from '../../hub/principal.js';
 import type { Session } from '../../hub/session.js';
-import { WirehubError } from '../../protocol/index.js';
+import { assertJsonValue, defaults, WirehubError } from '../../protocol/index.js';
 import { randomId } from '../../util/ids.js';
 import { type Logger, silentLogger } from '../../util/logger.js';
 import { LATEST, taskKey } from '../define-task.js';
@@ -50,6 +50,12 @@ export interface RunServiceOptions {
    * when absent or 0.
    */
   quota?: { maxPerUser: number };
+  /**
+   * Most levels of nesting in a run's inputs (the server's `maxJsonDepth`). Inputs from the
+   * network were checked when their JSON was parsed; this also bounds inputs that code hands
+   * to `run`/`prepare`, before they are stored or cloned to a worker. Default 64.
+   */
+  maxJsonDepth?: number;
 }
 
 /** A checked request: the task exists and the inputs passed its schema. Nothing is stored yet. */
@@ -136,6 +142,7 @@ export class RunService {
   private readonly publicUrl: string | undefined;
   private readonly recoverAtStart: boolean;
   private readonly quota: RunServiceOptions['quota'];
+  private readonly maxJsonDepth: number;
   /** Per run, the tail of its applies: a run's updates are stored and published in order. */
   private readonly chains = new Map<string, Promise<unknown>>();
   private closed = false;
@@ -150,6 +157,7 @@ export class RunService {
     this.publicUrl = options.publicUrl?.replace(/\/+$/, '');
     this.recoverAtStart = options.recover ?? true;
     this.quota = options.quota;
+    this.maxJsonDepth = options.maxJsonDepth ?? defaults.maxJsonDepth;
   }
 
   /** Starts the executor and deals with the runs a previous process left unfinished. */
@@ -165,8 +173,9 @@ export class RunService {
   }
 
   /**
-   * Checks a request: throws `unknown_task` or `invalid_inputs` (with the schema issues in
-   * `details`). Mints the run id, so a caller can subscribe to `run:<id>` before submitting.
+   * Checks a request: throws `unknown_task`, `json_too_deep` (inputs nested deeper than
+   * `maxJsonDepth`) or `invalid_inputs` (with the schema issues in `details`; an unknown key
+   * is one, naming it). Mints the run id, so a caller can subscribe to `run:<id>` before submitting.
    * `requester` is who asks (recorded as the run's `user`, and counted by the per-user limit).
    */
   async prepare(ref: TaskRef, inputs: unknown, requester: RunRequester = {}): Promise<PreparedRun> {
@@ -183,12 +192,21 @@ export class RunService {
         },
       );
     }
+    try {
+      assertJsonValue(inputs ?? {}, 'inputs', this.maxJsonDepth);
+    } catch (err) {
+      if (err instanceof WirehubError && err.code === 'invalid_message') {
+        throw new WirehubError('invalid_inputs', err.message, { task: task.key });
+      }
+      throw err;
+    }
     const parsed = task.definition.inputs.safeParse(inputs ?? {});
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => ({
         path: i.path.map(String),
         code: i.code,
         message: i.message,
+        ...(i.code === 'unrecognized_keys' ? { keys: i.keys } : {}),
       }));
       const first = issues[0];
       const where = first && first.path.length > 0 ? ` at ${first.path.join('.')}` : '';

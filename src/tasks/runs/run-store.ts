@@ -1,3 +1,4 @@
+import type { StoreHealth } from '../../engine/store-health.js';
 import type { PatternPieces } from '../../hub/permissions.js';
 import { WirehubError } from '../../protocol/index.js';
 import { canTransition, isTerminal } from './state-machine.js';
@@ -99,6 +100,8 @@ export type ApplyResult =
  */
 export interface RunStore {
   readonly kind: string;
+  /** A store with a file of its own reports its health here (readiness, `/metrics`). */
+  readonly health?: StoreHealth | undefined;
   /** Connects or opens (creating what is missing). Idempotent. */
   open(): Promise<void>;
   /**

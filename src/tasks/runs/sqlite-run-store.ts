@@ -1,7 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { SqliteFile, type SqliteSync } from '../../engine/sqlite/sqlite-file.js';
+import type { StoreHealth } from '../../engine/store-health.js';
 import type { PatternPieces } from '../../hub/permissions.js';
+import type { Logger } from '../../util/logger.js';
 import { startPruning } from './prune-timer.js';
 import {
   type ActiveRun,
@@ -89,6 +90,11 @@ export interface SqliteRunStoreOptions {
   pruneEveryMs?: number;
   /** Most runs one prune statement deletes (their updates go with them). Default 1000. */
   pruneBatch?: number;
+  /** What a stored update survives (see `SqliteSync`). Default `normal`: a crash of the process. */
+  sync?: SqliteSync;
+  /** While the file fails, how often a probe write checks whether it works again. Default 1 s. */
+  probeEveryMs?: number;
+  log?: Logger;
 }
 
 /** The statuses of a run in progress, as SQL. */
@@ -181,8 +187,11 @@ function globOf(pieces: PatternPieces): string {
 /**
  * Runs and their updates in SQLite (`<dataDir>/runs.db`): the store of a single node. Every
  * change is checked and written in one transaction with the run's new state, in WAL mode,
- * so a crash (even `kill -9`) loses nothing already reported to a client: updates are
- * stored before they are published.
+ * so a crash of the process (even `kill -9`) loses nothing already reported to a client:
+ * updates are stored before they are published (with `sync: 'full'` a power loss neither).
+ * The file is checked when it opens (a damaged one stops the start, naming it); a read or
+ * write that fails at run time answers `store_unavailable` and makes the store not ready
+ * (`health`) until a write succeeds.
  *
  * Ended runs are deleted `retentionMs` after they end: on open, then periodically (hourly,
  * or every `retentionMs` when shorter), in batches of `pruneBatch` runs.
@@ -196,7 +205,7 @@ function globOf(pieces: PatternPieces): string {
  */
 export class SqliteRunStore implements RunStore {
   readonly kind = 'sqlite';
-  private db: Database.Database | undefined;
+  private sqlite: SqliteFile | undefined;
   private stmts: ReturnType<SqliteRunStore['prepare']> | undefined;
   /** `list` statements by SQL text: bounded, as the text depends only on the query's shape. */
   private readonly listStatements = new Map<string, Database.Statement<unknown[], RunRow>>();
@@ -209,24 +218,37 @@ export class SqliteRunStore implements RunStore {
   /** Nothing is opened until `open()`, so creating a server touches no file. */
   constructor(
     readonly file: string,
-    options: SqliteRunStoreOptions = {},
+    private readonly options: SqliteRunStoreOptions = {},
   ) {
     this.retentionMs = options.retentionMs ?? DEFAULT_RUN_RETENTION_MS;
     this.pruneBatch = options.pruneBatch ?? 1000;
     this.pruneEveryMs = pruneIntervalMs(this.retentionMs, options.pruneEveryMs);
   }
 
+  /** The health of runs.db (readiness, `/metrics`) while it is open. */
+  get health(): StoreHealth | undefined {
+    return this.sqlite?.health;
+  }
+
+  /**
+   * Opens the file: a damaged one (see `SqliteFile`) stops here with an error that names it.
+   */
   async open(): Promise<void> {
     this.openSync();
   }
 
   private openSync(): void {
-    if (this.db) return;
-    if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
-    const db = new Database(this.file);
+    if (this.sqlite) return;
+    const sqlite = new SqliteFile({
+      file: this.file,
+      store: 'runs',
+      contents: 'run records',
+      sync: this.options.sync,
+      probeEveryMs: this.options.probeEveryMs,
+      log: this.options.log,
+    });
+    const db = sqlite.db;
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
@@ -240,10 +262,9 @@ export class SqliteRunStore implements RunStore {
       db.exec(INDEXES_V2);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       this.stmts = this.prepare(db);
-      this.db = db;
+      this.sqlite = sqlite;
     } catch (err) {
-      db.close();
-      throw err;
+      throw sqlite.setupFailed(err);
     }
     this.stopPruning = startPruning(() => this.prune(), this.pruneEveryMs);
   }
@@ -330,55 +351,67 @@ export class SqliteRunStore implements RunStore {
     return this.stmts;
   }
 
+  private get f(): SqliteFile {
+    if (!this.sqlite) throw new Error('the run store is not open');
+    return this.sqlite;
+  }
+
   async createRun(run: NewRun, message: string, now = Date.now()): Promise<RunUpdate> {
     const at = new Date(now).toISOString();
     // IMMEDIATE: the quota count and the insert hold the write lock even across processes.
-    this.s.create.immediate(
-      {
-        id: run.run_id,
-        project: run.project,
-        domain: run.domain,
-        name: run.task,
-        version: run.version,
-        inputs: JSON.stringify(run.inputs),
-        message,
-        attempt: run.attempt,
-        max_attempts: run.max_attempts,
-        now,
-        owner: run.user ?? null,
-        quota_key: run.quota?.key ?? null,
-        external: run.external === undefined ? null : JSON.stringify(run.external),
-      },
-      {
-        run_id: run.run_id,
-        seq: 1,
-        at: now,
-        status: 'QUEUED',
-        message,
-        progress: null,
-        outputs: null,
-        error: null,
-      },
-      run.quota,
+    const create = this.s.create;
+    this.f.write(() =>
+      create.immediate(
+        {
+          id: run.run_id,
+          project: run.project,
+          domain: run.domain,
+          name: run.task,
+          version: run.version,
+          inputs: JSON.stringify(run.inputs),
+          message,
+          attempt: run.attempt,
+          max_attempts: run.max_attempts,
+          now,
+          owner: run.user ?? null,
+          quota_key: run.quota?.key ?? null,
+          external: run.external === undefined ? null : JSON.stringify(run.external),
+        },
+        {
+          run_id: run.run_id,
+          seq: 1,
+          at: now,
+          status: 'QUEUED',
+          message,
+          progress: null,
+          outputs: null,
+          error: null,
+        },
+        run.quota,
+      ),
     );
     return { run_id: run.run_id, seq: 1, status: 'QUEUED', message, at };
   }
 
   async deleteRun(runId: string): Promise<void> {
-    this.s.deleteRun.run(runId);
+    const { deleteRun } = this.s;
+    this.f.write(() => deleteRun.run(runId));
   }
 
   async apply(runId: string, change: RunChange, now = Date.now()): Promise<ApplyResult> {
-    return this.s.apply(runId, change, now);
+    const { apply } = this.s;
+    return this.f.write(() => apply(runId, change, now));
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    const row = this.s.getRun.get(runId);
+    const { getRun } = this.s;
+    const row = this.f.use(() => getRun.get(runId));
     return row ? toRecord(row) : undefined;
   }
 
   async updates(runId: string, afterSeq = 0, limit = MAX_UPDATES): Promise<RunUpdate[]> {
-    return this.s.updates.all(runId, afterSeq, limit).map(toUpdate);
+    const { updates } = this.s;
+    return this.f.use(() => updates.all(runId, afterSeq, limit)).map(toUpdate);
   }
 
   async list(query: RunListQuery): Promise<RunRecord[]> {
@@ -401,17 +434,17 @@ export class SqliteRunStore implements RunStore {
     }
     const sql = `SELECT * FROM runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`;
     params.push(query.limit);
-    return this.listStatement(sql)
-      .all(...params)
-      .map(toRecord);
+    return this.f.use(() => this.listStatement(sql).all(...params)).map(toRecord);
   }
 
   async listActive(): Promise<ActiveRun[]> {
-    return this.s.active.all().map(toRecord);
+    const { active } = this.s;
+    return this.f.use(() => active.all()).map(toRecord);
   }
 
   async countActive(quotaKey: string): Promise<number> {
-    return this.s.countActive.get(quotaKey)?.n ?? 0;
+    const { countActive } = this.s;
+    return this.f.use(() => countActive.get(quotaKey)?.n ?? 0);
   }
 
   /**
@@ -423,8 +456,9 @@ export class SqliteRunStore implements RunStore {
     const cutoff = now - this.retentionMs;
     let deleted = 0;
     const stmts = this.s;
+    const file = this.f;
     for (;;) {
-      const n = stmts.prune.run(cutoff, this.pruneBatch).changes;
+      const n = file.write(() => stmts.prune.run(cutoff, this.pruneBatch).changes);
       deleted += n;
       if (n < this.pruneBatch) return deleted;
       await new Promise((resolve) => setImmediate(resolve));
@@ -436,8 +470,7 @@ export class SqliteRunStore implements RunStore {
   private listStatement(sql: string): Database.Statement<unknown[], RunRow> {
     let stmt = this.listStatements.get(sql);
     if (!stmt) {
-      if (!this.db) throw new Error('the run store is not open');
-      stmt = this.db.prepare<unknown[], RunRow>(sql);
+      stmt = this.f.db.prepare<unknown[], RunRow>(sql);
       this.listStatements.set(sql, stmt);
     }
     return stmt;
@@ -446,8 +479,8 @@ export class SqliteRunStore implements RunStore {
   async close(): Promise<void> {
     this.stopPruning?.();
     this.stopPruning = undefined;
-    this.db?.close();
-    this.db = undefined;
+    this.sqlite?.close();
+    this.sqlite = undefined;
     this.stmts = undefined;
     this.listStatements.clear();
   }
