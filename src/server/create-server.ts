@@ -145,8 +145,10 @@ export class WirehubServer {
       ...errorAnsweringOptions(),
       ...transport,
     } as FastifyServerOptions) as unknown as FastifyInstance;
-    // Before any route, yours included: it learns every route's methods (for 405).
+    // Before any route, yours included: it learns every route's methods (for 405), and the
+    // headers plugin reads each route's `helmet` option (PAGE).
     installErrorHandling(this.http);
+    installSecurityHeaders(this.http, { tls: o.tls !== undefined, host: (req) => this.proxyTrust.host(req) });
     this.log = this.http.log;
     logRequests(this.http);
     this.security = new UpgradeSecurity({
@@ -323,10 +325,6 @@ export class WirehubServer {
       onSessionClosed: () => {
         if (this.sessions.size === 0) this.onEmpty?.();
       },
-    });
-    await installSecurityHeaders(this.http, {
-      tls: o.tls !== undefined,
-      host: (req) => this.proxyTrust.host(req),
     });
     installJsonBodyParser(this.http, o.maxJsonDepth);
     // Before the routes: the document lists the routes added after it.
