@@ -44,18 +44,28 @@ function calibrate(fn: (text: string) => unknown, text: string, ms: number): num
 
 /** ns per call of each function: batches alternate (a, b, a, b…) so both see the same load. */
 function compare(a: (text: string) => unknown, b: (text: string) => unknown, text: string) {
-  const n = Math.max(calibrate(a, text, 10), calibrate(b, text, 10));
+  const n = Math.max(calibrate(a, text, 20), calibrate(b, text, 20));
   const timesA: number[] = [];
   const timesB: number[] = [];
   const ratios: number[] = [];
+  // CPU time of this process, not wall time: other load on the machine disturbs it less.
   const batch = (fn: (text: string) => unknown) => {
-    const start = process.hrtime.bigint();
+    const start = process.cpuUsage();
     for (let i = 0; i < n; i += 1) fn(text);
-    return Number(process.hrtime.bigint() - start) / n;
+    const used = process.cpuUsage(start);
+    return ((used.user + used.system) * 1000) / n;
   };
   for (let r = 0; r < ROUNDS; r += 1) {
-    const ta = batch(a);
-    const tb = batch(b);
+    // Alternate which goes first, so neither always runs on a warmer cache.
+    let ta: number;
+    let tb: number;
+    if (r % 2 === 0) {
+      ta = batch(a);
+      tb = batch(b);
+    } else {
+      tb = batch(b);
+      ta = batch(a);
+    }
     timesA.push(ta);
     timesB.push(tb);
     ratios.push(tb / ta);

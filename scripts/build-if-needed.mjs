@@ -23,6 +23,10 @@ function stale(target, sources) {
   return sources.some((dir) => newest(join(root, dir)) > built);
 }
 
+// The Flyte protocol definitions are copied into src/ (git-ignored) before tsc compiles src/.
+const { generateFlyteIdl } = await import('./flyte-idl.mjs');
+generateFlyteIdl();
+
 if (stale(join(root, 'dist/cli/main.js'), ['src'])) {
   console.error('wirehub: building dist/ …');
   execFileSync(
@@ -34,7 +38,7 @@ if (stale(join(root, 'dist/cli/main.js'), ['src'])) {
   );
 }
 
-const webSources = ['src/client', 'src/protocol', 'web/dashboard', 'web/sdk'];
+const webSources = ['src/client', 'src/protocol', 'web/dashboard'];
 const webTargets = ['dist/web/wirehub-client.js', 'dist/web/dashboard.js'];
 if (webTargets.some((t) => stale(join(root, t), webSources))) {
   const { buildWeb } = await import('./build-web.mjs');

@@ -120,6 +120,17 @@
       $('task').textContent = `${run.project}/${run.domain}/${run.task}@${run.version}`;
       $('created').textContent = `· started ${new Date(run.created_at).toLocaleString()}`;
       $('inputs').textContent = JSON.stringify(run.inputs, null, 2);
+      // A run another engine runs (Flyte) links to its page in that engine's console.
+      if (run.external && /^https?:\/\//.test(run.external.url || '')) {
+        $('engine').textContent = run.external.executor === 'flyte' ? 'Flyte' : run.external.executor;
+        const link = document.createElement('a');
+        link.href = run.external.url;
+        link.rel = 'noopener noreferrer';
+        link.target = '_blank';
+        link.textContent = 'open it in its console';
+        $('console').replaceChildren(link);
+        $('external').hidden = false;
+      }
       connect();
     })
     .catch((err) => {

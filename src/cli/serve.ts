@@ -8,6 +8,7 @@ import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
+import { type FlyteFlags, flyteFromFlags, flyteOptions } from './flyte-flags.js';
 import {
   collectList,
   defaultLogFormat,
@@ -36,7 +37,7 @@ import {
   toServerSecurityOptions,
 } from './security-flags.js';
 
-interface ServeFlags extends SecurityFlags {
+interface ServeFlags extends SecurityFlags, FlyteFlags {
   host: string;
   port: number;
   dataDir: string;
@@ -233,6 +234,7 @@ export function serveCommand(): Command {
       ),
     );
   for (const option of securityOptions()) command.addOption(option);
+  for (const option of flyteOptions()) command.addOption(option);
   command.addOption(configOption()).hook('preAction', (cmd) => applyConfigFile(cmd));
   return command.action(async (flags: ServeFlags) => {
     const security = toServerSecurityOptions(flags);
@@ -257,6 +259,12 @@ export function serveCommand(): Command {
         "error: option '--task-queue <n>' must be at least 1 with --redis (it bounds the runs queued or running in the cluster)",
         { exitCode: 2, code: 'wirehub.usage' },
       );
+    }
+    let flyte: ReturnType<typeof flyteFromFlags>;
+    try {
+      flyte = flyteFromFlags(flags);
+    } catch (err) {
+      command.error(`error: ${(err as Error).message}`, { exitCode: 2, code: 'wirehub.usage' });
     }
     // Loaded here, not at the top: every other command (connect, run, tasks…) starts without
     // the server's modules (Fastify, BullMQ, SQLite…), about 3× faster.
@@ -287,11 +295,17 @@ export function serveCommand(): Command {
         poolSize: flags.taskWorkers,
         queueSize: flags.taskQueue,
         runRetentionMs: flags.runRetention,
+        ...(flyte ? { flyte } : {}),
       },
     });
     const address = await server.listen();
     server.log.info(
-      { url: address.url, dataDir: flags.dataDir, engine: server.hub.engine.kind },
+      {
+        url: address.url,
+        dataDir: flags.dataDir,
+        engine: server.hub.engine.kind,
+        executor: server.tasks?.executor.kind,
+      },
       `wirehub listening on ${address.url}`,
     );
     drainOnSignals(

@@ -1,23 +1,24 @@
-import { z } from 'zod';
+import { isChannelName } from '../protocol/channels.js';
+import { type CloseCodeValue, closeCodeInfo } from '../protocol/close-codes.js';
+import { WirehubError } from '../protocol/errors.js';
+import { type Guard, parse, unknown } from '../protocol/guard.js';
+import type {
+  RtCancelResult,
+  RtHistoryResult,
+  RtPresenceResult,
+  RtPublishResult,
+  RtRefreshResult,
+  RtServerFrame,
+} from '../protocol/rt.js';
 import {
-  type CloseCodeValue,
-  cancelResult,
-  closeCodeInfo,
-  historyResult,
-  isChannelName,
-  presenceResult,
-  publishResult,
-  type RtCancelResult,
-  type RtHistoryResult,
-  type RtPresenceResult,
-  type RtPublishResult,
-  type RtRefreshResult,
-  type RtServerFrame,
-  refreshResult,
-  rtServerFrameSchema,
-  runResult,
-  WirehubError,
-} from '../protocol/index.js';
+  cancelResultGuard,
+  historyResultGuard,
+  presenceResultGuard,
+  publishResultGuard,
+  refreshResultGuard,
+  rtServerFrameGuard,
+  runResultGuard,
+} from '../protocol/rt-guards.js';
 import { type Backoff, backoffDelay, type ReconnectOptions, resolveBackoff } from './backoff.js';
 import { Emitter, type Off } from './emitter.js';
 import {
@@ -102,7 +103,7 @@ export type PresenceMember = RtPresenceResult['members'][number];
 
 interface Request {
   command: Record<string, unknown>;
-  schema: z.ZodType<unknown>;
+  guard: Guard<unknown>;
   callbacks: SendCallbacks<unknown>;
   timer?: ReturnType<typeof setTimeout> | undefined;
   /** The command id, once sent. */
@@ -110,7 +111,7 @@ interface Request {
   done?: boolean;
 }
 
-const anything = z.unknown();
+const anything = unknown;
 
 /**
  * The wirehub client for `/rt` (subprotocol `wirehub.v1`), for browsers and Node. One
@@ -293,7 +294,7 @@ export class WirehubClient {
   async publish(channel: string, data: unknown): Promise<RtPublishResult> {
     this.assertChannel(channel);
     if (data === undefined) throw new WirehubError('invalid_message', 'data is required');
-    return this.command({ op: 'publish', channel, data }, publishResult);
+    return this.command({ op: 'publish', channel, data }, publishResultGuard);
   }
 
   /**
@@ -314,7 +315,7 @@ export class WirehubClient {
     const command: Record<string, unknown> = { op: 'history', channel };
     if (query.since) command.since = { epoch: query.since.epoch, offset: query.since.offset };
     if (query.limit !== undefined) command.limit = query.limit;
-    return this.command(command, historyResult);
+    return this.command(command, historyResultGuard);
   }
 
   /**
@@ -327,7 +328,7 @@ export class WirehubClient {
    */
   async presence(channel: string): Promise<PresenceMember[]> {
     this.assertChannel(channel);
-    const result = await this.command({ op: 'presence', channel }, presenceResult);
+    const result = await this.command({ op: 'presence', channel }, presenceResultGuard);
     return result.members;
   }
 
@@ -350,7 +351,7 @@ export class WirehubClient {
    * ```
    */
   async refresh(token: string): Promise<RtRefreshResult> {
-    const result = await this.command({ op: 'refresh', token }, refreshResult);
+    const result = await this.command({ op: 'refresh', token }, refreshResultGuard);
     if (typeof this.token !== 'function') this.token = token;
     for (const channel of result.unsubscribed) {
       this.subs
@@ -382,7 +383,7 @@ export class WirehubClient {
         version: request.version,
         inputs: request.inputs ?? {},
       };
-      this.request(command, runResult, {
+      this.request(command, runResultGuard, {
         // Made synchronously with the reply: the run's pushes may be in the very next frame.
         ok: (result) => {
           const handle =
@@ -412,27 +413,27 @@ export class WirehubClient {
 
   /** Aborts a run; its `ABORTED` update follows on its handle. */
   cancelRun(runId: string): Promise<RtCancelResult> {
-    return this.command({ op: 'cancel', run: runId }, cancelResult);
+    return this.command({ op: 'cancel', run: runId }, cancelResultGuard);
   }
 
   // ---- commands ---------------------------------------------------------------------------
 
   /** Sends a command (waiting for a connection if needed) and resolves with its checked result. */
-  private command<R>(command: Record<string, unknown>, schema: z.ZodType<R>): Promise<R> {
+  private command<R>(command: Record<string, unknown>, guard: Guard<R>): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.request(command, schema, { ok: resolve, fail: reject });
+      this.request(command, guard, { ok: resolve, fail: reject });
     });
   }
 
   private request<R>(
     command: Record<string, unknown>,
-    schema: z.ZodType<R>,
+    guard: Guard<R>,
     callbacks: SendCallbacks<R>,
     opts: { queue?: boolean; timeoutMs?: number } = {},
   ): void {
     const req: Request = {
       command,
-      schema: schema as z.ZodType<unknown>,
+      guard,
       callbacks: callbacks as SendCallbacks<unknown>,
     };
     if (this.current === 'closed') {
@@ -485,9 +486,9 @@ export class WirehubClient {
       req.callbacks.fail(outcome);
       return;
     }
-    const parsed = req.schema.safeParse(outcome.result);
+    const parsed = parse(req.guard, outcome.result);
     if (parsed.success) req.callbacks.ok(parsed.data);
-    else req.callbacks.fail(malformed(`a reply to "${String(req.command.op)}"`, parsed.error));
+    else req.callbacks.fail(malformed(`a reply to "${String(req.command.op)}"`, parsed.issues));
   }
 
   // ---- connection -------------------------------------------------------------------------
@@ -547,9 +548,9 @@ export class WirehubClient {
       this.events.emit('error', new WirehubError('invalid_json', 'the server sent a frame that is not JSON'));
       return;
     }
-    const parsed = rtServerFrameSchema.safeParse(raw);
+    const parsed = parse(rtServerFrameGuard, raw);
     if (!parsed.success) {
-      this.events.emit('error', malformed('a frame', parsed.error));
+      this.events.emit('error', malformed('a frame', parsed.issues));
       return;
     }
     this.dispatch(parsed.data);
@@ -726,8 +727,8 @@ export class WirehubClient {
 
   private readonly subscriptionHost: SubscriptionHost = {
     connected: () => this.current === 'connected',
-    send: (command, schema, callbacks) =>
-      this.request(command, schema, callbacks, { queue: false, timeoutMs: 0 }),
+    send: (command, guard, callbacks) =>
+      this.request(command, guard, callbacks, { queue: false, timeoutMs: 0 }),
     forget: (sub) => {
       if (this.subs.get(sub.channel) === (sub as unknown as Subscription<unknown>))
         this.subs.delete(sub.channel);

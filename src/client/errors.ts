@@ -1,10 +1,12 @@
-import type { z } from 'zod';
-import { CloseCode, isErrorCode, type RtError, WirehubError } from '../protocol/index.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { isErrorCode, WirehubError } from '../protocol/errors.js';
+import type { GuardIssue } from '../protocol/guard.js';
+import type { RtError } from '../protocol/rt.js';
 
-/** A frame or reply from the server that breaks the protocol, with zod's issues as details. */
-export function malformed(what: string, error: z.ZodError): WirehubError {
+/** A frame or reply from the server that breaks the protocol, with the issues as details. */
+export function malformed(what: string, issues: GuardIssue[]): WirehubError {
   return new WirehubError('invalid_message', `the server sent ${what} that is not in the protocol`, {
-    issues: error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    issues,
   });
 }
 

@@ -1,27 +1,17 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import { WirehubError } from '../protocol/errors.js';
+import { parse } from '../protocol/guard.js';
+import type { RtCancelResult, RtHistoryResult, RtPublication, RtRunPush } from '../protocol/rt.js';
+import { runEventGuard, runUpdateGuard } from '../protocol/rt-guards.js';
 import {
   isTerminalRunStatus,
-  type RtCancelResult,
-  type RtHistoryResult,
-  type RtPublication,
-  type RtRunPush,
-  RUN_STATUSES,
   type RunStatus,
   runChannel,
-  runErrorSchema,
-  runPush,
-  runUpdateSchema,
   type TerminalRunStatus,
-  WirehubError,
-} from '../protocol/index.js';
+} from '../protocol/run-status.js';
 import { malformed } from './errors.js';
+import type { runEventSchema } from './run-event-schema.js';
 import type { StreamPosition, SubscribeOptions, Subscription } from './subscription.js';
-
-/** One update of a run: a `run` push, with the status narrowed to the run phases. */
-export const runEventSchema = runPush.omit({ op: true }).extend({
-  status: z.enum(RUN_STATUSES),
-  error: runErrorSchema.optional(),
-});
 
 /**
  * One update of a run, in order. `seq` counts 1, 2, 3… per run (the server's sequence
@@ -161,9 +151,9 @@ export class RunHandle implements AsyncIterable<RunEvent> {
   /** @internal A `run` push on the connection that started the run. */
   fromPush(push: RtRunPush): void {
     if (this.ended || this.mode !== 'push') return;
-    const parsed = runEventSchema.safeParse(push);
+    const parsed = parse(runEventGuard, push);
     if (!parsed.success) {
-      this.host.reportError(malformed('a run push', parsed.error));
+      this.host.reportError(malformed('a run push', parsed.issues));
       return;
     }
     // That connection's pushes are every update from the first, in order: the next seq.
@@ -259,9 +249,9 @@ export class RunHandle implements AsyncIterable<RunEvent> {
 
   private fromChannel(pub: RtPublication): void {
     if (this.ended) return;
-    const parsed = runUpdateSchema.safeParse(pub.data);
+    const parsed = parse(runUpdateGuard, pub.data);
     if (!parsed.success) {
-      this.host.reportError(malformed(`an update on ${this.channel}`, parsed.error));
+      this.host.reportError(malformed(`an update on ${this.channel}`, parsed.issues));
       return;
     }
     const u = parsed.data;

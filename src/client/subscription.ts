@@ -1,13 +1,13 @@
-import { z } from 'zod';
-import {
-  type RtJoinPush,
-  type RtLeavePush,
-  type RtMessagePush,
-  type RtPublication,
-  type RtSubscribeResult,
-  subscribeResult,
-  type WirehubError,
-} from '../protocol/index.js';
+import type { WirehubError } from '../protocol/errors.js';
+import { type Guard, unknown } from '../protocol/guard.js';
+import type {
+  RtJoinPush,
+  RtLeavePush,
+  RtMessagePush,
+  RtPublication,
+  RtSubscribeResult,
+} from '../protocol/rt.js';
+import { subscribeResultGuard } from '../protocol/rt-guards.js';
 import { callSafely } from './emitter.js';
 
 /** A position in a channel's stream: the epoch and the offset of a publication. */
@@ -67,13 +67,29 @@ export interface SendCallbacks<R> {
 /** What a subscription needs from its client. @internal */
 export interface SubscriptionHost {
   connected(): boolean;
-  send<R>(command: Record<string, unknown>, schema: z.ZodType<R>, callbacks: SendCallbacks<R>): void;
+  send<R>(command: Record<string, unknown>, guard: Guard<R>, callbacks: SendCallbacks<R>): void;
   forget(subscription: Subscription<never>): void;
   reportRecovery(info: RecoveryInfo): void;
   reportError(error: WirehubError): void;
 }
 
-const emptyResult = z.unknown();
+const emptyResult = unknown;
+
+/**
+ * Refusals of a resubscribe that say "not now" rather than "never": the node cannot reach
+ * Redis, is draining, full, rate-limiting or failed. The subscription tries again (with
+ * backoff) instead of ending; other refusals (forbidden, …) end it.
+ */
+const TRY_AGAIN: ReadonlySet<string> = new Set([
+  'broker_unavailable',
+  'not_ready',
+  'node_full',
+  'rate_limited',
+  'internal',
+]);
+
+/** Delay before retry `n` (1, 2, …) of a refused resubscribe: 100 ms doubling to 5 s. */
+const retryDelayMs = (n: number): number => Math.min(5_000, 100 * 2 ** (n - 1));
 
 /**
  * One channel subscription of a {@link WirehubClient}. It outlives connections: after every
@@ -98,6 +114,9 @@ export class Subscription<T = unknown> {
   private inFlight: Promise<void> | undefined;
   private markLanded: (() => void) | undefined;
   private closing: Promise<void> | undefined;
+  /** Refused resubscribes in a row, and the timer of the next try. */
+  private refusals = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal Made by `WirehubClient.subscribe`. */
   constructor(
@@ -144,7 +163,7 @@ export class Subscription<T = unknown> {
     this.inFlight = new Promise<void>((resolve) => {
       this.markLanded = resolve;
     });
-    this.host.send(command, subscribeResult, {
+    this.host.send(command, subscribeResultGuard, {
       ok: (result) => {
         this.landed();
         this.onSubscribed(result, since);
@@ -154,6 +173,8 @@ export class Subscription<T = unknown> {
         if (this.current !== 'subscribing') return;
         // A dropped connection is not the subscription's fault: it waits for the next one.
         if (err.code === 'disconnected') this.current = 'pending';
+        // A renewal refused for now (e.g. this node lost Redis): try again on this connection.
+        else if (this.subscribedBefore && TRY_AGAIN.has(err.code)) this.retryLater();
         else this.fail(err);
       },
     });
@@ -162,6 +183,25 @@ export class Subscription<T = unknown> {
   /** @internal The connection dropped: wait for the next one. */
   detach(): void {
     if (this.current === 'subscribed' || this.current === 'subscribing') this.current = 'pending';
+  }
+
+  /**
+   * Waits, then renews on the current connection (a new connection renews every pending
+   * subscription anyway, so the timer does nothing then).
+   */
+  private retryLater(): void {
+    this.current = 'pending';
+    this.refusals += 1;
+    this.clearRetry();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.host.connected()) this.attach();
+    }, retryDelayMs(this.refusals));
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   /** @internal A `message` push for this channel. */
@@ -181,6 +221,7 @@ export class Subscription<T = unknown> {
   /** @internal The client stopped for good. */
   end(err: WirehubError): void {
     if (this.current === 'closed') return;
+    this.clearRetry();
     this.current = 'closed';
     this.landed();
     this.rejectFirst(err);
@@ -194,6 +235,7 @@ export class Subscription<T = unknown> {
     }
     if (this.current !== 'subscribing') return;
     this.current = 'subscribed';
+    this.refusals = 0;
     for (const publication of result.publications) this.take(publication);
     if (result.epoch !== undefined && result.offset !== undefined) {
       this.pos = { epoch: result.epoch, offset: result.offset };
@@ -234,6 +276,7 @@ export class Subscription<T = unknown> {
   }
 
   private fail(err: WirehubError): void {
+    this.clearRetry();
     this.current = 'closed';
     this.host.forget(this as unknown as Subscription<never>);
     if (this.first) {
@@ -258,6 +301,7 @@ export class Subscription<T = unknown> {
 
   private async runUnsubscribe(): Promise<void> {
     if (this.current === 'closed') return;
+    this.clearRetry();
     const wasSubscribing = this.current === 'subscribing';
     const wasSubscribed = this.current === 'subscribed';
     this.current = 'closing';

@@ -1,4 +1,4 @@
-import { RT_SUBPROTOCOL } from '../protocol/index.js';
+import { RT_SUBPROTOCOL } from '../protocol/rt-constants.js';
 
 /**
  * The part of the WebSocket API the client uses. The browser's `WebSocket` and the `ws`

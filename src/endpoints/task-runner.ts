@@ -110,14 +110,15 @@ class TaskRunnerConnection {
     const principal = this.session.principal;
     // Grants before the registry: a refusal does not tell which tasks exist.
     assertMayRun(principal, { project: req.project, domain: req.domain, name: req.task });
-    const prepared = this.runs.prepare(
+    const prepared = await this.runs.prepare(
       { project: req.project, domain: req.domain, name: req.task, version: req.version },
       req.inputs,
       requesterOf(principal),
     );
     const feed = await this.feeds.follow(prepared.runId);
+    let record: Awaited<ReturnType<RunService['submit']>>;
     try {
-      await this.runs.submit(prepared);
+      record = await this.runs.submit(prepared);
     } catch (err) {
       feed.end();
       throw err;
@@ -125,7 +126,7 @@ class TaskRunnerConnection {
     this.session.send(
       Frame.json({
         run_id: prepared.runId,
-        url: this.runs.url(prepared.runId, this.baseUrl),
+        url: this.runs.runUrl(record, this.baseUrl),
         status: 'started',
       }),
     );

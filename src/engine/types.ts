@@ -108,7 +108,7 @@ export interface Engine {
    * Appends (when the channel keeps history) and broadcasts to every subscribed node. On a
    * channel with history it resolves once the publication is committed in the engine's store
    * (what that survives depends on the engine: see docs/protocol.md), and subscribers never
-   * get it before. Data that cannot be stored fails this publication alone (`invalid_message`);
+   * get it before. Data that cannot be stored fails this publication alone (`json_too_deep`, `invalid_message`);
    * a store that cannot commit fails it with `store_unavailable` (SQLite) or
    * `broker_unavailable` (Redis).
    */

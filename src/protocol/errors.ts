@@ -41,6 +41,10 @@ export const errorCatalog = {
   node_full: { status: 503, message: 'This node has no room for more connections.' },
   broker_unavailable: { status: 503, message: 'The message broker (Redis) is unavailable; try again.' },
   store_unavailable: { status: 503, message: 'The server could not store this; try again later.' },
+  executor_unavailable: {
+    status: 503,
+    message: 'The remote task engine (Flyte) is unavailable or refused the call; try again.',
+  },
   internal: { status: 500, message: 'Internal error.' },
   not_available: { status: 501, message: 'Not available on this server yet.' },
   // Raised by the client SDK itself, never sent by the server.

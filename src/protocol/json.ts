@@ -141,6 +141,8 @@ const OPENERS = ['[', '{'] as const;
  * it nest deeper than `max`. Two native `indexOf` scans, stopping at `max + 1`.
  */
 function bracketsExceed(text: string, max: number): boolean {
+  // Each level takes an opening and a closing bracket: a short document cannot be deep.
+  if (text.length < 2 * (max + 1)) return false;
   let count = 0;
   for (const opener of OPENERS) {
     for (let i = text.indexOf(opener); i !== -1; i = text.indexOf(opener, i + 1)) {

@@ -17,8 +17,7 @@
 import { z } from 'zod';
 import { CHANNEL_NAME, CHANNEL_NAME_MAX, CHANNEL_NAME_RULE } from './channels.js';
 
-/** The WebSocket subprotocol of `/rt`. */
-export const RT_SUBPROTOCOL = 'wirehub.v1';
+export { RT_SUBPROTOCOL } from './rt-constants.js';
 
 /** Largest `limit` a `history` command may ask for. */
 export const RT_HISTORY_MAX_LIMIT = 1000;

@@ -6,6 +6,9 @@ import { demoTaskModules } from '../tasks/demo/index.js';
 import { BullmqExecutor } from '../tasks/executors/bullmq/bullmq-executor.js';
 import { EmbeddedExecutor } from '../tasks/executors/embedded/embedded-executor.js';
 import type { Executor } from '../tasks/executors/executor.js';
+import type { FlyteOptions } from '../tasks/executors/flyte/config.js';
+import { LazyFlyte } from '../tasks/executors/flyte/lazy.js';
+import { RoutedExecutor } from '../tasks/executors/routed-executor.js';
 import { resolveTaskModules } from '../tasks/module-files.js';
 import { TaskRegistry } from '../tasks/registry.js';
 import { RedisRunStore } from '../tasks/runs/redis-run-store.js';
@@ -57,6 +60,12 @@ export interface TaskServerOptions {
   stalledIntervalMs?: number;
   /** Where relative module paths start. Default: the process's working directory. */
   cwd?: string;
+  /**
+   * A Flyte 2 cluster to send runs to: requests for tasks this server does not have (no
+   * local task of that project/domain/name) are looked up there and run there. Loaded only
+   * when set. See docs/tasks.md, "Flyte 2".
+   */
+  flyte?: FlyteOptions;
 }
 
 /**
@@ -89,7 +98,7 @@ export class TaskRuntime {
     },
   ) {
     const { redis } = deps;
-    this.executor =
+    const local =
       options.executor ??
       (redis
         ? new BullmqExecutor({
@@ -111,6 +120,9 @@ export class TaskRuntime {
             abortGraceMs: options.abortGraceMs,
             log: deps.log,
           }));
+    // The one seam for Flyte: a second executor beside the local one, and its task catalog.
+    const flyte = options.flyte ? new LazyFlyte(options.flyte, deps.log) : undefined;
+    this.executor = flyte ? new RoutedExecutor(local, [flyte]) : local;
     this.store =
       options.store ??
       (redis
@@ -123,6 +135,7 @@ export class TaskRuntime {
     this.runs = new RunService({
       registry: this.registry,
       executor: this.executor,
+      ...(flyte ? { remoteTasks: flyte } : {}),
       store: this.store,
       hub: deps.hub,
       log: deps.log,

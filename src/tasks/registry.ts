@@ -18,6 +18,11 @@ export interface RegisteredTask {
   /** `file:` URL of the module that exports the task. */
   readonly module: string;
   readonly exportName: string;
+  /**
+   * The executor that runs it when it is not one of this server's own tasks: `flyte` for a
+   * task looked up on a Flyte cluster (its `module` is then the cluster's URL).
+   */
+  readonly executor?: string;
 }
 
 /** What `GET /api/tasks` and `wirehub tasks` show about a task. */

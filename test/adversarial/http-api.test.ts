@@ -147,7 +147,7 @@ describe('HTTP API guard with auth on', () => {
     expect(await bystander.stop()).toBeGreaterThan(0);
   });
 
-  it('refuses __proto__ bodies and deeply nested ones, and stays up', async () => {
+  it('refuses __proto__ bodies and deeply nested ones, on routes of its own too', async () => {
     const { url } = await start({ auth: { apiKeys: [API_KEY] } });
     const auth = { authorization: `Bearer ${API_KEY}` };
     const proto = await http(
@@ -162,11 +162,13 @@ describe('HTTP API guard with auth on', () => {
     );
     expect(ctor.status).toBe(400);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    // Deep nesting is refused where it enters (the JSON depth bound), and the node lives on.
+    // Parsing it was never the problem; serialising it again later was (issue 12).
     const deep = `{"channel":"x","data":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
     const r = await http(`${url}/api/test/parsed`, json(deep, auth));
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body).error.code).toBe('json_too_deep');
+    const fine = await http(`${url}/api/test/parsed`, json('{"channel":"x","data":[[1]]}', auth));
+    expect(JSON.parse(fine.body)).toEqual({ user: 'api-key:1', keys: ['channel', 'data'] });
     expect((await http(`${url}/healthz`)).status).toBe(200);
   });
 

@@ -110,6 +110,8 @@ describe('body errors', () => {
 
   it('answers bodies Fastify cannot take in the catalog shape', async () => {
     const json = { 'content-type': 'application/json' };
+    // JSON bodies go through wirehub's bounded parser (src/server/json-body.ts), whose code for
+    // a body that is not JSON (or is empty) is invalid_json, as for a WebSocket frame.
     expectCatalogError(await post('{"channel":', json), 400, 'invalid_json');
     expectCatalogError(await post('', json), 400, 'invalid_json');
     expectCatalogError(await post('<x/>', { 'content-type': 'text/xml' }), 415, 'bad_content_type');

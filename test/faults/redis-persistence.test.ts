@@ -47,7 +47,7 @@ describe.runIf(redisAvailable())('Redis with persistence killed mid-burst and re
     persistence: RedisPersistence,
     loseData: (redis: RedisProcess, burst: PublishBurst) => Promise<void>,
   ) {
-    redis = await RedisProcess.start(persistence);
+    redis = await RedisProcess.start({ persistence });
     const r = redis;
     nodes = await startNodes(2, r.url, {
       namespaces: NAMESPACES,
@@ -70,7 +70,7 @@ describe.runIf(redisAvailable())('Redis with persistence killed mid-burst and re
     await eventually('a first part of the burst', async () => burst.acks.length >= 300, 30_000, 5);
     await loseData(r, burst);
     await r.kill();
-    if (persistence === 'aof') expect(loseAofTail(r.dir)).toBeGreaterThan(0);
+    if (persistence === 'aof-everysec') expect(loseAofTail(r.dir)).toBeGreaterThan(0);
     const ackedBeforeRestart = burst.acks.length;
     await r.restart();
     await eventually(
@@ -137,7 +137,7 @@ describe.runIf(redisAvailable())('Redis with persistence killed mid-burst and re
   }, 120_000);
 
   it('AOF everysec: a restart from a file that lost its unsynced tail hands out no acked offset again', async () => {
-    const outcome = await scenario('aof', async () => {});
+    const outcome = await scenario('aof-everysec', async () => {});
     check(outcome);
   }, 120_000);
 });

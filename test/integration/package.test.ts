@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../support/browser.js';
+import { launchChromium, waitForTrue } from '../support/browser.js';
 import { type CliServer, ROOT, startCliServer } from '../support/cli.js';
 import { tempDir } from '../support/server.js';
 
@@ -69,6 +69,9 @@ describe('the published package', () => {
       'dist/index.js',
       'dist/index.d.ts',
       'dist/web/wirehub-client.js',
+      // The Flyte executor and the protocol definitions it uses, compiled (no TS loader at run time).
+      'dist/tasks/executors/flyte/index.js',
+      'dist/tasks/executors/flyte/gen/flyteidl2/workflow/run_service_pb.js',
     ]) {
       expect(files, file).toContain(file);
     }
@@ -76,6 +79,7 @@ describe('the published package', () => {
     expect(files).toContain('README.md');
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('src/') || /^web\/.*\.ts$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
   it('installs into an empty folder, and `npx wirehub serve` serves the guide and the dashboard', async () => {
@@ -103,18 +107,10 @@ describe('the published package', () => {
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
     await page.goto(`${srv.url}/`);
-    await page.waitForFunction(
-      "document.getElementById('conn-state')?.textContent === 'connected'",
-      undefined,
-      {
-        polling: 50,
-        timeout: 15_000,
-      },
-    );
-    await page.waitForFunction("document.querySelectorAll('#task-select option').length >= 4", undefined, {
-      polling: 50,
-      timeout: 15_000,
-    });
+    // Polled from the test: waitForFunction would compile its predicate in the page, which
+    // the dashboard's CSP (no 'unsafe-eval') refuses.
+    await waitForTrue(page, "document.getElementById('conn-state')?.textContent === 'connected'");
+    await waitForTrue(page, "document.querySelectorAll('#task-select option').length >= 4");
     expect(errors).toEqual([]);
   });
 });

@@ -79,12 +79,13 @@ describe('an unknown input key', () => {
 
   it('is refused by the run service itself, for code that starts runs', async () => {
     const runs = srv.server.tasks?.runs;
-    expect(() =>
-      runs?.prepare(
-        { project: 'demo', domain: 'development', name: 'countdown', version: 'v1' },
-        { count: 2 },
-      ),
-    ).toThrow(expect.objectContaining({ code: 'invalid_inputs' }));
+    const ref = { project: 'demo', domain: 'development', name: 'countdown', version: 'v1' };
+    // prepare is asynchronous since a task may be looked up on a Flyte cluster.
+    await expect(runs?.prepare(ref, { count: 2 })).rejects.toMatchObject({
+      code: 'invalid_inputs',
+      details: { issues: [{ code: 'unrecognized_keys', keys: ['count'] }] },
+    });
+    await expect(runs?.run(ref, { n: 1, delayMs: 0 })).resolves.toMatchObject({ task: 'countdown' });
   });
 });
 

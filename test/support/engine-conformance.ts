@@ -213,7 +213,7 @@ export function runEngineConformance(makeEngine: MakeEngine, options: Conformanc
         );
         const acked = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
         for (const r of results) {
-          if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'invalid_message' });
+          if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'json_too_deep' });
         }
         // (An engine that keeps data by reference, in memory, has nothing to serialise.)
         expect(acked.map((p) => p.offset)).toEqual(acked.map((_, i) => i + 1));

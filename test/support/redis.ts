@@ -40,15 +40,21 @@ function freePort(): Promise<number> {
 }
 
 /**
- * How a test Redis keeps its data across a restart: `none` (a restart is an empty Redis, like
- * a failover to a fresh replica), `rdb` (snapshots: only what the last `SAVE` wrote comes
- * back) or `aof` (append-only file, `appendfsync everysec`).
+ * How a test's Redis keeps its data across a restart: `none` (a restart is an empty Redis,
+ * like a failover to a fresh replica), `rdb` (snapshots: only what the last `SAVE` wrote comes
+ * back), or an append-only file fsynced on every write (`aof-always`) or once a second
+ * (`aof-everysec`, Redis' usual setting: a power loss may lose the last second).
  */
-export type RedisPersistence = 'none' | 'rdb' | 'aof';
+export type RedisPersistence = 'none' | 'rdb' | 'aof-always' | 'aof-everysec';
+
+function persistenceArgs(persistence: RedisPersistence): string[] {
+  if (persistence === 'none' || persistence === 'rdb') return ['--appendonly', 'no'];
+  return ['--appendonly', 'yes', '--appendfsync', persistence === 'aof-always' ? 'always' : 'everysec'];
+}
 
 /**
  * A private redis-server on a free port that a test may kill and restart (never the shared
- * one on 6379), in its own data dir; by default it persists nothing.
+ * one on 6379), in its own data dir. By default data is not persisted (see {@link RedisPersistence}).
  */
 export class RedisProcess {
   private child: ChildProcess | undefined;
@@ -60,8 +66,8 @@ export class RedisProcess {
     readonly persistence: RedisPersistence,
   ) {}
 
-  static async start(persistence: RedisPersistence = 'none'): Promise<RedisProcess> {
-    const redis = new RedisProcess(await freePort(), persistence);
+  static async start(options: { persistence?: RedisPersistence } = {}): Promise<RedisProcess> {
+    const redis = new RedisProcess(await freePort(), options.persistence ?? 'none');
     await redis.restart();
     return redis;
   }
@@ -89,10 +95,7 @@ export class RedisProcess {
         // No automatic snapshots: with `rdb` the test decides when one is taken (SAVE).
         '--save',
         '',
-        '--appendonly',
-        this.persistence === 'aof' ? 'yes' : 'no',
-        '--appendfsync',
-        'everysec',
+        ...persistenceArgs(this.persistence),
         '--dir',
         this.dir,
       ],

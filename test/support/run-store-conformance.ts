@@ -430,5 +430,25 @@ export function runRunStoreConformance(
       expect(end.applied && end.update.seq).toBe(4);
       expect((await store.getRun(run.run_id))?.status).toBe('SUCCEEDED');
     });
+
+    it('keeps the external run of a run another engine runs (a Flyte run), for a restart to find it', async () => {
+      const external = {
+        executor: 'flyte',
+        id: { org: 'o', project: 'p', domain: 'd', name: 'wh0123' },
+        url: 'https://flyte.example/v2/domain/d/project/p/runs/wh0123',
+      };
+      const run = newRun({ external });
+      await store.createRun(run, 'q');
+      await store.apply(run.run_id, { status: 'INITIALIZING', message: 'i', attempt: 1 });
+      const other = await reopen();
+      expect(await other.getRun(run.run_id)).toMatchObject({ external });
+      expect((await other.listActive()).find((r) => r.run_id === run.run_id)?.external).toEqual(external);
+      expect((await store.list({ limit: 10 })).find((r) => r.run_id === run.run_id)?.external).toEqual(
+        external,
+      );
+      const local = newRun();
+      await store.createRun(local, 'q');
+      expect(await store.getRun(local.run_id)).not.toHaveProperty('external');
+    });
   });
 }

@@ -5,11 +5,18 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * it at once (both ends, no close handshake: what a network failure looks like to a client),
  * and `target` can point at another port (a restarted server) while clients keep the
  * proxy's address. While the target is down, new connections are refused by being dropped.
+ * `block()` is a partition that lasts (cut, and every new connection dropped until
+ * `unblock()`); `freeze()` a silent one (connections stay open, nothing is forwarded until
+ * `thaw()`, like a hung peer or a black-holed network).
  */
 export class TcpProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
   /** Connections accepted so far. */
   accepted = 0;
+  private blocked = false;
+  private frozen = false;
+  /** What arrived while frozen, per destination, forwarded in order by `thaw()`. */
+  private held: [Socket, Buffer][] = [];
 
   private constructor(
     private readonly server: Server,
@@ -49,13 +56,42 @@ export class TcpProxy {
     this.pairs.clear();
   }
 
+  /** Cuts every connection and drops new ones until `unblock()`. */
+  block(): void {
+    this.blocked = true;
+    this.cut();
+  }
+
+  unblock(): void {
+    this.blocked = false;
+  }
+
+  /** Stops forwarding in both directions; connections stay open. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** Forwards what was held, then everything again. */
+  thaw(): void {
+    this.frozen = false;
+    const held = this.held;
+    this.held = [];
+    for (const [to, chunk] of held) if (!to.destroyed) to.write(chunk);
+  }
+
   async close(): Promise<void> {
+    this.blocked = true;
+    this.held = [];
     this.cut();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   private pipe(client: Socket): void {
     this.accepted += 1;
+    if (this.blocked) {
+      client.destroy();
+      return;
+    }
     const upstream = connect(this.target, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     this.pairs.add(pair);
@@ -66,7 +102,17 @@ export class TcpProxy {
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    this.forward(client, upstream);
+    this.forward(upstream, client);
+  }
+
+  private forward(from: Socket, to: Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      if (this.frozen) this.held.push([to, chunk]);
+      else if (!to.destroyed) to.write(chunk);
+    });
+    from.on('end', () => {
+      if (!this.frozen) to.end();
+    });
   }
 }

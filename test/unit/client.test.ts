@@ -5,17 +5,36 @@ import { backoffDelay, resolveBackoff, rtUrl } from '../../src/client/index.js';
 import { upgradeStatusOf } from '../../src/client/websocket.js';
 
 describe('client layering', () => {
-  it('src/client imports only the protocol and zod (it runs in browsers)', () => {
+  it("src/client imports only the protocol, and zod only for the Node entry's runEventSchema (it runs in browsers)", () => {
     const dir = new URL('../../src/client/', import.meta.url);
     let checked = 0;
     for (const file of readdirSync(dir)) {
       const source = readFileSync(new URL(file, dir), 'utf8');
-      for (const [, spec] of source.matchAll(/^(?:import|export)\b[^;]*?from '([^']+)';/gm)) {
-        expect(spec, `${file} imports ${spec}`).toMatch(/^(\.\/[\w-]+\.js|\.\.\/protocol\/index\.js|zod)$/);
+      for (const [statement, spec] of source.matchAll(/^(?:import|export)\b[^;]*?from '([^']+)';/gm)) {
+        expect(spec, `${file} imports ${spec}`).toMatch(/^(\.\/[\w-]+\.js|\.\.\/protocol\/[\w-]+\.js|zod)$/);
+        // zod's code stays out of the browser bundle (sdk-size.test.ts checks the bundle itself).
+        if (spec === 'zod' && file !== 'run-event-schema.ts')
+          expect(statement, file).toMatch(/^import type /);
         checked += 1;
       }
     }
     expect(checked).toBeGreaterThan(10);
+  });
+
+  it('src/react imports React and the zod-free browser SDK only (React stays a peer, not bundled)', () => {
+    const dir = new URL('../../src/react/', import.meta.url);
+    let checked = 0;
+    for (const file of readdirSync(dir)) {
+      const source = readFileSync(new URL(file, dir), 'utf8');
+      for (const [statement, spec] of source.matchAll(/^(?:import|export)\b[^;]*?from '([^']+)';/gm)) {
+        expect(spec, `${file} imports ${spec}`).toMatch(
+          /^(\.\/[\w-]+\.js|\.\.\/client\/browser\.js|\.\.\/protocol\/rt\.js|react)$/,
+        );
+        if (spec === '../protocol/rt.js') expect(statement, file).toMatch(/^import type /);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(5);
   });
 });
 

@@ -6,13 +6,15 @@ import { ROOT } from '../support/cli.js';
 /**
  * The layers of DESIGN.md as data: each folder of src/ may import its own files and the folders
  * below it, never one above or beside it. `only` narrows a folder further (the client SDK runs
- * in browsers: the protocol and zod, nothing else). src/index.ts (the public API) re-exports
- * from every layer; web/ (the dashboard) uses the SDK as a browser does.
+ * in browsers: the protocol and zod, nothing else; its React bindings: the SDK and React, a
+ * peer dependency, in `packages`). src/index.ts (the public API) re-exports from every layer;
+ * web/ (the dashboard) uses the SDK as a browser does.
  */
-const LAYERS: { folder: string; rank: number; only?: string[] }[] = [
-  { folder: 'cli', rank: 9 },
-  { folder: 'runtime', rank: 8 },
-  { folder: 'server', rank: 7 },
+const LAYERS: { folder: string; rank: number; only?: string[]; packages?: string[] }[] = [
+  { folder: 'cli', rank: 10 },
+  { folder: 'runtime', rank: 9 },
+  { folder: 'server', rank: 8 },
+  { folder: 'react', rank: 7, only: ['client', 'protocol'], packages: ['react'] },
   { folder: 'client', rank: 6, only: ['protocol'] },
   { folder: 'endpoints', rank: 5 },
   { folder: 'tasks', rank: 4 },
@@ -71,9 +73,13 @@ describe('the layers of DESIGN.md', () => {
       for (const spec of specifiers(readFileSync(file, 'utf8'))) {
         const where = `${relative(ROOT, file)} imports ${spec}`;
         if (!spec.startsWith('.')) {
-          // The narrow layers (client, protocol, util) take zod and, outside the client, Node's built-ins.
-          const allowed = ZOD.includes(spec) || (from !== 'client' && spec.startsWith('node:'));
-          if (layer.only && !allowed) findings.push(`${where}: ${from}/ takes no package but zod`);
+          // The narrow layers (client, protocol, util) take zod and, outside the client, Node's built-ins;
+          // the React bindings take React and no zod.
+          const allowed = layer.packages
+            ? layer.packages.includes(spec)
+            : ZOD.includes(spec) || (from !== 'client' && spec.startsWith('node:'));
+          if (layer.only && !allowed)
+            findings.push(`${where}: ${from}/ takes no package but ${layer.packages?.join(', ') ?? 'zod'}`);
           continue;
         }
         const target = layerOf(normalize(join(file, '..', spec)));

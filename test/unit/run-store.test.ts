@@ -8,8 +8,8 @@ import { RedisProcess, redisAvailable } from '../support/redis.js';
 import { runRunStoreConformance } from '../support/run-store-conformance.js';
 import { tempDir } from '../support/server.js';
 
-describe('SqliteRunStore schema 2', () => {
-  it('adds who started a run to a schema-1 file on open, keeping its runs', async () => {
+describe('SqliteRunStore schema upgrades', () => {
+  it('adds who started a run and its external run to a schema-1 file on open, keeping its runs', async () => {
     const file = join(tempDir(), 'runs.db');
     const old = new Database(file);
     old.exec(`CREATE TABLE runs (
@@ -39,7 +39,15 @@ describe('SqliteRunStore schema 2', () => {
     const quota = { key: 'runs:user:alice', max: 1 };
     await store.createRun({ ...base, run_id: 'r-new', user: 'alice', quota }, 'q');
     expect(await store.getRun('r-new')).toMatchObject({ user: 'alice' });
-    expect((await store.listActive()).map((r) => r.run_id)).toEqual(['r-old', 'r-new']);
+    const external = {
+      executor: 'flyte',
+      id: { org: 'o', project: 'p', domain: 'd', name: 'wh1' },
+      url: 'https://x/y',
+    };
+    await store.createRun({ ...base, run_id: 'r-flyte', external }, 'q');
+    expect(await store.getRun('r-flyte')).toMatchObject({ external });
+    expect(await store.getRun('r-old')).not.toHaveProperty('external');
+    expect((await store.listActive()).map((r) => r.run_id)).toEqual(['r-old', 'r-new', 'r-flyte']);
     expect(await store.countActive('runs:user:alice')).toBe(1);
     await expect(
       store.createRun({ ...base, run_id: 'r-over', user: 'alice', quota }, 'q'),
@@ -48,7 +56,7 @@ describe('SqliteRunStore schema 2', () => {
     });
     await store.close();
     const reopened = new Database(file);
-    expect(reopened.pragma('user_version', { simple: true })).toBe(2);
+    expect(reopened.pragma('user_version', { simple: true })).toBe(3);
     reopened.close();
   });
 });

@@ -112,7 +112,7 @@ describe('SqliteEngine: an ack means committed', () => {
     await Promise.all([...acks, ...more]);
   });
 
-  it('fails a publication whose data cannot be stored alone, with invalid_message, and keeps offsets gap-free', async () => {
+  it('fails a publication whose data cannot be stored alone, with json_too_deep, and keeps offsets gap-free', async () => {
     const file = join(tempDir(), 'channels.db');
     const engine = await open(file);
     const results = await Promise.allSettled([
@@ -123,7 +123,7 @@ describe('SqliteEngine: an ack means committed', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     const failure = (results[1] as PromiseRejectedResult).reason;
     expect(failure).toBeInstanceOf(WirehubError);
-    expect(failure).toMatchObject({ code: 'invalid_message' });
+    expect(failure).toMatchObject({ code: 'json_too_deep' });
     expect(results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.offset] : []))).toEqual([1, 2]);
     expect(stored(file, 'chat:a')).toEqual([
       { offset: 1, data: 'before' },

@@ -117,7 +117,7 @@ const handlers: { [Op in RtOp]: Handler<Op> } = {
     const service = requireRuns(runs);
     // Grants before the registry: a refusal does not tell which tasks exist.
     assertMayRun(session.principal, { project: cmd.project, domain: cmd.domain, name: cmd.task });
-    const prepared = service.prepare(
+    const prepared = await service.prepare(
       { project: cmd.project, domain: cmd.domain, name: cmd.task, version: cmd.version },
       cmd.inputs,
       requesterOf(session.principal),
@@ -133,7 +133,7 @@ const handlers: { [Op in RtOp]: Handler<Op> } = {
     }
     const result: RtRunResult = {
       run: prepared.runId,
-      url: service.url(prepared.runId, baseUrl),
+      url: service.runUrl(record, baseUrl),
       status: record.status,
       channel: runChannel(prepared.runId),
     };

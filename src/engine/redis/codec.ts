@@ -24,7 +24,7 @@ interface Wire {
 
 /**
  * The payload of a publication: always a JSON object that starts with `{"i":`. Data that
- * cannot be serialised throws `invalid_message` (see `storedJson`): it fails that publication
+ * cannot be serialised throws `json_too_deep` or `invalid_message` (see `storedJson`): it fails that publication
  * alone, before anything is sent to Redis.
  */
 export function encodePayload(pub: Publication): string {

@@ -37,6 +37,13 @@ export class RedisLink {
   readonly sub: Redis;
   private events: RedisLinkEvents | undefined;
   private down = false;
+  /**
+   * Connections this link dropped whose socket has not closed yet. A hung peer does not
+   * answer the close either, so ioredis keeps the socket (status `ready`) until its
+   * disconnect timeout destroys it; dropping it again meanwhile would add a listener and a
+   * timer each time. One drop per socket: cleared when that socket closes.
+   */
+  private readonly dropping = new Set<Redis>();
   private closing = false;
   private checkTimer: NodeJS.Timeout | undefined;
   private lastError: Error | undefined;
@@ -105,9 +112,9 @@ export class RedisLink {
     return '';
   }
 
-  /** True while both connections are ready. */
+  /** True while both connections are ready (and neither is being dropped). */
   get connected(): boolean {
-    return this.cmd.status === 'ready' && this.sub.status === 'ready';
+    return this.cmd.status === 'ready' && this.sub.status === 'ready' && this.dropping.size === 0;
   }
 
   /** Connects both; rejects with the reason (e.g. ECONNREFUSED) when Redis cannot be reached. */
@@ -128,7 +135,10 @@ export class RedisLink {
       throw new Error(`cannot connect to Redis at ${redact(this.options.url)}: ${reason}`);
     }
     for (const conn of [this.cmd, this.sub]) {
-      conn.on('close', () => this.onClose());
+      conn.on('close', () => {
+        this.dropping.delete(conn);
+        this.onClose();
+      });
       conn.on('ready', () => this.onReady());
     }
     this.sub.on('message', (channel: string, text: string) => this.events?.message(channel, text));
@@ -138,8 +148,8 @@ export class RedisLink {
 
   /** Drops and re-opens both connections (as a broken link would). */
   reconnect(): void {
-    this.cmd.disconnect(true);
-    this.sub.disconnect(true);
+    this.drop(this.cmd);
+    this.drop(this.sub);
   }
 
   async close(): Promise<void> {
@@ -152,7 +162,24 @@ export class RedisLink {
     if (this.closing) return;
     // One connection dropped: drop the other too, so the recovery starts from a clean slate
     // (no subscription left over on a subscriber connection that stayed up).
-    for (const conn of [this.cmd, this.sub]) if (conn.status === 'ready') conn.disconnect(true);
+    for (const conn of [this.cmd, this.sub]) if (conn.status === 'ready') this.drop(conn);
+    this.markDown();
+  }
+
+  /**
+   * Closes a connection's socket so that ioredis opens a new one, once per socket (see
+   * `dropping`), and reports the link down at once: a socket to a hung Redis may take the
+   * disconnect timeout to close, and commands must not wait for it.
+   */
+  private drop(conn: Redis): void {
+    if (this.dropping.has(conn)) return;
+    if (conn.status !== 'ready' && conn.status !== 'connect' && conn.status !== 'connecting') return;
+    this.dropping.add(conn);
+    conn.disconnect(true);
+    if (!this.closing) this.markDown();
+  }
+
+  private markDown(): void {
     if (this.down) return;
     this.down = true;
     this.log.warn({ reason: this.lastError?.message }, 'redis link down');
@@ -173,10 +200,11 @@ export class RedisLink {
   private check(): void {
     if (!this.connected) return;
     for (const conn of [this.cmd, this.sub]) {
+      if (this.dropping.has(conn)) continue;
       conn.ping().catch((err: unknown) => {
-        if (this.closing || conn.status !== 'ready') return;
+        if (this.closing || conn.status !== 'ready' || this.dropping.has(conn)) return;
         this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis ping failed');
-        conn.disconnect(true);
+        this.drop(conn);
       });
     }
   }

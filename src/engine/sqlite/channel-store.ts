@@ -4,7 +4,7 @@ import { KEEP_WITHOUT_POLICY_MS } from '../retention.js';
 import type { StoreHealth } from '../store-health.js';
 import type { Origin, Publication, StreamPosition } from '../types.js';
 import { SqliteFile, type SqliteSync } from './sqlite-file.js';
-import { type EpochDecision, epochDecision } from './unclean-stop.js';
+import { epochDecision } from './unclean-stop.js';
 
 interface PublicationRow {
   offset: number;
@@ -136,8 +136,6 @@ export interface ChannelStoreOptions {
  */
 export class ChannelStore {
   readonly file: SqliteFile;
-  /** What the open decided about the epochs of the file's streams. */
-  readonly opened: EpochDecision & { rotated: number };
   private readonly db: Database.Database;
   private readonly stmts;
   private inserts: QueuedInsert[] = [];
@@ -167,10 +165,9 @@ export class ChannelStore {
       db.exec(SCHEMA);
       this.migrate(options.now ?? Date.now());
       db.exec(INDEXES);
-      this.opened = this.startSession(options.bootId);
+      this.startSession(options.bootId);
     } catch (err) {
-      this.file.close();
-      throw err;
+      throw this.file.setupFailed(err);
     }
     this.stmts = {
       stream: db.prepare<[string], StreamRow>('SELECT epoch, offset, ttl_ms FROM streams WHERE channel = ?'),
@@ -203,7 +200,7 @@ export class ChannelStore {
    * they may not, and records, durably, that a process now has the file open: if it dies, the
    * next open knows.
    */
-  private startSession(bootId: string | undefined): EpochDecision & { rotated: number } {
+  private startSession(bootId: string | undefined): void {
     const previous = {
       state: this.file.meta('session'),
       bootId: this.file.meta('boot_id'),
@@ -211,18 +208,20 @@ export class ChannelStore {
     };
     const hasStreams = this.db.prepare('SELECT 1 FROM streams LIMIT 1').get() !== undefined;
     const decision = epochDecision(previous, bootId, hasStreams);
-    let rotated = 0;
     if (!decision.keep) {
       // A fresh random epoch per stream; offsets and kept publications stay (what the file
       // has is consistent: it is only perhaps shorter than what was revealed).
-      rotated = this.db.prepare("UPDATE streams SET epoch = 'e-' || lower(hex(randomblob(6)))").run().changes;
+      const rotated = this.db
+        .prepare("UPDATE streams SET epoch = 'e-' || lower(hex(randomblob(6)))")
+        .run().changes;
       this.log?.warn(
         { file: this.file.file, streams: rotated, reason: decision.reason },
         'channels.db: every stream starts a new epoch (clients resubscribing with an older position get recovered: false)',
       );
+    } else if (previous.state === 'open') {
+      this.log?.info({ file: this.file.file, reason: decision.reason }, 'channels.db: epochs kept');
     }
     this.file.setMetaDurably({ session: 'open', boot_id: bootId ?? '', sync: this.file.sync });
-    return { ...decision, rotated };
   }
 
   /**

@@ -52,7 +52,7 @@ export interface SqliteEngineOptions extends MemoryEngineOptions {
  * with `sync: 'full'`. After an unclean stop where commits may have been lost (a reboot with
  * `normal`), every stream starts a new epoch, so no offset is reused for other data (see
  * `epochDecision`). A publication whose data cannot be serialised fails alone
- * (`invalid_message`); a commit that fails (disk full, I/O error) fails its publications with
+ * (`json_too_deep`, `invalid_message`); a commit that fails (disk full, I/O error) fails its publications with
  * `store_unavailable`, makes the store not ready (`health`), and reloads the touched streams
  * from the file, so no offset that is not stored stays handed out.
  *

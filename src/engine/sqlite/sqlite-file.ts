@@ -206,6 +206,16 @@ export class SqliteFile {
     );
   }
 
+  /**
+   * What to throw when the owner's setup of the file (schema, migrations, markers) failed:
+   * an error that names the file, and closes it.
+   */
+  setupFailed(err: unknown): Error {
+    this.close();
+    if (err instanceof WirehubError) return new Error(`cannot open ${this.options.file}: ${err.message}`);
+    return this.openError(err);
+  }
+
   /** An error of the open that names the file and says what to do. */
   private openError(err: unknown): Error {
     const code = sqliteCode(err);

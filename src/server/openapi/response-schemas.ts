@@ -47,11 +47,21 @@ export const runRecordDoc = z.object({
   error: runErrorSchema.optional(),
   seq: z.number().describe('Sequence number of the last update.'),
   user: z.string().optional().describe('Who started the run; absent when nobody was signed in.'),
+  external: z
+    .object({
+      executor: z.string().describe('The engine that runs it, e.g. `flyte`.'),
+      id: z
+        .record(z.string(), z.string())
+        .describe("The engine's id of the run (Flyte: org, project, domain, name)."),
+      url: z.string().optional().describe("The run's page in the engine's console."),
+    })
+    .optional()
+    .describe('The run in another engine (a Flyte run), when one runs it.'),
 });
 
 /** `GET /api/runs/{id}`: the run, its page and every update so far. */
 export const runDetailDoc = runRecordDoc.extend({
-  url: z.string().describe('The run page.'),
+  url: z.string().describe("The run's URL: its page here, or the Flyte console's page of a Flyte run."),
   updates: z.array(runUpdateSchema),
 });
 

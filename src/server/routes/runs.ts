@@ -56,9 +56,15 @@ const docs = {
       202: {
         ...jsonResponse(
           'Started (queued).',
-          z.object({ run_id: z.string(), url: z.string().describe('The run page.'), status: runStatus }),
+          z.object({
+            run_id: z.string(),
+            url: z
+              .string()
+              .describe("The run's URL: its page here, or the Flyte console's page of a Flyte run."),
+            status: runStatus,
+          }),
         ),
-        headers: { Location: { type: 'string', description: 'The run page.' } },
+        headers: { Location: { type: 'string', description: 'The run page (here).' } },
       },
       ...errorResponses(
         'bad_request',
@@ -175,10 +181,10 @@ export function installRunRoutes(app: FastifyInstance, runs: RunService, o: { au
       throw new WirehubError('invalid_inputs', 'the request body must be a JSON object of inputs');
     }
     const record = await runs.run(ref, req.body ?? {}, requesterOf(principal));
-    const url = runs.url(record.run_id, baseUrl(req));
+    const url = runs.runUrl(record, baseUrl(req));
     return reply
       .code(202)
-      .header('Location', url)
+      .header('Location', runs.url(record.run_id, baseUrl(req)))
       .send({ run_id: record.run_id, url, status: record.status });
   });
 
@@ -190,7 +196,7 @@ export function installRunRoutes(app: FastifyInstance, runs: RunService, o: { au
   app.get('/api/runs/:id', docs.get, async (req) => {
     const { id } = parse(idParams, req.params, 'run id');
     const record = await visibleRun(req, id, 'see');
-    return { ...record, url: runs.url(id, baseUrl(req)), updates: await runs.updates(id) };
+    return { ...record, url: runs.runUrl(record, baseUrl(req)), updates: await runs.updates(id) };
   });
 
   app.post('/api/runs/:id/abort', docs.abort, async (req, reply) => {

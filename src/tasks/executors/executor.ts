@@ -1,5 +1,5 @@
 import type { RegisteredTask } from '../registry.js';
-import type { RunError, RunRecord, RunStatus } from '../runs/types.js';
+import type { ExternalRun, RunError, RunRecord, RunStatus } from '../runs/types.js';
 
 /** One run handed to an executor. Its inputs already passed the task's inputs schema. */
 export interface ExecutionRequest {
@@ -77,6 +77,12 @@ export interface Executor {
    * unfinished run counts as orphaned (an in-process executor starts empty).
    */
   orphaned?<R extends RunRecord>(runs: R[]): Promise<R[]>;
+  /**
+   * The run in another engine that `submit` will create for this run (a Flyte run), known
+   * before it is submitted: the run service stores it with the run, so a restart finds the run
+   * again (see `orphaned`) and links show its console page. Undefined for runs that run here.
+   */
+  externalRun?(runId: string, task: RegisteredTask): ExternalRun | undefined;
   /**
    * Graceful stop of what runs in this process, then `close()`. No new run is taken here;
    * runs that have not started here get no update (they stay QUEUED, for the next start or

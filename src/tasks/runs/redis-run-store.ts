@@ -16,7 +16,14 @@ import {
   updateBody,
 } from './run-store.js';
 import { isTerminal, RUN_TRANSITIONS } from './state-machine.js';
-import { RUN_STATUSES, type RunError, type RunRecord, type RunStatus, type RunUpdate } from './types.js';
+import {
+  type ExternalRun,
+  RUN_STATUSES,
+  type RunError,
+  type RunRecord,
+  type RunStatus,
+  type RunUpdate,
+} from './types.js';
 
 export interface RedisRunStoreOptions {
   /** `redis://[user:password@]host:port[/db]`. */
@@ -221,6 +228,7 @@ function toRecord(runId: string, h: Record<string, string>): RunRecord | undefin
   if (h.outputs !== undefined) record.outputs = JSON.parse(h.outputs) as unknown;
   if (h.error !== undefined) record.error = JSON.parse(h.error) as RunError;
   if (h.owner !== undefined) record.user = h.owner;
+  if (h.external !== undefined) record.external = JSON.parse(h.external) as ExternalRun;
   return record;
 }
 
@@ -363,6 +371,7 @@ export class RedisRunStore implements RunStore {
         ['score', score],
         ...(run.user === undefined ? [] : [['owner', run.user]]),
         ...(run.quota === undefined ? [] : [['quota_key', run.quota.key]]),
+        ...(run.external === undefined ? [] : [['external', JSON.stringify(run.external)]]),
       ].flat(),
     );
     if (created === -1 && run.quota) throw tooManyRuns(run.quota);

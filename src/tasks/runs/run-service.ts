@@ -5,7 +5,7 @@ import type { Session } from '../../hub/session.js';
 import { assertJsonValue, defaults, WirehubError } from '../../protocol/index.js';
 import { randomId } from '../../util/ids.js';
 import { type Logger, silentLogger } from '../../util/logger.js';
-import { taskKey } from '../define-task.js';
+import { LATEST, taskKey } from '../define-task.js';
 import type { Executor } from '../executors/executor.js';
 import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
 import type { RunRequester } from './run-access.js';
@@ -13,8 +13,25 @@ import type { RunChange, RunListQuery, RunQuota, RunStore } from './run-store.js
 import { isTerminal } from './state-machine.js';
 import { type RunRecord, type RunUpdate, runChannel } from './types.js';
 
+/**
+ * Tasks that are not this server's own but another engine's (a Flyte cluster): looked up
+ * there, for requests that no local task answers.
+ */
+export interface RemoteTaskCatalog {
+  /**
+   * The task a ref names, or undefined when the engine has none. Throws
+   * `executor_unavailable` when the engine cannot answer.
+   */
+  resolve(ref: TaskRef): Promise<RegisteredTask | undefined>;
+}
+
 export interface RunServiceOptions {
   registry: TaskRegistry;
+  /**
+   * Where tasks this server does not have are looked up (Flyte). A request goes there when no
+   * local task has its project/domain/name (any version); otherwise it stays here.
+   */
+  remoteTasks?: RemoteTaskCatalog;
   executor: Executor;
   store: RunStore;
   hub: Hub;
@@ -117,6 +134,7 @@ class EndWatcher implements Session {
  */
 export class RunService {
   readonly registry: TaskRegistry;
+  private readonly remoteTasks: RemoteTaskCatalog | undefined;
   private readonly executor: Executor;
   private readonly store: RunStore;
   private readonly hub: Hub;
@@ -131,6 +149,7 @@ export class RunService {
 
   constructor(options: RunServiceOptions) {
     this.registry = options.registry;
+    this.remoteTasks = options.remoteTasks;
     this.executor = options.executor;
     this.store = options.store;
     this.hub = options.hub;
@@ -159,8 +178,8 @@ export class RunService {
    * is one, naming it). Mints the run id, so a caller can subscribe to `run:<id>` before submitting.
    * `requester` is who asks (recorded as the run's `user`, and counted by the per-user limit).
    */
-  prepare(ref: TaskRef, inputs: unknown, requester: RunRequester = {}): PreparedRun {
-    const task = this.registry.resolve(ref);
+  async prepare(ref: TaskRef, inputs: unknown, requester: RunRequester = {}): Promise<PreparedRun> {
+    const task = await this.resolveTask(ref);
     if (!task) {
       throw new WirehubError(
         'unknown_task',
@@ -201,6 +220,16 @@ export class RunService {
   }
 
   /**
+   * The task a ref names: this server's own when it has a task of that project/domain/name
+   * (any version), else the remote catalog's (Flyte), if there is one.
+   */
+  private async resolveTask(ref: TaskRef): Promise<RegisteredTask | undefined> {
+    const local = this.registry.resolve(ref);
+    if (local || !this.remoteTasks || this.registry.resolve({ ...ref, version: LATEST })) return local;
+    return this.remoteTasks.resolve(ref);
+  }
+
+  /**
    * Queues a prepared run: stores it with its QUEUED update and publishes that, then hands it
    * to the executor, so whatever the executor reports next (possibly from another process)
    * comes after it. Throws `queue_full` when the executor has no room (the run is forgotten),
@@ -211,6 +240,7 @@ export class RunService {
     const { runId, task, inputs, requester } = prepared;
     const d = task.definition;
     const quota = this.quotaOf(requester);
+    const external = this.executor.externalRun?.(runId, task);
     let first: RunUpdate;
     try {
       first = await this.store.createRun(
@@ -225,6 +255,7 @@ export class RunService {
           max_attempts: (d.retries ?? 0) + 1,
           ...(requester.user === undefined ? {} : { user: requester.user }),
           ...(quota === undefined ? {} : { quota }),
+          ...(external === undefined ? {} : { external }),
         },
         `queued ${task.key}`,
       );
@@ -249,7 +280,7 @@ export class RunService {
 
   /** `prepare` then `submit`. */
   async run(ref: TaskRef, inputs: unknown, requester: RunRequester = {}): Promise<RunRecord> {
-    return this.submit(this.prepare(ref, inputs, requester));
+    return this.submit(await this.prepare(ref, inputs, requester));
   }
 
   /** Runs in progress that count against `user`'s per-user limit (in the whole run store). */
@@ -317,6 +348,14 @@ export class RunService {
   /** The run's page: `<publicUrl or base>/runs/<id>`. */
   url(runId: string, base: string): string {
     return `${this.publicUrl ?? base.replace(/\/+$/, '')}/runs/${encodeURIComponent(runId)}`;
+  }
+
+  /**
+   * The run's URL as answers show it: the engine's console page of a run another engine runs
+   * (a Flyte run, as the Flyte SDK's `run.url`), else its page here.
+   */
+  runUrl(record: Pick<RunRecord, 'run_id' | 'external'>, base: string): string {
+    return record.external?.url ?? this.url(record.run_id, base);
   }
 
   /**
@@ -396,7 +435,17 @@ export class RunService {
         name: record.task,
         version: record.version,
       };
-      const task = this.registry.resolve(ref);
+      let task: RegisteredTask | undefined;
+      try {
+        task = await this.resolveTask(ref);
+      } catch (err) {
+        // The remote engine cannot answer now: the run stays as it is, for the next start.
+        this.log.warn(
+          { err, run: runId },
+          'cannot look the task of an interrupted run up; left for the next start',
+        );
+        continue;
+      }
       // A run still QUEUED never started its attempt; one that started has used it up.
       const attempt = record.status === 'QUEUED' ? record.attempt : record.attempt + 1;
       // ifSeq: when several nodes start at once, only one of them takes each run over.

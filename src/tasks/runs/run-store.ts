@@ -7,7 +7,16 @@ import type { RunError, RunRecord, RunStatus, RunUpdate } from './types.js';
 /** A new run, before its first update. */
 export type NewRun = Pick<
   RunRecord,
-  'run_id' | 'project' | 'domain' | 'task' | 'version' | 'inputs' | 'max_attempts' | 'attempt' | 'user'
+  | 'run_id'
+  | 'project'
+  | 'domain'
+  | 'task'
+  | 'version'
+  | 'inputs'
+  | 'max_attempts'
+  | 'attempt'
+  | 'user'
+  | 'external'
 > & {
   /** The limit the run counts against while it is active (queued or running). */
   quota?: RunQuota;

@@ -20,10 +20,13 @@ import {
   updateBody,
 } from './run-store.js';
 import { isTerminal } from './state-machine.js';
-import type { RunError, RunRecord, RunStatus, RunUpdate } from './types.js';
+import type { ExternalRun, RunError, RunRecord, RunStatus, RunUpdate } from './types.js';
 
-/** 2: `owner` (who started the run) and `quota_key` (the limit it counts against while active). */
-const SCHEMA_VERSION = 2;
+/**
+ * 2: `owner` (who started the run) and `quota_key` (the limit it counts against while active).
+ * 3: `external` (JSON of the engine's run, e.g. a Flyte run's id, for re-attaching after a restart).
+ */
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -46,7 +49,8 @@ CREATE TABLE IF NOT EXISTS runs (
   started_at INTEGER,
   ended_at INTEGER,
   owner TEXT,
-  quota_key TEXT
+  quota_key TEXT,
+  external TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at DESC);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at DESC);
@@ -67,6 +71,7 @@ CREATE TABLE IF NOT EXISTS run_updates (
 const ADDED_COLUMNS: readonly [string, string][] = [
   ['owner', 'TEXT'],
   ['quota_key', 'TEXT'],
+  ['external', 'TEXT'],
 ];
 
 const INDEXES_V2 = `
@@ -116,6 +121,7 @@ interface RunRow {
   ended_at: number | null;
   owner: string | null;
   quota_key: string | null;
+  external: string | null;
 }
 
 interface UpdateRow {
@@ -153,6 +159,7 @@ function toRecord(row: RunRow): RunRecord {
   if (row.outputs !== null) record.outputs = JSON.parse(row.outputs) as unknown;
   if (row.error !== null) record.error = JSON.parse(row.error) as RunError;
   if (row.owner !== null) record.user = row.owner;
+  if (row.external !== null) record.external = JSON.parse(row.external) as ExternalRun;
   return record;
 }
 
@@ -257,8 +264,7 @@ export class SqliteRunStore implements RunStore {
       this.stmts = this.prepare(db);
       this.sqlite = sqlite;
     } catch (err) {
-      sqlite.close();
-      throw err;
+      throw sqlite.setupFailed(err);
     }
     this.stopPruning = startPruning(() => this.prune(), this.pruneEveryMs);
   }
@@ -279,8 +285,8 @@ export class SqliteRunStore implements RunStore {
        WHERE id = @run_id`,
     );
     const insertRun = db.prepare(
-      `INSERT INTO runs (id, project, domain, name, version, inputs, status, message, attempt, max_attempts, seq, created_at, updated_at, owner, quota_key)
-       VALUES (@id, @project, @domain, @name, @version, @inputs, 'QUEUED', @message, @attempt, @max_attempts, 1, @now, @now, @owner, @quota_key)`,
+      `INSERT INTO runs (id, project, domain, name, version, inputs, status, message, attempt, max_attempts, seq, created_at, updated_at, owner, quota_key, external)
+       VALUES (@id, @project, @domain, @name, @version, @inputs, 'QUEUED', @message, @attempt, @max_attempts, 1, @now, @now, @owner, @quota_key, @external)`,
     );
     const state = db.prepare<[string], { status: RunStatus; seq: number; attempt: number }>(
       'SELECT status, seq, attempt FROM runs WHERE id = ?',
@@ -369,6 +375,7 @@ export class SqliteRunStore implements RunStore {
           now,
           owner: run.user ?? null,
           quota_key: run.quota?.key ?? null,
+          external: run.external === undefined ? null : JSON.stringify(run.external),
         },
         {
           run_id: run.run_id,

@@ -31,6 +31,19 @@ export interface RunUpdate {
   error?: RunError;
 }
 
+/**
+ * Where a run runs when another engine runs it (a Flyte run): kept with the run, so a restart
+ * re-attaches to it and its page links to the engine's console.
+ */
+export interface ExternalRun {
+  /** The executor that runs it, e.g. `flyte`. */
+  executor: string;
+  /** The engine's id of the run, e.g. `{org, project, domain, name}` of a Flyte run. */
+  id: Record<string, string>;
+  /** The run's page in the engine's console. */
+  url?: string;
+}
+
 /** A run as stored and as `GET /api/runs/{id}` shows it. */
 export interface RunRecord {
   run_id: string;
@@ -55,4 +68,6 @@ export interface RunRecord {
   seq: number;
   /** Who started the run (a token's `sub`, `api-key:<n>`); absent when nobody was signed in. */
   user?: string;
+  /** The engine's run, when another engine runs it (Flyte). */
+  external?: ExternalRun;
 }
