@@ -10,6 +10,8 @@ missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Clients from another address (test/support/remote-host.ts) live in a network namespace.
+command -v ip >/dev/null || missing+=(iproute2)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

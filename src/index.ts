@@ -53,6 +53,7 @@ export type { ServerOptions } from './server/options.js';
 export type { AuthOptions } from './server/security/authenticator.js';
 export { type GuardCheck, principalOf } from './server/security/http-guard.js';
 export type { LimitOptions } from './server/security/limits.js';
+export { PAGE } from './server/security/security-headers.js';
 export type { RedisTarget, TaskServerOptions } from './server/task-runtime.js';
 export type { UpgradeCheck } from './server/upgrade-gate.js';
 export { createWorker, WorkerNode, type WorkerNodeOptions } from './server/worker-node.js';

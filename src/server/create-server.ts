@@ -145,8 +145,10 @@ export class WirehubServer {
       ...errorAnsweringOptions(),
       ...transport,
     } as FastifyServerOptions) as unknown as FastifyInstance;
-    // Before any route, yours included: it learns every route's methods (for 405).
+    // Before any route, yours included: it learns every route's methods (for 405), and the
+    // headers plugin reads each route's `helmet` option (PAGE).
     installErrorHandling(this.http);
+    installSecurityHeaders(this.http, { tls: o.tls !== undefined, host: (req) => this.proxyTrust.host(req) });
     this.log = this.http.log;
     logRequests(this.http);
     this.security = new UpgradeSecurity({
@@ -325,10 +327,6 @@ export class WirehubServer {
       },
     });
     installJsonBodyParser(this.http, o.maxJsonDepth);
-    await installSecurityHeaders(this.http, {
-      tls: o.tls !== undefined,
-      host: (req) => this.proxyTrust.host(req),
-    });
     // Before the routes: the document lists the routes added after it.
     await installApiDocs(this.http);
     installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());

@@ -182,6 +182,7 @@ describe('behind a trusted proxy', () => {
     const rt = await rawUpgrade(srv.port, '/rt', `${forwarded}Sec-WebSocket-Protocol: wirehub.v1\r\n`);
     expect(statusOf(rt)).toBe(403);
     expect(rt).toContain('"reason":"loopback_only"');
+    expect(rt).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/);
     expect(statusOf(await rawUpgrade(srv.port, '/task-runner', forwarded))).toBe(403);
     loopbackOnly(await http(`${srv.url}/metrics`, { headers: { 'x-forwarded-for': '203.0.113.9' } }));
     // A local client through the proxy, or the proxy itself: everything.

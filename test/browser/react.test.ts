@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { WirehubClient } from '../../src/client/index.js';
-import { createServer } from '../../src/index.js';
+import { createServer, PAGE } from '../../src/index.js';
 import { launchChromium, waitForTrue } from '../support/browser.js';
 import { TestClient } from '../support/client.js';
 import { type RunningServer, tempDir } from '../support/server.js';
@@ -68,7 +68,8 @@ async function start(dataDir: string, port = 0): Promise<RunningServer> {
       { pattern: 'chat:*', history: { size: 100, ttlMs: DAY }, presence: true, joinLeaveDebounceMs: 50 },
     ],
   });
-  server.http.get('/react-test/', (_req, reply) => {
+  // A page of the app's own: it asks for the pages' security headers (its script is a file).
+  server.http.get('/react-test/', { ...PAGE }, (_req, reply) => {
     void reply
       .type('text/html')
       .send(
@@ -96,7 +97,6 @@ async function open(url: string): Promise<Page> {
 /** Waits for an expression to hold in the page; on timeout, says what the page showed. */
 async function waitFor(page: Page, expression: string): Promise<void> {
   try {
-    // Not page.waitForFunction: it compiles its predicate in the page, which the CSP refuses.
     await waitForTrue(page, expression);
   } catch (err) {
     const shown = await page.evaluate('document.body.innerText').catch(() => '(page gone)');

@@ -107,7 +107,8 @@ describe('the published package', () => {
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
     await page.goto(`${srv.url}/`);
-    // Polled through page.evaluate: waitForFunction compiles in the page, which the CSP refuses.
+    // Polled from the test: waitForFunction would compile its predicate in the page, which
+    // the dashboard's CSP (no 'unsafe-eval') refuses.
     await waitForTrue(page, "document.getElementById('conn-state')?.textContent === 'connected'");
     await waitForTrue(page, "document.querySelectorAll('#task-select option').length >= 4");
     expect(errors).toEqual([]);

@@ -78,6 +78,9 @@ export async function installApiDocs(app: FastifyInstance): Promise<void> {
       onRequest: async (req, reply) => {
         if (req.routeOptions.url === `${DOCS_PREFIX}/static/index.html`)
           return reply.redirect(`${DOCS_PREFIX}/`);
+        // The Swagger UI page gets the pages' security headers (its other routes are files).
+        if (req.routeOptions.url === DOCS_PREFIX || req.routeOptions.url === `${DOCS_PREFIX}/`)
+          reply.helmet();
       },
     },
   });

@@ -16,6 +16,7 @@ import {
   textResponse,
 } from '../openapi/route-docs.js';
 import { principalOf } from '../security/http-guard.js';
+import { PAGE } from '../security/security-headers.js';
 
 /** The run page: static HTML whose script (`/assets/run.js`) follows the run over `/task-runner`. */
 const RUN_PAGE_FILE = new URL('../../../web/run.html', import.meta.url);
@@ -205,7 +206,7 @@ export function installRunRoutes(app: FastifyInstance, runs: RunService, o: { au
     return reply.code(202).send({ run_id: id, status: record.status, message: 'abort requested' });
   });
 
-  app.get('/runs/:id', docs.page, async (req, reply) => {
+  app.get('/runs/:id', { ...docs.page, ...PAGE }, async (req, reply) => {
     const { id } = parse(idParams, req.params, 'run id');
     reply.header('Content-Type', 'text/html; charset=utf-8').header('Cache-Control', 'no-store');
     if (!o.authEnabled && !(await runs.get(id))) {

@@ -12,6 +12,7 @@ import {
   textResponse,
 } from '../openapi/route-docs.js';
 import { principalOf } from '../security/http-guard.js';
+import { PAGE } from '../security/security-headers.js';
 
 /** `web/` (the dashboard page) and `dist/web/` (what `npm run build` bundles for browsers). */
 const WEB_DIR = new URL('../../../web/', import.meta.url);
@@ -86,7 +87,7 @@ export interface StatusSource {
 export function installWebRoutes(app: FastifyInstance, status: StatusSource): void {
   const startedAt = Date.now();
 
-  app.get('/', docs.dashboard, async (_req, reply) => {
+  app.get('/', { ...docs.dashboard, ...PAGE }, async (_req, reply) => {
     const page = await readFile(new URL('index.html', WEB_DIR), 'utf8');
     return reply
       .header('Content-Type', 'text/html; charset=utf-8')
