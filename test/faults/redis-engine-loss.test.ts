@@ -142,6 +142,56 @@ describe.runIf(redisAvailable())('redis engine: loss detection and link faults',
     expect(a.rec.events).toEqual(['down', 'gap chat:k recovered', 'up']);
   });
 
+  it('a channel first subscribed while the link recovers starts where its subscriber was told, not later', async () => {
+    await fresh();
+    const a = await node();
+    const b = await node();
+    await a.engine.subscribe('chat:live');
+    for (const data of [1, 2, 3]) await b.engine.publish({ channel: 'chat:r', data, history: KEEP });
+    // Hold A's recovery at its first re-SUBSCRIBE (a fault injected into the link: the window
+    // in which A is connected again but has not subscribed its feeds yet).
+    const link = (
+      a.engine as unknown as { link: { sub: { subscribe: (...c: string[]) => Promise<unknown> } } }
+    ).link;
+    const realSubscribe = link.sub.subscribe.bind(link.sub);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let held = false;
+    let reachedGate: () => void = () => {};
+    const atGate = new Promise<void>((resolve) => {
+      reachedGate = resolve;
+    });
+    link.sub.subscribe = async (...channels: string[]) => {
+      if (!held) {
+        held = true;
+        reachedGate();
+        await gate;
+      }
+      return realSubscribe(...channels);
+    };
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    await atGate;
+    expect(a.engine.linkUp).toBe(false);
+    // A subscriber on A joins chat:r now: the engine's subscribe returns (the recovery will
+    // subscribe the feed), and the subscriber reads the position it goes live from.
+    await a.engine.subscribe('chat:r');
+    const told = await a.engine.position('chat:r');
+    expect(told.offset).toBe(3);
+    // Published after the subscriber was told offset 3, before A's feed is subscribed.
+    for (const data of [4, 5]) await b.engine.publish({ channel: 'chat:r', data, history: KEEP });
+    release();
+    await a.rec.until(() => a.rec.events.includes('up'), 'the link coming back');
+    await b.engine.publish({ channel: 'chat:r', data: 6, history: KEEP });
+    await a.rec.until(() => a.rec.data('chat:r').includes(6), 'the live publication');
+    // Everything after offset 3, each once and in order: the old code started the feed at its
+    // own later read (5) and delivered only 6, a silent gap.
+    expect(a.rec.data('chat:r')).toEqual([4, 5, 6]);
+    expect(a.rec.delivered.filter((p) => p.channel === 'chat:r').map((p) => p.offset)).toEqual([4, 5, 6]);
+    expect(a.rec.events).not.toContain('gap chat:r lost');
+  });
+
   it('reports the loss when Redis comes back empty, then follows the new epoch', async () => {
     await fresh();
     const a = await node();

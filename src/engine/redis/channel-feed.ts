@@ -53,11 +53,33 @@ export class ChannelFeed {
     private readonly host: FeedHost,
   ) {}
 
-  /** Sets where the feed starts, read before subscribing. */
-  baseline(position: StreamPosition | undefined): void {
-    this.epoch = position?.epoch;
-    this.offset = position?.offset ?? 0;
+  /**
+   * The earliest position of this channel given to a local subscriber before the feed knew
+   * where it starts. A feed created while the link recovers is subscribed later than its
+   * subscribers read their position; starting at its own (later) read would skip what was
+   * published in between without anyone noticing.
+   */
+  private givenOut: StreamPosition | undefined;
+
+  /** A position of this channel was read for a local subscriber (which goes live from it). */
+  gaveOut(position: StreamPosition): void {
+    if (!this.baselined) this.givenOut ??= { epoch: position.epoch, offset: position.offset };
+  }
+
+  /**
+   * Sets where the feed starts, from a read made after SUBSCRIBE (while holding live
+   * publications): the position given out earliest, else the read. Returns true when the
+   * feed starts behind the read and must `catchUp()`; otherwise the held publications pass.
+   */
+  begin(read: StreamPosition | undefined): boolean {
+    const start = this.givenOut ?? read;
+    this.givenOut = undefined;
+    this.epoch = start?.epoch;
+    this.offset = start?.offset ?? 0;
     this.baselined = true;
+    if (start !== read && (start?.epoch !== read?.epoch || start?.offset !== read?.offset)) return true;
+    this.release();
+    return false;
   }
 
   /** A live publication from pub/sub. */

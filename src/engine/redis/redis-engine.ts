@@ -254,6 +254,7 @@ export class RedisEngine implements Engine {
       ),
     );
     const offset = Number(rawOffset);
+    this.feeds.get(channel)?.gaveOut({ epoch, offset });
     // The stream is trimmed approximately (MAXLEN ~) and by key TTL; the exact bounds are
     // applied here: the newest `size` offsets, minus a front of publications older than ttl.
     const lowest = Math.max(1, offset - policy.size + 1);
@@ -286,7 +287,9 @@ export class RedisEngine implements Engine {
         await this.link.runId(),
       ),
     );
-    return { epoch, offset: Number(offset) };
+    const position = { epoch, offset: Number(offset) };
+    this.feeds.get(channel)?.gaveOut(position);
+    return position;
   }
 
   async presenceAdd(channel: string, member: PresenceMember, ttlMs?: number): Promise<void> {
@@ -407,19 +410,19 @@ export class RedisEngine implements Engine {
 
   /** SUBSCRIBE, after reading where the channel stands when the feed is new. */
   private async subscribeFeed(feed: ChannelFeed): Promise<void> {
-    if (!feed.baselined) {
-      // Where the channel stands (a stream restored by another Redis process starts a new
-      // epoch first, so the feed does not begin in an epoch that is about to end).
-      const { epoch, offset } = await this.readAfter(feed.channel, undefined, 0, 0);
-      feed.baseline(epoch ? { epoch, offset } : undefined);
-      await this.link.sub.subscribe(feed.pubsubChannel);
-      feed.subscribed = true;
-      return;
-    }
-    // A feed that was live before the link broke: hold what arrives, then fill the gap.
+    // Hold what arrives until the feed knows where it stands.
     feed.hold();
     await this.link.sub.subscribe(feed.pubsubChannel);
     feed.subscribed = true;
+    if (!feed.baselined) {
+      // A new feed: where the channel stands, read after SUBSCRIBE so nothing published later
+      // is missed (a stream restored by another Redis process starts a new epoch first, so the
+      // feed does not begin in an epoch that is about to end).
+      const { epoch, offset } = await this.readAfter(feed.channel, undefined, 0, 0);
+      if (!feed.begin(epoch ? { epoch, offset } : undefined)) return;
+    }
+    // A feed that was live before the link broke, or that must start where a subscriber
+    // was told it starts: fill the gap from the stream.
     await feed.catchUp();
   }
 
