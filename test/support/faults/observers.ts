@@ -35,6 +35,13 @@ export class RtObserver extends Actor<RtObserverOptions> implements Observer {
   private readonly positions = new Map<string, Position>();
   private readonly pending = new Map<number, { channel: string; since: Position | undefined }>();
   private nextId = 0;
+  /**
+   * A connection this client gave up on (a subscribe timed out): like any client that drops a
+   * socket, it reads nothing more from it. A late reply and the live messages behind it can
+   * still be in the same read; taking those would advance `since` past a subscription whose
+   * start it never learnt.
+   */
+  private abandoned: number | undefined;
 
   get channels(): readonly string[] {
     return this.options.channels;
@@ -81,7 +88,9 @@ export class RtObserver extends Actor<RtObserverOptions> implements Observer {
       client.ws.on('message', (raw) => this.onFrame(conn, JSON.parse(String(raw)) as RtServerFrame));
       client.closed.then(({ code }) => this.ctx.history.add({ type: 'closed', actor: this.id, conn, code }));
       if (!(await this.subscribeAll(client))) {
-        // Refused (e.g. broker_unavailable while Redis is away): start over a little later.
+        // Refused (e.g. broker_unavailable while Redis is away) or timed out: start over a
+        // little later, on a new connection.
+        this.abandoned = conn;
         client.ws.terminate();
         await client.closed;
         await pause(RETRY_MS);
@@ -111,6 +120,7 @@ export class RtObserver extends Actor<RtObserverOptions> implements Observer {
   }
 
   private onFrame(conn: number, frame: RtServerFrame): void {
+    if (conn === this.abandoned) return;
     const { history } = this.ctx;
     if (frame.op === 'reply' && frame.id !== undefined) {
       const asked = this.pending.get(frame.id);
