@@ -273,6 +273,9 @@ export class SdkObserver extends Actor<{ channels: readonly string[] }> implemen
       ...(info?.position ? { position: info.position } : {}),
     });
     for (const pub of held) this.record(channel, pub.position, pub.data, info !== undefined);
+    // Where the subscription now stands: after `recovered: false` that is the reply's position,
+    // not the last publication this client saw (the liveness check compares it with the head).
+    if (info?.position) this.positions.set(channel, info.position);
   }
 
   private record(channel: string, position: Position | undefined, data: unknown, replay: boolean): void {
