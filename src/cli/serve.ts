@@ -58,6 +58,7 @@ interface ServeFlags extends SecurityFlags, FlyteFlags {
   redis?: string;
   presenceTtl: number;
   runRetention: number;
+  orphanGrace: number;
   sqliteSync: SqliteSync;
 }
 
@@ -232,6 +233,16 @@ export function serveCommand(): Command {
         DEFAULT_RUN_RETENTION_MS,
         '7d',
       ),
+    )
+    .addOption(
+      opt(
+        '--orphan-grace <duration>',
+        'with --redis: an unfinished run unchanged this long whose job Redis no longer has is re-queued (or failed); also how often nodes look',
+        'WIREHUB_ORPHAN_GRACE',
+        parseDurationAtLeast(100),
+        30_000,
+        '30s',
+      ),
     );
   for (const option of securityOptions()) command.addOption(option);
   for (const option of flyteOptions()) command.addOption(option);
@@ -295,6 +306,7 @@ export function serveCommand(): Command {
         poolSize: flags.taskWorkers,
         queueSize: flags.taskQueue,
         runRetentionMs: flags.runRetention,
+        orphanGraceMs: flags.orphanGrace,
         ...(flyte ? { flyte } : {}),
       },
     });

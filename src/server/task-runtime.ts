@@ -58,6 +58,12 @@ export interface TaskServerOptions {
   lockDurationMs?: number;
   /** With `redis`: interval of this node's stalled-job check. Default 30 s. */
   stalledIntervalMs?: number;
+  /**
+   * With `redis`: an unfinished run unchanged this long whose job Redis no longer has (a
+   * restart that lost the last writes, a crash before the job was queued) is taken over:
+   * re-queued, or failed when no attempt is left. Also how often nodes look. Default 30 s.
+   */
+  orphanGraceMs?: number;
   /** Where relative module paths start. Default: the process's working directory. */
   cwd?: string;
   /**
@@ -111,6 +117,7 @@ export class TaskRuntime {
             abortGraceMs: options.abortGraceMs,
             lockDurationMs: options.lockDurationMs,
             stalledIntervalMs: options.stalledIntervalMs,
+            orphanGraceMs: options.orphanGraceMs,
             log: deps.log,
           })
         : new EmbeddedExecutor({
@@ -140,6 +147,7 @@ export class TaskRuntime {
       hub: deps.hub,
       log: deps.log,
       publicUrl: options.publicUrl,
+      ...(options.orphanGraceMs === undefined ? {} : { lostSweepMs: options.orphanGraceMs }),
       ...(deps.quota ? { quota: deps.quota } : {}),
       ...(deps.maxJsonDepth === undefined ? {} : { maxJsonDepth: deps.maxJsonDepth }),
     });

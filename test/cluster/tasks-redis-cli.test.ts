@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { QueueKeys } from '../../src/tasks/executors/bullmq/queue-keys.js';
 import { RedisRunStore } from '../../src/tasks/runs/redis-run-store.js';
 import { type CliServer, startCliServer } from '../support/cli.js';
 import { eventually } from '../support/cluster.js';
@@ -150,6 +152,35 @@ describe.runIf(redisAvailable())(
         status: 'FAILED',
         error: { kind: 'SYSTEM', message: 'interrupted: server restarted' },
       });
+    });
+
+    it('takes over a run whose job Redis lost while every process kept running', async () => {
+      // A node that runs nothing itself and looks for lost attempts every 300 ms.
+      const n = await startServer({
+        redis: redis.url,
+        tasks: { modules: [FIXTURE_TASKS], poolSize: 0, orphanGraceMs: 300 },
+      });
+      stops.push(() => n.close());
+      const c = await client(n.wsUrl);
+      const id = await c.start('countdown', { n: 1, delayMs: 0 });
+      // Redis "loses" the queued job (an AOF everysec restart can drop the last second of
+      // writes): the run record stays QUEUED, no worker will ever see the job.
+      const keys = new QueueKeys('wirehub:', 'runs');
+      const admin = new Redis(redis.url);
+      try {
+        await admin.lrem(`${keys.jobPrefix}wait`, 0, id);
+        await admin.del(`${keys.jobPrefix}${id}`);
+      } finally {
+        admin.disconnect();
+      }
+      const requeued = 're-queued after its attempt was lost (attempt 1 of 1)';
+      await eventually('the lost run taken over', async () =>
+        c.updates(id).some((u) => u.message === requeued),
+      );
+      // The new job is real: a worker that starts now runs it to the end, once.
+      await worker();
+      expect(await c.ended(id)).toMatchObject({ status: 'SUCCEEDED', outputs: { counted: 1 } });
+      expect(c.updates(id).filter((u) => u.status === 'SUCCEEDED')).toHaveLength(1);
     });
 
     it("keeps the per-user run limit when a worker process ends the user's run", async () => {

@@ -78,6 +78,13 @@ export interface Executor {
    */
   orphaned?<R extends RunRecord>(runs: R[]): Promise<R[]>;
   /**
+   * Of these unfinished runs, the ones whose attempt was lost while the cluster kept running
+   * (a Redis that came back without the job: its persistence lost the last writes). The run
+   * service asks every `orphanGraceMs` and re-queues or fails them, as after a restart.
+   * Executors that cannot tell from outside (an in-process one) do not have it.
+   */
+  lost?<R extends RunRecord>(runs: R[]): Promise<R[]>;
+  /**
    * The run in another engine that `submit` will create for this run (a Flyte run), known
    * before it is submitted: the run service stores it with the run, so a restart finds the run
    * again (see `orphaned`) and links show its console page. Undefined for runs that run here.

@@ -57,16 +57,28 @@ export class RoutedExecutor implements Executor {
   }
 
   async orphaned<R extends RunRecord>(runs: R[]): Promise<R[]> {
+    const out: R[] = [];
+    for (const [executor, list] of this.byOwner(runs)) {
+      out.push(...(executor.orphaned ? await executor.orphaned(list) : list));
+    }
+    return out;
+  }
+
+  /** Only executors that can tell a lost attempt answer; the others' runs are not lost. */
+  async lost<R extends RunRecord>(runs: R[]): Promise<R[]> {
+    const out: R[] = [];
+    for (const [executor, list] of this.byOwner(runs))
+      if (executor.lost) out.push(...(await executor.lost(list)));
+    return out;
+  }
+
+  private byOwner<R extends RunRecord>(runs: R[]): Map<Executor, R[]> {
     const byExecutor = new Map<Executor, R[]>();
     for (const run of runs) {
       const owner = (run.external && this.remotes.get(run.external.executor)) || this.local;
       byExecutor.set(owner, [...(byExecutor.get(owner) ?? []), run]);
     }
-    const out: R[] = [];
-    for (const [executor, list] of byExecutor) {
-      out.push(...(executor.orphaned ? await executor.orphaned(list) : list));
-    }
-    return out;
+    return byExecutor;
   }
 
   async drain(timeoutMs: number): Promise<void> {

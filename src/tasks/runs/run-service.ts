@@ -17,6 +17,12 @@ import { type RunRecord, type RunUpdate, runChannel } from './types.js';
  * Tasks that are not this server's own but another engine's (a Flyte cluster): looked up
  * there, for requests that no local task answers.
  */
+/** What a taken-over run's update says, by why nobody held it. */
+const TAKE_OVER = {
+  restart: { interrupted: 'server restarted', requeued: 'after a server restart' },
+  lost: { interrupted: 'its attempt was lost', requeued: 'after its attempt was lost' },
+} as const;
+
 export interface RemoteTaskCatalog {
   /**
    * The task a ref names, or undefined when the engine has none. Throws
@@ -42,6 +48,12 @@ export interface RunServiceOptions {
    * Default true; a `wirehub worker` leaves that to the nodes.
    */
   recover?: boolean;
+  /**
+   * While running, how often to ask the executor for runs whose attempt was lost (see
+   * `Executor.lost`; a Redis that lost its last writes) and take them over. Default 30 s;
+   * only with an executor that can tell, and only where `recover` is on.
+   */
+  lostSweepMs?: number;
   log?: Logger;
   /**
    * The per-user limit on concurrent runs: a requester with `quota` may have at most
@@ -141,6 +153,9 @@ export class RunService {
   private readonly log: Logger;
   private readonly publicUrl: string | undefined;
   private readonly recoverAtStart: boolean;
+  private readonly lostSweepMs: number;
+  private lostSweep: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
   private readonly quota: RunServiceOptions['quota'];
   private readonly maxJsonDepth: number;
   /** Per run, the tail of its applies: a run's updates are stored and published in order. */
@@ -156,6 +171,7 @@ export class RunService {
     this.log = options.log ?? silentLogger;
     this.publicUrl = options.publicUrl?.replace(/\/+$/, '');
     this.recoverAtStart = options.recover ?? true;
+    this.lostSweepMs = Math.max(100, options.lostSweepMs ?? 30_000);
     this.quota = options.quota;
     this.maxJsonDepth = options.maxJsonDepth ?? defaults.maxJsonDepth;
   }
@@ -164,7 +180,19 @@ export class RunService {
   async start(): Promise<void> {
     await this.store.open();
     await this.executor.start((runId, update) => this.apply(runId, update));
-    if (this.recoverAtStart) await this.recover();
+    if (!this.recoverAtStart) return;
+    await this.recover();
+    if (this.executor.lost) {
+      this.lostSweep = setInterval(() => {
+        if (this.sweeping || this.closed) return;
+        this.sweeping = this.sweepLost()
+          .catch((err: unknown) => this.log.warn({ err }, 'looking for runs with a lost attempt failed'))
+          .finally(() => {
+            this.sweeping = undefined;
+          });
+      }, this.lostSweepMs);
+      this.lostSweep.unref();
+    }
   }
 
   /** Runs accepted and not yet ended, as the executor counts them. */
@@ -366,6 +394,8 @@ export class RunService {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.lostSweep);
+    await this.sweeping;
     await this.executor.close();
     await Promise.allSettled([...this.chains.values()]);
     await this.store.close();
@@ -427,7 +457,22 @@ export class RunService {
   private async recover(): Promise<void> {
     const unfinished = await this.store.listActive();
     const orphans = this.executor.orphaned ? await this.executor.orphaned(unfinished) : unfinished;
+    await this.takeOver(orphans, 'restart');
+  }
+
+  /** Runs whose attempt the executor lost while running (see `Executor.lost`). */
+  private async sweepLost(): Promise<void> {
+    if (!this.executor.lost) return;
+    const lost = await this.executor.lost(await this.store.listActive());
+    if (lost.length > 0)
+      this.log.warn({ runs: lost.length }, 'runs whose attempt was lost: taking them over');
+    await this.takeOver(lost, 'lost');
+  }
+
+  /** Re-queues (or fails, with no attempt or task left) runs that nobody holds any more. */
+  private async takeOver(orphans: RunRecord[], why: keyof typeof TAKE_OVER): Promise<void> {
     for (const record of orphans) {
+      if (this.closed) return;
       const runId = record.run_id;
       const ref = {
         project: record.project,
@@ -452,18 +497,18 @@ export class RunService {
       if (!task) {
         await this.interrupted(
           runId,
-          `interrupted: server restarted (task ${taskKey(ref)} is no longer registered)`,
+          `interrupted: ${TAKE_OVER[why].interrupted} (task ${taskKey(ref)} is no longer registered)`,
           record.seq,
         );
         continue;
       }
       if (attempt > record.max_attempts) {
-        await this.interrupted(runId, 'interrupted: server restarted', record.seq);
+        await this.interrupted(runId, `interrupted: ${TAKE_OVER[why].interrupted}`, record.seq);
         continue;
       }
       const requeued = await this.apply(runId, {
         status: 'QUEUED',
-        message: `re-queued after a server restart (attempt ${attempt} of ${record.max_attempts})`,
+        message: `re-queued ${TAKE_OVER[why].requeued} (attempt ${attempt} of ${record.max_attempts})`,
         attempt,
         ifSeq: record.seq,
       }).catch(() => false);
@@ -474,10 +519,10 @@ export class RunService {
       } catch (err) {
         await this.interrupted(
           runId,
-          `interrupted: server restarted; re-queueing failed: ${(err as Error).message}`,
+          `interrupted: ${TAKE_OVER[why].interrupted}; re-queueing failed: ${(err as Error).message}`,
         );
       }
-      this.log.info({ run: runId, task: task.key, attempt }, 're-queued a run interrupted by a restart');
+      this.log.info({ run: runId, task: task.key, attempt, why }, 're-queued a run nobody held');
     }
   }
 

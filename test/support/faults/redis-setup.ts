@@ -80,6 +80,9 @@ export class RedisSetUp implements SetUp {
           namespaces,
           '--task-workers',
           '0',
+          // A run whose job Redis lost (AOF everysec, or no persistence) is taken over in seconds.
+          '--orphan-grace',
+          '2s',
           ...COMMON_SERVE_FLAGS,
         ]),
       );

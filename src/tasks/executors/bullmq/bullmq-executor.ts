@@ -258,6 +258,15 @@ export class BullmqExecutor implements Executor {
     return out;
   }
 
+  /**
+   * The same check as `orphaned`, while running: a run older than the grace whose job Redis no
+   * longer has (or has as ended) is nobody's, e.g. after Redis restarted and its AOF/RDB lost
+   * the last writes.
+   */
+  lost<R extends RunRecord>(runs: R[]): Promise<R[]> {
+    return this.orphaned(runs);
+  }
+
   /** Stops taking jobs; running attempts get up to `timeoutMs` to end, then are handed back. */
   async drain(timeoutMs: number): Promise<void> {
     await this.host?.drain(timeoutMs);
