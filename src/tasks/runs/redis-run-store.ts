@@ -1,4 +1,5 @@
-import { Redis, ReplyError } from 'ioredis';
+import { Redis } from 'ioredis';
+import { DEFAULT_REDIS_PREFIX, redisCall, redisClientName } from '../../engine/redis/connection.js';
 import { WirehubError } from '../../protocol/index.js';
 import { startPruning } from './prune-timer.js';
 import {
@@ -279,7 +280,7 @@ export class RedisRunStore implements RunStore {
   private stopPruning: (() => void) | undefined;
 
   constructor(options: RedisRunStoreOptions) {
-    this.prefix = `${options.prefix ?? 'wirehub:'}{runs}:`;
+    this.prefix = `${options.prefix ?? DEFAULT_REDIS_PREFIX}{runs}:`;
     this.retentionMs = options.retentionMs ?? DEFAULT_RUN_RETENTION_MS;
     this.pruneEveryMs = pruneIntervalMs(this.retentionMs, options.pruneEveryMs);
     this.redis = new Redis(options.url, {
@@ -289,7 +290,7 @@ export class RedisRunStore implements RunStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      connectionName: 'wirehub:runs',
+      connectionName: redisClientName('runs'),
     });
     // Errors surface on the commands that fail; the connection reconnects by itself.
     this.redis.on('error', () => {});
@@ -546,14 +547,8 @@ export class RedisRunStore implements RunStore {
   }
 
   /** Runs a Redis call; a failure to reach Redis becomes `broker_unavailable`. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof WirehubError || err instanceof (ReplyError as typeof Error)) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new WirehubError('broker_unavailable', `the run store (Redis) is unavailable: ${reason}`);
-    }
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return redisCall('the run store', fn);
   }
 
   async close(): Promise<void> {
