@@ -268,7 +268,7 @@ export function serveCommand(): Command {
     }
     // Loaded here, not at the top: every other command (connect, run, tasks…) starts without
     // the server's modules (Fastify, BullMQ, SQLite…), about 3× faster.
-    const { createServer } = await import('../server/create-server.js');
+    const { createServer } = await import('../runtime/create-server.js');
     const server = await createServer({
       ...security,
       host: flags.host,

@@ -1,24 +1,20 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { builtinEndpoints } from '../endpoints/builtin.js';
 import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
 import { taskRunnerEndpoint } from '../endpoints/task-runner.js';
 import type { LimitStore } from '../engine/limits.js';
-import { MemoryLimitStore } from '../engine/memory/memory-limit-store.js';
-import { RedisEngine } from '../engine/redis/redis-engine.js';
-import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
 import type { StoreHealth } from '../engine/store-health.js';
-import type { Engine } from '../engine/types.js';
-import { Hub } from '../hub/hub.js';
+import type { Hub } from '../hub/hub.js';
 import { PermissionPolicy } from '../hub/permissions.js';
 import { CloseCode } from '../protocol/index.js';
 import { randomId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { LocalAdminView } from './admin/admin-view.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
+import type { BackendAssembler, ServerTasks } from './backends.js';
 import { Heartbeat } from './heartbeat.js';
 import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http-errors.js';
 import { installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
@@ -41,7 +37,6 @@ import { OriginPolicy } from './security/origin-policy.js';
 import { installSecurityHeaders } from './security/security-headers.js';
 import { isLoopbackHost, publicBindProblem } from './security/unauthenticated-access.js';
 import { UpgradeSecurity } from './security/upgrade-security.js';
-import { TaskRuntime } from './task-runtime.js';
 import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
 import { WriteBatcher } from './write-batcher.js';
 import type { WsSession } from './ws-session.js';
@@ -90,7 +85,7 @@ export class WirehubServer {
   readonly options: ResolvedServerOptions;
   readonly log: Logger;
   /** The task runner, unless `tasks: false`. */
-  readonly tasks: TaskRuntime | undefined;
+  readonly tasks: ServerTasks | undefined;
   /** Verifies credentials; `auth.enabled` is false when the server runs without auth. */
   readonly auth: Authenticator;
   /** Where connection and rate limit state lives. */
@@ -111,7 +106,12 @@ export class WirehubServer {
   private onEmpty: (() => void) | undefined;
   private started = false;
 
-  constructor(options: ServerOptions = {}) {
+  /**
+   * Use `createServer(options)`: it loads the backends the options ask for and passes the
+   * assembler (src/runtime/backends.ts) that builds them here, once the options passed their
+   * checks.
+   */
+  constructor(options: ServerOptions, assemble: BackendAssembler) {
     this.options = resolveServerOptions(options);
     const o = this.options;
     // Bad security config fails here, at start, with a message that names it.
@@ -122,7 +122,6 @@ export class WirehubServer {
       allowPublicWithoutAuth: o.allowPublicWithoutAuth,
     });
     if (bindProblem) throw new Error(bindProblem);
-    this.limitStore = o.limitStore ?? new MemoryLimitStore();
     // Slowloris: a client gets a bounded time for its headers and its whole request; Node
     // checks those deadlines every `connectionsCheckingInterval`, so that follows the bound.
     const timeouts = {
@@ -151,6 +150,10 @@ export class WirehubServer {
     installSecurityHeaders(this.http, { tls: o.tls !== undefined, host: (req) => this.proxyTrust.host(req) });
     this.log = this.http.log;
     logRequests(this.http);
+    const backends = assemble(o, this.log);
+    this.hub = backends.hub;
+    this.limitStore = backends.limitStore;
+    this.tasks = backends.tasks;
     this.security = new UpgradeSecurity({
       auth: this.auth,
       origins: new OriginPolicy({ allowed: o.allowedOrigins, allowLocalhost: !this.auth.enabled }),
@@ -168,12 +171,6 @@ export class WirehubServer {
       failures: () => this.hub.counters,
       ...(lastResort ? { uncaught: () => lastResort.stats } : {}),
       stores: () => this.storeHealth(),
-    });
-    this.hub = new Hub(this.makeEngine(), {
-      namespaces: o.namespaces ?? [],
-      maxChannelsPerConnection: o.maxChannelsPerConnection,
-      presenceTtlMs: o.presenceTtlMs,
-      log: this.log,
     });
     this.admin = new ClusterAdmin(
       this.hub,
@@ -197,38 +194,12 @@ export class WirehubServer {
       this.log.debug({ session: s.id }, 'no pong: terminating');
       s.terminate(1006);
     });
-    if (o.tasks !== false) {
-      this.tasks = new TaskRuntime(o.tasks, {
-        hub: this.hub,
-        log: this.log,
-        dataDir: o.dataDir,
-        redis:
-          o.redis === undefined
-            ? undefined
-            : typeof o.redis === 'string'
-              ? { url: o.redis }
-              : { url: o.redis.url, prefix: o.redis.prefix },
-        quota: { maxPerUser: o.limits.maxRunsPerUser },
-        maxJsonDepth: o.maxJsonDepth,
-        sqliteSync: o.sqliteSync,
-      });
-    }
     const runs = this.tasks?.runs;
     for (const endpoint of o.builtinEndpoints ? builtinEndpoints(runs ? { runs } : {}) : []) {
       this.addEndpoint(endpoint);
     }
     if (runs) this.addEndpoint(taskRunnerEndpoint(runs));
     for (const endpoint of o.endpoints ?? []) this.addEndpoint(endpoint);
-  }
-
-  private makeEngine(): Engine {
-    const o = this.options;
-    if (o.engine) return o.engine;
-    if (o.redis) {
-      const redis = typeof o.redis === 'string' ? { url: o.redis } : o.redis;
-      return new RedisEngine({ log: this.log, ...redis });
-    }
-    return new SqliteEngine({ file: join(o.dataDir, 'channels.db'), sync: o.sqliteSync, log: this.log });
   }
 
   /** Serves another WebSocket endpoint. Call before `listen()`. */
@@ -434,23 +405,4 @@ export class WirehubServer {
     await this.limitStore.close?.();
     this.lastResort?.uninstall();
   }
-}
-
-/**
- * Creates a wirehub server (not yet listening).
- *
- * @example
- * ```ts
- * import { createServer, defineEndpoint, Frame } from 'wirehub';
- * const server = await createServer({ port: 8080 });
- * server.addEndpoint(defineEndpoint({
- *   path: '/time',
- *   name: 'time',
- *   open: (session) => { session.send(Frame.text(new Date().toISOString())); return {}; },
- * }));
- * await server.listen();
- * ```
- */
-export async function createServer(options: ServerOptions = {}): Promise<WirehubServer> {
-  return new WirehubServer(options);
 }
