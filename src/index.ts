@@ -58,7 +58,7 @@ export type { AuthOptions } from './server/security/authenticator.js';
 export { type GuardCheck, principalOf } from './server/security/http-guard.js';
 export type { LimitOptions } from './server/security/limits.js';
 export { PAGE } from './server/security/security-headers.js';
-export type { UpgradeCheck } from './server/upgrade-gate.js';
+export type { UpgradeCheck } from './server/ws/upgrade-gate.js';
 export type { BullmqExecutorOptions } from './tasks/executors/bullmq/bullmq-executor.js';
 export {
   EmbeddedExecutor,
@@ -72,7 +72,7 @@ export type {
 } from './tasks/executors/executor.js';
 export * from './tasks/index.js';
 export { type RegisteredTask, type TaskRef, TaskRegistry, type TaskSummary } from './tasks/registry.js';
-export type { RedisRunStoreOptions } from './tasks/runs/redis-run-store.js';
+export type { RedisRunStoreOptions } from './tasks/runs/redis/store.js';
 export {
   assertMayRun,
   assertMaySeeRun,

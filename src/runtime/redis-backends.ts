@@ -15,4 +15,4 @@ export {
   BullmqExecutor,
   type BullmqExecutorOptions,
 } from '../tasks/executors/bullmq/bullmq-executor.js';
-export { RedisRunStore, type RedisRunStoreOptions } from '../tasks/runs/redis-run-store.js';
+export { RedisRunStore, type RedisRunStoreOptions } from '../tasks/runs/redis/store.js';

@@ -8,6 +8,7 @@ import { type Logger, silentLogger } from '../../util/logger.js';
 import { LATEST, taskKey } from '../define-task.js';
 import type { Executor } from '../executors/executor.js';
 import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
+import { recoverInterruptedRuns } from './recovery.js';
 import type { RunRequester } from './run-access.js';
 import type { RunChange, RunListQuery, RunQuota, RunStore } from './run-store.js';
 import { isTerminal } from './state-machine.js';
@@ -164,7 +165,15 @@ export class RunService {
   async start(): Promise<void> {
     await this.store.open();
     await this.executor.start((runId, update) => this.apply(runId, update));
-    if (this.recoverAtStart) await this.recover();
+    if (this.recoverAtStart) {
+      await recoverInterruptedRuns({
+        store: this.store,
+        executor: this.executor,
+        log: this.log,
+        resolveTask: (ref) => this.resolveTask(ref),
+        apply: (runId, change) => this.apply(runId, change),
+      });
+    }
   }
 
   /** Runs accepted and not yet ended, as the executor counts them. */
@@ -423,64 +432,6 @@ export class RunService {
     );
   }
 
-  /** Runs left unfinished by a previous process (crash, kill -9, restart) that nobody holds. */
-  private async recover(): Promise<void> {
-    const unfinished = await this.store.listActive();
-    const orphans = this.executor.orphaned ? await this.executor.orphaned(unfinished) : unfinished;
-    for (const record of orphans) {
-      const runId = record.run_id;
-      const ref = {
-        project: record.project,
-        domain: record.domain,
-        name: record.task,
-        version: record.version,
-      };
-      let task: RegisteredTask | undefined;
-      try {
-        task = await this.resolveTask(ref);
-      } catch (err) {
-        // The remote engine cannot answer now: the run stays as it is, for the next start.
-        this.log.warn(
-          { err, run: runId },
-          'cannot look the task of an interrupted run up; left for the next start',
-        );
-        continue;
-      }
-      // A run still QUEUED never started its attempt; one that started has used it up.
-      const attempt = record.status === 'QUEUED' ? record.attempt : record.attempt + 1;
-      // ifSeq: when several nodes start at once, only one of them takes each run over.
-      if (!task) {
-        await this.interrupted(
-          runId,
-          `interrupted: server restarted (task ${taskKey(ref)} is no longer registered)`,
-          record.seq,
-        );
-        continue;
-      }
-      if (attempt > record.max_attempts) {
-        await this.interrupted(runId, 'interrupted: server restarted', record.seq);
-        continue;
-      }
-      const requeued = await this.apply(runId, {
-        status: 'QUEUED',
-        message: `re-queued after a server restart (attempt ${attempt} of ${record.max_attempts})`,
-        attempt,
-        ifSeq: record.seq,
-      }).catch(() => false);
-      // Still active, so it still counts against its user's limit: nothing to take again.
-      if (!requeued) continue;
-      try {
-        await this.executor.submit({ runId, task, inputs: record.inputs, attempt });
-      } catch (err) {
-        await this.interrupted(
-          runId,
-          `interrupted: server restarted; re-queueing failed: ${(err as Error).message}`,
-        );
-      }
-      this.log.info({ run: runId, task: task.key, attempt }, 're-queued a run interrupted by a restart');
-    }
-  }
-
   /** The limit the requester's new run counts against; undefined when none applies. */
   private quotaOf(requester: RunRequester): RunQuota | undefined {
     const max = this.quota?.maxPerUser ?? 0;
@@ -490,12 +441,6 @@ export class RunService {
       max,
       ...(requester.user === undefined ? {} : { who: requester.user }),
     };
-  }
-
-  private async interrupted(runId: string, message: string, ifSeq?: number): Promise<void> {
-    const change: RunChange = { status: 'FAILED', message, error: { kind: 'SYSTEM', message } };
-    if (ifSeq !== undefined) change.ifSeq = ifSeq;
-    if (await this.apply(runId, change).catch(() => false)) this.log.warn({ run: runId }, message);
   }
 }
 
