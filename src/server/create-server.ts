@@ -9,27 +9,26 @@ import type { LimitStore } from '../engine/limits.js';
 import type { StoreHealth } from '../engine/store-health.js';
 import type { Hub } from '../hub/hub.js';
 import { PermissionPolicy } from '../hub/permissions.js';
-import { CloseCode } from '../protocol/index.js';
 import { randomId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { LocalAdminView } from './admin/admin-view.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
 import type { BackendAssembler, ServerTasks } from './backends.js';
-import { Heartbeat } from './heartbeat.js';
-import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http-errors.js';
-import { installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
-import { installJsonBodyParser } from './json-body.js';
+import { closeSpread } from './drain.js';
+import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http/http-errors.js';
+import { installOpsRoutes, installUpgradeRequiredRoutes } from './http/http-routes.js';
+import { installJsonBodyParser } from './http/json-body.js';
+import { installApiDocs } from './http/openapi/install-docs.js';
+import { installAdminRoutes } from './http/routes/admin.js';
+import { installChannelRoutes } from './http/routes/channels.js';
+import { installRunRoutes } from './http/routes/runs.js';
+import { installTaskRoutes } from './http/routes/tasks.js';
+import { installWebRoutes } from './http/routes/web.js';
 import { LastResort } from './last-resort.js';
 import { ServerMetrics } from './metrics.js';
-import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
 import { createPinoLogger } from './pino-logger.js';
 import { EndpointRouter } from './router.js';
-import { installAdminRoutes } from './routes/admin.js';
-import { installChannelRoutes } from './routes/channels.js';
-import { installRunRoutes } from './routes/runs.js';
-import { installTaskRoutes } from './routes/tasks.js';
-import { installWebRoutes } from './routes/web.js';
 import { Authenticator } from './security/authenticator.js';
 import { ProxyTrust } from './security/client-ip.js';
 import { type GuardCheck, installHttpGuard, makeGuard } from './security/http-guard.js';
@@ -37,9 +36,10 @@ import { OriginPolicy } from './security/origin-policy.js';
 import { installSecurityHeaders } from './security/security-headers.js';
 import { isLoopbackHost, publicBindProblem } from './security/unauthenticated-access.js';
 import { UpgradeSecurity } from './security/upgrade-security.js';
-import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
-import { WriteBatcher } from './write-batcher.js';
-import type { WsSession } from './ws-session.js';
+import { Heartbeat } from './ws/heartbeat.js';
+import { type UpgradeCheck, UpgradeGate } from './ws/upgrade-gate.js';
+import { WriteBatcher } from './ws/write-batcher.js';
+import type { WsSession } from './ws/ws-session.js';
 
 /** Probes and scrapes would drown a debug log: every other request is logged. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -369,26 +369,12 @@ export class WirehubServer {
       ?.drain(windowMs)
       .catch((err: unknown) => this.log.error({ err }, 'draining the task runner failed'));
     const sessions = [...this.sessions];
-    const timers: NodeJS.Timeout[] = [];
     if (sessions.length > 0) {
       const allClosed = new Promise<void>((resolve) => {
         this.onEmpty = resolve;
       });
-      const step = sessions.length > 1 ? windowMs / sessions.length : 0;
-      sessions.forEach((session, i) => {
-        timers.push(
-          setTimeout(() => session.close(CloseCode.GoingAway, 'server shutting down'), Math.floor(i * step)),
-        );
-      });
-      // Clients that never answer the close handshake get a short grace, then are cut.
-      let grace: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<void>((resolve) => {
-        grace = setTimeout(resolve, windowMs + 2_000);
-      });
-      await Promise.race([allClosed, timedOut]);
-      clearTimeout(grace);
+      await closeSpread(sessions, windowMs, allClosed);
     }
-    for (const t of timers) clearTimeout(t);
     await tasksDrained;
     await this.close();
   }

@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { BEARER_SCHEME, docSchema, ERROR_SCHEMA_ID, httpErrorSchema } from './route-docs.js';
 
-const PACKAGE = new URL('../../../package.json', import.meta.url);
+const PACKAGE = new URL('../../../../package.json', import.meta.url);
 
 /** Where Swagger UI is served; the document is at `${DOCS_PREFIX}/json` (and `/yaml`). */
 export const DOCS_PREFIX = '/docs';

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { WirehubError } from '../../protocol/index.js';
-import type { ServerMetrics } from '../metrics.js';
+import { WirehubError } from '../../../protocol/index.js';
+import type { ServerMetrics } from '../../metrics.js';
+import { principalOf } from '../../security/http-guard.js';
+import { PAGE } from '../../security/security-headers.js';
 import { serverStatusDoc } from '../openapi/response-schemas.js';
 import {
   BEARER,
@@ -11,12 +13,10 @@ import {
   jsonResponse,
   textResponse,
 } from '../openapi/route-docs.js';
-import { principalOf } from '../security/http-guard.js';
-import { PAGE } from '../security/security-headers.js';
 
 /** `web/` (the dashboard page) and `dist/web/` (what `npm run build` bundles for browsers). */
-const WEB_DIR = new URL('../../../web/', import.meta.url);
-const BUILT_DIR = new URL('../../../dist/web/', import.meta.url);
+const WEB_DIR = new URL('../../../../web/', import.meta.url);
+const BUILT_DIR = new URL('../../../../dist/web/', import.meta.url);
 
 const JS = 'text/javascript; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
