@@ -12,6 +12,7 @@ import { type FlyteFlags, flyteFromFlags, flyteOptions } from './flyte-flags.js'
 import {
   collectList,
   defaultLogFormat,
+  parseDashboard,
   parseDuration,
   parseDurationAtLeast,
   parseHost,
@@ -59,6 +60,7 @@ interface ServeFlags extends SecurityFlags, FlyteFlags {
   presenceTtl: number;
   runRetention: number;
   sqliteSync: SqliteSync;
+  dashboard: string | false;
 }
 
 export function serveCommand(): Command {
@@ -232,6 +234,15 @@ export function serveCommand(): Command {
         DEFAULT_RUN_RETENTION_MS,
         '7d',
       ),
+    )
+    .addOption(
+      opt(
+        '--dashboard <false|path>',
+        'where the dashboard page is served, or false for none (an endpoint on its path is refused)',
+        'WIREHUB_DASHBOARD',
+        parseDashboard,
+        '/',
+      ),
     );
   for (const option of securityOptions()) command.addOption(option);
   for (const option of flyteOptions()) command.addOption(option);
@@ -287,6 +298,7 @@ export function serveCommand(): Command {
       // A bug that escapes every handler is logged and counted, not a reason to drop every client.
       handleUncaughtErrors: true,
       presenceTtlMs: flags.presenceTtl,
+      dashboard: flags.dashboard,
       ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
       ...(flags.redis ? { redis: flags.redis } : {}),
       tasks: {

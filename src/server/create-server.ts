@@ -15,6 +15,7 @@ import { LocalAdminView } from './admin/admin-view.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
 import type { BackendAssembler, ServerTasks } from './backends.js';
 import { closeSpread } from './drain.js';
+import { assertNoBuiltinRoute, type BuiltinRoute, builtinRoutes } from './http/builtin-routes.js';
 import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http/http-errors.js';
 import { installOpsRoutes, installUpgradeRequiredRoutes } from './http/http-routes.js';
 import { installJsonBodyParser } from './http/json-body.js';
@@ -97,6 +98,8 @@ export class WirehubServer {
   /** The admin API's view of this node, and its requests to every node. */
   private readonly admin: ClusterAdmin;
   private readonly checks: UpgradeCheck[] = [];
+  /** The paths the server's own routes take; an endpoint on one is refused. */
+  private readonly builtins: BuiltinRoute[];
   private readonly wss: WebSocketServer;
   private readonly heartbeat: Heartbeat;
   private readonly lastResort: LastResort | undefined;
@@ -122,6 +125,15 @@ export class WirehubServer {
       allowPublicWithoutAuth: o.allowPublicWithoutAuth,
     });
     if (bindProblem) throw new Error(bindProblem);
+    // Before anything is built: a dashboard path that another built-in route takes is refused.
+    if (o.dashboard !== false) {
+      assertNoBuiltinRoute(
+        o.dashboard,
+        builtinRoutes({ dashboard: false, tasks: o.tasks !== false }),
+        'the dashboard',
+      );
+    }
+    this.builtins = builtinRoutes({ dashboard: o.dashboard, tasks: o.tasks !== false });
     // Slowloris: a client gets a bounded time for its headers and its whole request; Node
     // checks those deadlines every `connectionsCheckingInterval`, so that follows the bound.
     const timeouts = {
@@ -205,6 +217,7 @@ export class WirehubServer {
   /** Serves another WebSocket endpoint. Call before `listen()`. */
   addEndpoint<S>(endpoint: EndpointDefinition<S>): this {
     if (this.started) throw new Error('addEndpoint() must be called before listen()');
+    assertNoBuiltinRoute(endpoint.path, this.builtins, `the endpoint "${endpoint.name}"`);
     this.router.add(endpoint as EndpointDefinition<unknown>);
     return this;
   }
@@ -315,6 +328,7 @@ export class WirehubServer {
       draining: () => this.draining,
       authEnabled: this.auth.enabled,
       tasksEnabled: this.tasks !== undefined,
+      dashboardPath: o.dashboard,
     });
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });

@@ -9,6 +9,7 @@ import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
 import type { Executor } from '../tasks/executors/executor.js';
 import type { FlyteOptions } from '../tasks/executors/flyte/config.js';
 import type { RunStore } from '../tasks/runs/run-store.js';
+import { resolveDashboardPath } from './http/builtin-routes.js';
 import type { LogFormat } from './pino-logger.js';
 import type { AuthOptions } from './security/authenticator.js';
 import { type LimitOptions, type ResolvedLimits, resolveLimits } from './security/limits.js';
@@ -78,6 +79,12 @@ export interface ServerOptions {
   maxChannelsPerConnection?: number;
   /** TTL of presence entries (refreshed by their node at a third of it). Default 60 s. */
   presenceTtlMs?: number;
+  /**
+   * Where the dashboard page is served: a path (default `/`), or `false` for none. Its assets
+   * stay under `/assets/` (the run pages and the client SDK use them too). An endpoint on the
+   * dashboard's path (or any other built-in route's) is refused by `createServer`.
+   */
+  dashboard?: boolean | string;
   /** Serve the seed's plain endpoints (`/ws`, `/echo`, …). Default true. */
   builtinEndpoints?: boolean;
   /** More endpoints to serve. */
@@ -178,8 +185,13 @@ type Passed =
   | 'trustProxy'
   | 'redis';
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, Passed | 'limits' | 'tasks'>> &
-  Pick<ServerOptions, Passed> & { limits: ResolvedLimits; tasks: TaskServerOptions | false };
+export type ResolvedServerOptions = Required<Omit<ServerOptions, Passed | 'limits' | 'tasks' | 'dashboard'>> &
+  Pick<ServerOptions, Passed> & {
+    limits: ResolvedLimits;
+    tasks: TaskServerOptions | false;
+    /** The dashboard's path, or false when it is off. */
+    dashboard: string | false;
+  };
 
 function resolveMaxJsonDepth(value: number | undefined): number {
   if (value === undefined) return defaults.maxJsonDepth;
@@ -204,6 +216,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     logLevel: o.logLevel ?? 'info',
     logFormat: o.logFormat ?? 'json',
     sqliteSync: o.sqliteSync ?? 'normal',
+    dashboard: resolveDashboardPath(o.dashboard),
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
     maxChannelsPerConnection: o.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection,

@@ -77,23 +77,27 @@ export interface StatusSource {
   draining(): boolean;
   authEnabled: boolean;
   tasksEnabled: boolean;
+  /** Where the dashboard page is served (`/` by default), or false when it is off. */
+  dashboardPath: string | false;
 }
 
 /**
- * The dashboard (`GET /`), its assets (`GET /assets/<name>`, among them the client SDK as one
+ * The dashboard (`GET /`, or the path of the `dashboard` option; none when it is false), its assets (`GET /assets/<name>`, among them the client SDK as one
  * ES module: `/assets/wirehub-client.js`), and `GET /api/status`: connections and message
  * counts per endpoint as JSON (behind the API guard, with the `metrics` grant).
  */
 export function installWebRoutes(app: FastifyInstance, status: StatusSource): void {
   const startedAt = Date.now();
 
-  app.get('/', { ...docs.dashboard, ...PAGE }, async (_req, reply) => {
-    const page = await readFile(new URL('index.html', WEB_DIR), 'utf8');
-    return reply
-      .header('Content-Type', 'text/html; charset=utf-8')
-      .header('Cache-Control', 'no-cache')
-      .send(page);
-  });
+  if (status.dashboardPath !== false) {
+    app.get(status.dashboardPath, { ...docs.dashboard, ...PAGE }, async (_req, reply) => {
+      const page = await readFile(new URL('index.html', WEB_DIR), 'utf8');
+      return reply
+        .header('Content-Type', 'text/html; charset=utf-8')
+        .header('Cache-Control', 'no-cache')
+        .send(page);
+    });
+  }
 
   app.get('/assets/:name', docs.asset, async (req, reply) => {
     const { name } = req.params as { name: string };
