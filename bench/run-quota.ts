@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RedisRunStore } from '../src/tasks/runs/redis-run-store.js';
+import { RedisRunStore } from '../src/tasks/runs/redis/store.js';
 import type { NewRun, RunStore } from '../src/tasks/runs/run-store.js';
 import { SqliteRunStore } from '../src/tasks/runs/sqlite-run-store.js';
 import { RedisProcess } from '../test/support/redis.js';

@@ -20,7 +20,8 @@ export { taskRunnerEndpoint } from './endpoints/task-runner.js';
 export type { LimitStore, RateDecision, RateRule } from './engine/limits.js';
 export { MemoryEngine } from './engine/memory/memory-engine.js';
 export { MemoryLimitStore } from './engine/memory/memory-limit-store.js';
-export { RedisEngine, type RedisEngineOptions } from './engine/redis/redis-engine.js';
+export type { RedisTarget } from './engine/redis/connection.js';
+export type { RedisEngineOptions } from './engine/redis/redis-engine.js';
 export { SqliteEngine, type SqliteEngineOptions } from './engine/sqlite/sqlite-engine.js';
 export type { SqliteSync } from './engine/sqlite/sync-mode.js';
 export { StoreHealth } from './engine/store-health.js';
@@ -48,19 +49,17 @@ export type { AuthMethod, Principal, TokenVerifier } from './hub/principal.js';
 export { anonymousPrincipal } from './hub/principal.js';
 export type { OverflowPolicy, Session } from './hub/session.js';
 export * from './protocol/index.js';
-export { createServer, type ListenAddress, WirehubServer } from './server/create-server.js';
-export type { ServerOptions } from './server/options.js';
+export { createServer } from './runtime/create-server.js';
+export { createWorker, WorkerNode, type WorkerNodeOptions } from './runtime/worker-node.js';
+export type { BackendAssembler, ServerBackends, ServerTasks } from './server/backends.js';
+export { type ListenAddress, WirehubServer } from './server/create-server.js';
+export type { ServerOptions, TaskServerOptions } from './server/options.js';
 export type { AuthOptions } from './server/security/authenticator.js';
 export { type GuardCheck, principalOf } from './server/security/http-guard.js';
 export type { LimitOptions } from './server/security/limits.js';
 export { PAGE } from './server/security/security-headers.js';
-export type { RedisTarget, TaskServerOptions } from './server/task-runtime.js';
-export type { UpgradeCheck } from './server/upgrade-gate.js';
-export { createWorker, WorkerNode, type WorkerNodeOptions } from './server/worker-node.js';
-export {
-  BullmqExecutor,
-  type BullmqExecutorOptions,
-} from './tasks/executors/bullmq/bullmq-executor.js';
+export type { UpgradeCheck } from './server/ws/upgrade-gate.js';
+export type { BullmqExecutorOptions } from './tasks/executors/bullmq/bullmq-executor.js';
 export {
   EmbeddedExecutor,
   type EmbeddedExecutorOptions,
@@ -73,7 +72,7 @@ export type {
 } from './tasks/executors/executor.js';
 export * from './tasks/index.js';
 export { type RegisteredTask, type TaskRef, TaskRegistry, type TaskSummary } from './tasks/registry.js';
-export { RedisRunStore, type RedisRunStoreOptions } from './tasks/runs/redis-run-store.js';
+export type { RedisRunStoreOptions } from './tasks/runs/redis/store.js';
 export {
   assertMayRun,
   assertMaySeeRun,

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { ConnectPlan } from './connect.js';
+import type { ConnectPlan } from './connect-plan.js';
 import { ConnectSession } from './connect-session.js';
 import { openSocket } from './open-socket.js';
 

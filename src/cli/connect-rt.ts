@@ -3,7 +3,7 @@ import { WirehubClient } from '../client/client.js';
 import type { Publication } from '../client/subscription.js';
 import type { WebSocketConstructor } from '../client/websocket.js';
 import { WirehubError } from '../protocol/index.js';
-import type { ConnectPlan } from './connect.js';
+import type { ConnectPlan } from './connect-plan.js';
 import { ConnectSession } from './connect-session.js';
 import { ServerError } from './server-api.js';
 

@@ -1,5 +1,5 @@
 import { createInterface, type Interface } from 'node:readline';
-import type { ConnectPlan } from './connect.js';
+import type { ConnectPlan } from './connect-plan.js';
 
 /**
  * What every `wirehub connect` mode shares: messages go to stdout and are counted against

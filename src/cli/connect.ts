@@ -1,24 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { connectPlain } from './connect-plain.js';
+import type { ConnectPlan } from './connect-plan.js';
 import { connectRt } from './connect-rt.js';
 import { collectList, parseDuration, parseNonEmpty, parsePositiveInt } from './parse.js';
 import { tokenOption, urlOption, wsBase } from './server-api.js';
-
-/** What `wirehub connect` was asked to do, resolved from its arguments and flags. */
-export interface ConnectPlan {
-  /** The `ws(s)://` URL to open. */
-  target: string;
-  token: string | undefined;
-  /** Text frames (or, on `/rt`, publications) to send once connected, before stdin. */
-  send: string[];
-  /** Exit 0 after this many messages were received. */
-  count: number | undefined;
-  /** Exit 1 when `count` messages have not come (or, without `count`, when the connection is still open) after this long. */
-  timeoutMs: number | undefined;
-  subscribe: string[];
-  since: { epoch: string; offset: number } | undefined;
-  publish: string | undefined;
-}
 
 /** `epoch:offset`, as `/rt` positions print. */
 function parsePosition(raw: string): { epoch: string; offset: number } {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { SQLITE_SYNC_MODES, type SqliteSync } from '../engine/sqlite/sync-mode.js';
 import { type NamespaceConfig, parseNamespaceConfigs } from '../hub/namespaces.js';
+import { resolveDashboardPath } from '../server/http/builtin-routes.js';
 import { LOG_FORMATS, type LogFormat } from '../server/pino-logger.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i;
@@ -200,4 +201,15 @@ export function parseRedisUrl(raw: string): string {
     throw new InvalidArgumentError('the path of a Redis URL is a database number, e.g. redis://host:6379/2');
   }
   return value;
+}
+
+/** `--dashboard`: `false` (no dashboard page), `true` (at `/`), or the path to serve it at. */
+export function parseDashboard(raw: string): string | false {
+  const value = raw.trim();
+  if (value === 'false') return false;
+  try {
+    return resolveDashboardPath(value === 'true' ? true : value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message.replace(/^dashboard must be/, 'expected'));
+  }
 }

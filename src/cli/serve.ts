@@ -12,6 +12,7 @@ import { type FlyteFlags, flyteFromFlags, flyteOptions } from './flyte-flags.js'
 import {
   collectList,
   defaultLogFormat,
+  parseDashboard,
   parseDuration,
   parseDurationAtLeast,
   parseHost,
@@ -60,6 +61,7 @@ interface ServeFlags extends SecurityFlags, FlyteFlags {
   runRetention: number;
   orphanGrace: number;
   sqliteSync: SqliteSync;
+  dashboard: string | false;
 }
 
 export function serveCommand(): Command {
@@ -243,6 +245,15 @@ export function serveCommand(): Command {
         30_000,
         '30s',
       ),
+    )
+    .addOption(
+      opt(
+        '--dashboard <false|path>',
+        'where the dashboard page is served, or false for none (an endpoint on its path is refused)',
+        'WIREHUB_DASHBOARD',
+        parseDashboard,
+        '/',
+      ),
     );
   for (const option of securityOptions()) command.addOption(option);
   for (const option of flyteOptions()) command.addOption(option);
@@ -279,7 +290,7 @@ export function serveCommand(): Command {
     }
     // Loaded here, not at the top: every other command (connect, run, tasks…) starts without
     // the server's modules (Fastify, BullMQ, SQLite…), about 3× faster.
-    const { createServer } = await import('../server/create-server.js');
+    const { createServer } = await import('../runtime/create-server.js');
     const server = await createServer({
       ...security,
       host: flags.host,
@@ -298,6 +309,7 @@ export function serveCommand(): Command {
       // A bug that escapes every handler is logged and counted, not a reason to drop every client.
       handleUncaughtErrors: true,
       presenceTtlMs: flags.presenceTtl,
+      dashboard: flags.dashboard,
       ...(flags.namespaces ? { namespaces: flags.namespaces } : {}),
       ...(flags.redis ? { redis: flags.redis } : {}),
       tasks: {

@@ -128,7 +128,7 @@ export function workerCommand(): Command {
         });
       }
       // Loaded here so that other commands start without the worker's modules (see serve.ts).
-      const { createWorker } = await import('../server/worker-node.js');
+      const { createWorker } = await import('../runtime/worker-node.js');
       const worker = await createWorker({
         redis: flags.redis,
         modules: flags.tasks ?? [],

@@ -1,39 +1,35 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { builtinEndpoints } from '../endpoints/builtin.js';
 import type { EndpointContext, EndpointDefinition } from '../endpoints/endpoint.js';
 import { taskRunnerEndpoint } from '../endpoints/task-runner.js';
 import type { LimitStore } from '../engine/limits.js';
-import { MemoryLimitStore } from '../engine/memory/memory-limit-store.js';
-import { RedisEngine } from '../engine/redis/redis-engine.js';
-import { SqliteEngine } from '../engine/sqlite/sqlite-engine.js';
 import type { StoreHealth } from '../engine/store-health.js';
-import type { Engine } from '../engine/types.js';
-import { Hub } from '../hub/hub.js';
+import type { Hub } from '../hub/hub.js';
 import { PermissionPolicy } from '../hub/permissions.js';
-import { CloseCode } from '../protocol/index.js';
 import { randomId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { LocalAdminView } from './admin/admin-view.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
-import { Heartbeat } from './heartbeat.js';
-import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http-errors.js';
-import { installOpsRoutes, installUpgradeRequiredRoutes } from './http-routes.js';
-import { installJsonBodyParser } from './json-body.js';
+import type { BackendAssembler, ServerTasks } from './backends.js';
+import { closeSpread } from './drain.js';
+import { assertNoBuiltinRoute, type BuiltinRoute, builtinRoutes } from './http/builtin-routes.js';
+import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http/http-errors.js';
+import { installOpsRoutes, installUpgradeRequiredRoutes } from './http/http-routes.js';
+import { installJsonBodyParser } from './http/json-body.js';
+import { installApiDocs } from './http/openapi/install-docs.js';
+import { installAdminRoutes } from './http/routes/admin.js';
+import { installChannelRoutes } from './http/routes/channels.js';
+import { installRunRoutes } from './http/routes/runs.js';
+import { installTaskRoutes } from './http/routes/tasks.js';
+import { installWebRoutes } from './http/routes/web.js';
 import { LastResort } from './last-resort.js';
 import { ServerMetrics } from './metrics.js';
-import { installApiDocs } from './openapi/install-docs.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
 import { createPinoLogger } from './pino-logger.js';
 import { EndpointRouter } from './router.js';
-import { installAdminRoutes } from './routes/admin.js';
-import { installChannelRoutes } from './routes/channels.js';
-import { installRunRoutes } from './routes/runs.js';
-import { installTaskRoutes } from './routes/tasks.js';
-import { installWebRoutes } from './routes/web.js';
 import { Authenticator } from './security/authenticator.js';
 import { ProxyTrust } from './security/client-ip.js';
 import { type GuardCheck, installHttpGuard, makeGuard } from './security/http-guard.js';
@@ -41,10 +37,10 @@ import { OriginPolicy } from './security/origin-policy.js';
 import { installSecurityHeaders } from './security/security-headers.js';
 import { isLoopbackHost, publicBindProblem } from './security/unauthenticated-access.js';
 import { UpgradeSecurity } from './security/upgrade-security.js';
-import { TaskRuntime } from './task-runtime.js';
-import { type UpgradeCheck, UpgradeGate } from './upgrade-gate.js';
-import { WriteBatcher } from './write-batcher.js';
-import type { WsSession } from './ws-session.js';
+import { Heartbeat } from './ws/heartbeat.js';
+import { type UpgradeCheck, UpgradeGate } from './ws/upgrade-gate.js';
+import { WriteBatcher } from './ws/write-batcher.js';
+import type { WsSession } from './ws/ws-session.js';
 
 /** Probes and scrapes would drown a debug log: every other request is logged. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -90,7 +86,7 @@ export class WirehubServer {
   readonly options: ResolvedServerOptions;
   readonly log: Logger;
   /** The task runner, unless `tasks: false`. */
-  readonly tasks: TaskRuntime | undefined;
+  readonly tasks: ServerTasks | undefined;
   /** Verifies credentials; `auth.enabled` is false when the server runs without auth. */
   readonly auth: Authenticator;
   /** Where connection and rate limit state lives. */
@@ -102,6 +98,8 @@ export class WirehubServer {
   /** The admin API's view of this node, and its requests to every node. */
   private readonly admin: ClusterAdmin;
   private readonly checks: UpgradeCheck[] = [];
+  /** The paths the server's own routes take; an endpoint on one is refused. */
+  private readonly builtins: BuiltinRoute[];
   private readonly wss: WebSocketServer;
   private readonly heartbeat: Heartbeat;
   private readonly lastResort: LastResort | undefined;
@@ -111,7 +109,12 @@ export class WirehubServer {
   private onEmpty: (() => void) | undefined;
   private started = false;
 
-  constructor(options: ServerOptions = {}) {
+  /**
+   * Use `createServer(options)`: it loads the backends the options ask for and passes the
+   * assembler (src/runtime/backends.ts) that builds them here, once the options passed their
+   * checks.
+   */
+  constructor(options: ServerOptions, assemble: BackendAssembler) {
     this.options = resolveServerOptions(options);
     const o = this.options;
     // Bad security config fails here, at start, with a message that names it.
@@ -122,7 +125,15 @@ export class WirehubServer {
       allowPublicWithoutAuth: o.allowPublicWithoutAuth,
     });
     if (bindProblem) throw new Error(bindProblem);
-    this.limitStore = o.limitStore ?? new MemoryLimitStore();
+    // Before anything is built: a dashboard path that another built-in route takes is refused.
+    if (o.dashboard !== false) {
+      assertNoBuiltinRoute(
+        o.dashboard,
+        builtinRoutes({ dashboard: false, tasks: o.tasks !== false }),
+        'the dashboard',
+      );
+    }
+    this.builtins = builtinRoutes({ dashboard: o.dashboard, tasks: o.tasks !== false });
     // Slowloris: a client gets a bounded time for its headers and its whole request; Node
     // checks those deadlines every `connectionsCheckingInterval`, so that follows the bound.
     const timeouts = {
@@ -151,6 +162,10 @@ export class WirehubServer {
     installSecurityHeaders(this.http, { tls: o.tls !== undefined, host: (req) => this.proxyTrust.host(req) });
     this.log = this.http.log;
     logRequests(this.http);
+    const backends = assemble(o, this.log);
+    this.hub = backends.hub;
+    this.limitStore = backends.limitStore;
+    this.tasks = backends.tasks;
     this.security = new UpgradeSecurity({
       auth: this.auth,
       origins: new OriginPolicy({ allowed: o.allowedOrigins, allowLocalhost: !this.auth.enabled }),
@@ -168,12 +183,6 @@ export class WirehubServer {
       failures: () => this.hub.counters,
       ...(lastResort ? { uncaught: () => lastResort.stats } : {}),
       stores: () => this.storeHealth(),
-    });
-    this.hub = new Hub(this.makeEngine(), {
-      namespaces: o.namespaces ?? [],
-      maxChannelsPerConnection: o.maxChannelsPerConnection,
-      presenceTtlMs: o.presenceTtlMs,
-      log: this.log,
     });
     this.admin = new ClusterAdmin(
       this.hub,
@@ -197,22 +206,6 @@ export class WirehubServer {
       this.log.debug({ session: s.id }, 'no pong: terminating');
       s.terminate(1006);
     });
-    if (o.tasks !== false) {
-      this.tasks = new TaskRuntime(o.tasks, {
-        hub: this.hub,
-        log: this.log,
-        dataDir: o.dataDir,
-        redis:
-          o.redis === undefined
-            ? undefined
-            : typeof o.redis === 'string'
-              ? { url: o.redis }
-              : { url: o.redis.url, prefix: o.redis.prefix },
-        quota: { maxPerUser: o.limits.maxRunsPerUser },
-        maxJsonDepth: o.maxJsonDepth,
-        sqliteSync: o.sqliteSync,
-      });
-    }
     const runs = this.tasks?.runs;
     for (const endpoint of o.builtinEndpoints ? builtinEndpoints(runs ? { runs } : {}) : []) {
       this.addEndpoint(endpoint);
@@ -221,19 +214,10 @@ export class WirehubServer {
     for (const endpoint of o.endpoints ?? []) this.addEndpoint(endpoint);
   }
 
-  private makeEngine(): Engine {
-    const o = this.options;
-    if (o.engine) return o.engine;
-    if (o.redis) {
-      const redis = typeof o.redis === 'string' ? { url: o.redis } : o.redis;
-      return new RedisEngine({ log: this.log, ...redis });
-    }
-    return new SqliteEngine({ file: join(o.dataDir, 'channels.db'), sync: o.sqliteSync, log: this.log });
-  }
-
   /** Serves another WebSocket endpoint. Call before `listen()`. */
   addEndpoint<S>(endpoint: EndpointDefinition<S>): this {
     if (this.started) throw new Error('addEndpoint() must be called before listen()');
+    assertNoBuiltinRoute(endpoint.path, this.builtins, `the endpoint "${endpoint.name}"`);
     this.router.add(endpoint as EndpointDefinition<unknown>);
     return this;
   }
@@ -344,6 +328,7 @@ export class WirehubServer {
       draining: () => this.draining,
       authEnabled: this.auth.enabled,
       tasksEnabled: this.tasks !== undefined,
+      dashboardPath: o.dashboard,
     });
     this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
     await this.http.listen({ host: o.host, port: o.port });
@@ -398,26 +383,12 @@ export class WirehubServer {
       ?.drain(windowMs)
       .catch((err: unknown) => this.log.error({ err }, 'draining the task runner failed'));
     const sessions = [...this.sessions];
-    const timers: NodeJS.Timeout[] = [];
     if (sessions.length > 0) {
       const allClosed = new Promise<void>((resolve) => {
         this.onEmpty = resolve;
       });
-      const step = sessions.length > 1 ? windowMs / sessions.length : 0;
-      sessions.forEach((session, i) => {
-        timers.push(
-          setTimeout(() => session.close(CloseCode.GoingAway, 'server shutting down'), Math.floor(i * step)),
-        );
-      });
-      // Clients that never answer the close handshake get a short grace, then are cut.
-      let grace: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<void>((resolve) => {
-        grace = setTimeout(resolve, windowMs + 2_000);
-      });
-      await Promise.race([allClosed, timedOut]);
-      clearTimeout(grace);
+      await closeSpread(sessions, windowMs, allClosed);
     }
-    for (const t of timers) clearTimeout(t);
     await tasksDrained;
     await this.close();
   }
@@ -434,23 +405,4 @@ export class WirehubServer {
     await this.limitStore.close?.();
     this.lastResort?.uninstall();
   }
-}
-
-/**
- * Creates a wirehub server (not yet listening).
- *
- * @example
- * ```ts
- * import { createServer, defineEndpoint, Frame } from 'wirehub';
- * const server = await createServer({ port: 8080 });
- * server.addEndpoint(defineEndpoint({
- *   path: '/time',
- *   name: 'time',
- *   open: (session) => { session.send(Frame.text(new Date().toISOString())); return {}; },
- * }));
- * await server.listen();
- * ```
- */
-export async function createServer(options: ServerOptions = {}): Promise<WirehubServer> {
-  return new WirehubServer(options);
 }

@@ -6,10 +6,13 @@ import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import type { PermissionConfig } from '../hub/permissions.js';
 import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
+import type { Executor } from '../tasks/executors/executor.js';
+import type { FlyteOptions } from '../tasks/executors/flyte/config.js';
+import type { RunStore } from '../tasks/runs/run-store.js';
+import { resolveDashboardPath } from './http/builtin-routes.js';
 import type { LogFormat } from './pino-logger.js';
 import type { AuthOptions } from './security/authenticator.js';
 import { type LimitOptions, type ResolvedLimits, resolveLimits } from './security/limits.js';
-import type { TaskServerOptions } from './task-runtime.js';
 
 /**
  * Options of `createServer`. Every field has a default; the CLI maps its flags and
@@ -76,6 +79,12 @@ export interface ServerOptions {
   maxChannelsPerConnection?: number;
   /** TTL of presence entries (refreshed by their node at a third of it). Default 60 s. */
   presenceTtlMs?: number;
+  /**
+   * Where the dashboard page is served: a path (default `/`), or `false` for none. Its assets
+   * stay under `/assets/` (the run pages and the client SDK use them too). An endpoint on the
+   * dashboard's path (or any other built-in route's) is refused by `createServer`.
+   */
+  dashboard?: boolean | string;
   /** Serve the seed's plain endpoints (`/ws`, `/echo`, …). Default true. */
   builtinEndpoints?: boolean;
   /** More endpoints to serve. */
@@ -119,6 +128,57 @@ export interface ServerOptions {
   handleUncaughtErrors?: boolean;
 }
 
+/** The `tasks` option of `createServer`. */
+export interface TaskServerOptions {
+  /** Task modules: files, directories (every .js/.mjs/.cjs below) or globs. */
+  modules?: string[];
+  /** Serve the demo tasks (`demo/development/*@v1`). Default true. */
+  demo?: boolean;
+  /**
+   * Worker threads that run tasks in this process. Default: the number of CPUs. With `redis`,
+   * 0 means this node runs no jobs (separate `wirehub worker` processes do).
+   */
+  poolSize?: number;
+  /**
+   * Runs that may wait before new ones are refused (`queue_full`). Default 1000. With `redis`
+   * it bounds the runs queued or running in the whole cluster.
+   */
+  queueSize?: number;
+  /** First retry backoff (doubles each retry). Default 1 s. */
+  retryDelayMs?: number;
+  /** Grace between a cancel/timeout signal and terminating the task's thread. Default 2 s. */
+  abortGraceMs?: number;
+  /** Base of run URLs, e.g. `https://hub.example.com`. Default: from each request's Host. */
+  publicUrl?: string;
+  /** Another executor instead of the embedded one (or, with `redis`, the BullMQ one). */
+  executor?: Executor;
+  /** Another run store instead of SQLite (or, with `redis`, Redis). */
+  store?: RunStore;
+  /**
+   * How long an ended run (record and updates) is kept; then it is an unknown run. Default
+   * 7 days. With `redis`, give every node and worker the same value.
+   */
+  runRetentionMs?: number;
+  /** With `redis`: BullMQ lock duration of jobs this node runs (how fast a dead worker is noticed). Default 30 s. */
+  lockDurationMs?: number;
+  /** With `redis`: interval of this node's stalled-job check. Default 30 s. */
+  stalledIntervalMs?: number;
+  /**
+   * With `redis`: an unfinished run unchanged this long whose job Redis no longer has (a
+   * restart that lost the last writes, a crash before the job was queued) is taken over:
+   * re-queued, or failed when no attempt is left. Also how often nodes look. Default 30 s.
+   */
+  orphanGraceMs?: number;
+  /** Where relative module paths start. Default: the process's working directory. */
+  cwd?: string;
+  /**
+   * A Flyte 2 cluster to send runs to: requests for tasks this server does not have (no
+   * local task of that project/domain/name) are looked up there and run there. Loaded only
+   * when set. See docs/tasks.md, "Flyte 2".
+   */
+  flyte?: FlyteOptions;
+}
+
 type Passed =
   | 'engine'
   | 'endpoints'
@@ -131,8 +191,13 @@ type Passed =
   | 'trustProxy'
   | 'redis';
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, Passed | 'limits' | 'tasks'>> &
-  Pick<ServerOptions, Passed> & { limits: ResolvedLimits; tasks: TaskServerOptions | false };
+export type ResolvedServerOptions = Required<Omit<ServerOptions, Passed | 'limits' | 'tasks' | 'dashboard'>> &
+  Pick<ServerOptions, Passed> & {
+    limits: ResolvedLimits;
+    tasks: TaskServerOptions | false;
+    /** The dashboard's path, or false when it is off. */
+    dashboard: string | false;
+  };
 
 function resolveMaxJsonDepth(value: number | undefined): number {
   if (value === undefined) return defaults.maxJsonDepth;
@@ -157,6 +222,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     logLevel: o.logLevel ?? 'info',
     logFormat: o.logFormat ?? 'json',
     sqliteSync: o.sqliteSync ?? 'normal',
+    dashboard: resolveDashboardPath(o.dashboard),
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
     maxChannelsPerConnection: o.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection,

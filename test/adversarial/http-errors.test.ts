@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCatalog } from '../../src/protocol/index.js';
-import { httpErrorSchema } from '../../src/server/openapi/route-docs.js';
+import { httpErrorSchema } from '../../src/server/http/openapi/route-docs.js';
 import { rawRequest } from '../support/raw-http.js';
 import { Bystander, http } from '../support/security.js';
 import { type RunningServer, startServer } from '../support/server.js';
@@ -110,7 +110,7 @@ describe('body errors', () => {
 
   it('answers bodies Fastify cannot take in the catalog shape', async () => {
     const json = { 'content-type': 'application/json' };
-    // JSON bodies go through wirehub's bounded parser (src/server/json-body.ts), whose code for
+    // JSON bodies go through wirehub's bounded parser (src/server/http/json-body.ts), whose code for
     // a body that is not JSON (or is empty) is invalid_json, as for a WebSocket frame.
     expectCatalogError(await post('{"channel":', json), 400, 'invalid_json');
     expectCatalogError(await post('', json), 400, 'invalid_json');

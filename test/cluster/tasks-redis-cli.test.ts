@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QueueKeys } from '../../src/tasks/executors/bullmq/queue-keys.js';
-import { RedisRunStore } from '../../src/tasks/runs/redis-run-store.js';
+import { RedisRunStore } from '../../src/tasks/runs/redis/store.js';
 import { type CliServer, startCliServer } from '../support/cli.js';
 import { eventually } from '../support/cluster.js';
 import { RedisProcess, redisAvailable } from '../support/redis.js';

@@ -69,6 +69,9 @@ describe('the published package', () => {
       'dist/index.js',
       'dist/index.d.ts',
       'dist/web/wirehub-client.js',
+      // The Redis backends, a subpath of their own (the root import does not load them).
+      'dist/redis.js',
+      'dist/redis.d.ts',
       // The Flyte executor and the protocol definitions it uses, compiled (no TS loader at run time).
       'dist/tasks/executors/flyte/index.js',
       'dist/tasks/executors/flyte/gen/flyteidl2/workflow/run_service_pb.js',
@@ -80,6 +83,19 @@ describe('the published package', () => {
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('src/') || /^web\/.*\.ts$/.test(f))).toEqual([]);
     expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
+  });
+
+  it('resolves the wirehub/redis subpath from an installed package', async () => {
+    const { stdout } = await execFile(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const r = await import('wirehub/redis'); const root = await import('wirehub'); console.log(typeof r.RedisEngine, typeof r.RedisRunStore, typeof r.BullmqExecutor, 'RedisEngine' in root)",
+      ],
+      { cwd: app },
+    );
+    expect(stdout.trim()).toBe('function function function false');
   });
 
   it('installs into an empty folder, and `npx wirehub serve` serves the guide and the dashboard', async () => {

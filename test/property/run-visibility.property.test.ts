@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Permissions } from '../../src/hub/permissions.js';
 import type { Principal } from '../../src/hub/principal.js';
-import { RedisRunStore } from '../../src/tasks/runs/redis-run-store.js';
+import { RedisRunStore } from '../../src/tasks/runs/redis/store.js';
 import { maySeeRun, visibleRunsQuery } from '../../src/tasks/runs/run-access.js';
 import type { RunStore } from '../../src/tasks/runs/run-store.js';
 import { SqliteRunStore } from '../../src/tasks/runs/sqlite-run-store.js';

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { docSchema, documented, jsonResponse } from '../../src/server/openapi/route-docs.js';
+import { docSchema, documented, jsonResponse } from '../../src/server/http/openapi/route-docs.js';
 
 const apps: FastifyInstance[] = [];
 afterEach(async () => {

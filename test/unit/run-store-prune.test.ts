@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisRunStore } from '../../src/tasks/runs/redis-run-store.js';
+import { RedisRunStore } from '../../src/tasks/runs/redis/store.js';
 import type { NewRun, RunStore } from '../../src/tasks/runs/run-store.js';
 import { SqliteRunStore } from '../../src/tasks/runs/sqlite-run-store.js';
 import { eventually } from '../support/cluster.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisRunStore } from '../../src/tasks/runs/redis-run-store.js';
+import { RedisRunStore } from '../../src/tasks/runs/redis/store.js';
 import { SqliteRunStore } from '../../src/tasks/runs/sqlite-run-store.js';
 import { RedisProcess, redisAvailable } from '../support/redis.js';
 import { runRunStoreConformance } from '../support/run-store-conformance.js';

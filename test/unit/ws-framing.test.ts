@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Frame } from '../../src/hub/frame.js';
-import { encodeWsFrame } from '../../src/server/ws-framing.js';
+import { encodeWsFrame } from '../../src/server/ws/ws-framing.js';
 
 // ws's own frame parser (untyped in @types/ws), as a client would use it.
 const { Receiver } = (await import('ws' as string)) as {

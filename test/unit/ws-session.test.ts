@@ -8,8 +8,8 @@ import { Permissions } from '../../src/hub/permissions.js';
 import { anonymousPrincipal, type Principal } from '../../src/hub/principal.js';
 import type { OverflowPolicy, Session } from '../../src/hub/session.js';
 import { EndpointStats } from '../../src/server/metrics.js';
-import { WriteBatcher } from '../../src/server/write-batcher.js';
-import { WsSession } from '../../src/server/ws-session.js';
+import { WriteBatcher } from '../../src/server/ws/write-batcher.js';
+import { WsSession } from '../../src/server/ws/ws-session.js';
 import { silentLogger } from '../../src/util/logger.js';
 
 /** A socket whose kernel never takes anything: every write stays queued. */

@@ -1,5 +1,3 @@
-import { ReplyError } from 'ioredis';
-import { WirehubError } from '../../protocol/index.js';
 import { IdSequence, randomId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
 import { newPublication } from '../publication.js';
@@ -25,6 +23,7 @@ import {
   encodePayload,
   type StreamEntry,
 } from './codec.js';
+import { brokerUnavailable, DEFAULT_REDIS_PREFIX, redisCall, redisClientName } from './connection.js';
 import { RedisKeys } from './keys.js';
 import { RedisLink } from './redis-link.js';
 import {
@@ -108,7 +107,8 @@ const SCRIPTS: Record<keyof Scripted, string> = {
  *
  * @example
  * ```ts
- * import { createServer, RedisEngine } from 'wirehub';
+ * import { createServer } from 'wirehub';
+ * import { RedisEngine } from 'wirehub/redis';
  * const server = await createServer({ engine: new RedisEngine({ url: 'redis://127.0.0.1:6379' }) });
  * // or simply: createServer({ redis: 'redis://127.0.0.1:6379' })
  * ```
@@ -132,10 +132,10 @@ export class RedisEngine implements Engine {
   private generation = 0;
 
   constructor(private readonly options: RedisEngineOptions) {
-    this.keys = new RedisKeys(options.prefix ?? 'wirehub:');
+    this.keys = new RedisKeys(options.prefix ?? DEFAULT_REDIS_PREFIX);
     this.link = new RedisLink({
       url: options.url,
-      name: `wirehub:${this.ids.prefix}`,
+      name: redisClientName(this.ids.prefix),
       retryDelayMs: options.retryDelayMs ?? ((n) => Math.min(50 * 2 ** (n - 1), 2_000)),
       commandTimeoutMs: options.commandTimeoutMs ?? 5_000,
       linkCheckMs: options.linkCheckMs ?? 5_000,
@@ -403,7 +403,7 @@ export class RedisEngine implements Engine {
     } catch (err) {
       // The link broke meanwhile: the recovery takes over.
       if (!this.link.connected) return;
-      throw brokerError(err);
+      throw brokerUnavailable(err, 'the message broker');
     }
     if (!feed.wanted && !feed.subscribed) this.dropFeed(feed);
   }
@@ -491,18 +491,7 @@ export class RedisEngine implements Engine {
   }
 
   /** Runs a Redis call; a failure of the link becomes `broker_unavailable`. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw brokerError(err);
-    }
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return redisCall('the message broker', fn);
   }
-}
-
-/** A failure to reach Redis becomes `broker_unavailable`; an error Redis answered stays as it is. */
-function brokerError(err: unknown): unknown {
-  if (err instanceof WirehubError || err instanceof (ReplyError as typeof Error)) return err;
-  const reason = err instanceof Error ? err.message : String(err);
-  return new WirehubError('broker_unavailable', `the message broker (Redis) is unavailable: ${reason}`);
 }

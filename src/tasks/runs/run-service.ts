@@ -8,6 +8,7 @@ import { type Logger, silentLogger } from '../../util/logger.js';
 import { LATEST, taskKey } from '../define-task.js';
 import type { Executor } from '../executors/executor.js';
 import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
+import { type RecoveryHost, recoverInterruptedRuns, recoverLostRuns } from './recovery.js';
 import type { RunRequester } from './run-access.js';
 import type { RunChange, RunListQuery, RunQuota, RunStore } from './run-store.js';
 import { isTerminal } from './state-machine.js';
@@ -17,12 +18,6 @@ import { type RunRecord, type RunUpdate, runChannel } from './types.js';
  * Tasks that are not this server's own but another engine's (a Flyte cluster): looked up
  * there, for requests that no local task answers.
  */
-/** What a taken-over run's update says, by why nobody held it. */
-const TAKE_OVER = {
-  restart: { interrupted: 'server restarted', requeued: 'after a server restart' },
-  lost: { interrupted: 'its attempt was lost', requeued: 'after its attempt was lost' },
-} as const;
-
 export interface RemoteTaskCatalog {
   /**
    * The task a ref names, or undefined when the engine has none. Throws
@@ -181,11 +176,11 @@ export class RunService {
     await this.store.open();
     await this.executor.start((runId, update) => this.apply(runId, update));
     if (!this.recoverAtStart) return;
-    await this.recover();
+    await recoverInterruptedRuns(this.recoveryHost);
     if (this.executor.lost) {
       this.lostSweep = setInterval(() => {
         if (this.sweeping || this.closed) return;
-        this.sweeping = this.sweepLost()
+        this.sweeping = recoverLostRuns(this.recoveryHost)
           .catch((err: unknown) => this.log.warn({ err }, 'looking for runs with a lost attempt failed'))
           .finally(() => {
             this.sweeping = undefined;
@@ -453,77 +448,16 @@ export class RunService {
     );
   }
 
-  /** Runs left unfinished by a previous process (crash, kill -9, restart) that nobody holds. */
-  private async recover(): Promise<void> {
-    const unfinished = await this.store.listActive();
-    const orphans = this.executor.orphaned ? await this.executor.orphaned(unfinished) : unfinished;
-    await this.takeOver(orphans, 'restart');
-  }
-
-  /** Runs whose attempt the executor lost while running (see `Executor.lost`). */
-  private async sweepLost(): Promise<void> {
-    if (!this.executor.lost) return;
-    const lost = await this.executor.lost(await this.store.listActive());
-    if (lost.length > 0)
-      this.log.warn({ runs: lost.length }, 'runs whose attempt was lost: taking them over');
-    await this.takeOver(lost, 'lost');
-  }
-
-  /** Re-queues (or fails, with no attempt or task left) runs that nobody holds any more. */
-  private async takeOver(orphans: RunRecord[], why: keyof typeof TAKE_OVER): Promise<void> {
-    for (const record of orphans) {
-      if (this.closed) return;
-      const runId = record.run_id;
-      const ref = {
-        project: record.project,
-        domain: record.domain,
-        name: record.task,
-        version: record.version,
-      };
-      let task: RegisteredTask | undefined;
-      try {
-        task = await this.resolveTask(ref);
-      } catch (err) {
-        // The remote engine cannot answer now: the run stays as it is, for the next start.
-        this.log.warn(
-          { err, run: runId },
-          'cannot look the task of an interrupted run up; left for the next start',
-        );
-        continue;
-      }
-      // A run still QUEUED never started its attempt; one that started has used it up.
-      const attempt = record.status === 'QUEUED' ? record.attempt : record.attempt + 1;
-      // ifSeq: when several nodes start at once, only one of them takes each run over.
-      if (!task) {
-        await this.interrupted(
-          runId,
-          `interrupted: ${TAKE_OVER[why].interrupted} (task ${taskKey(ref)} is no longer registered)`,
-          record.seq,
-        );
-        continue;
-      }
-      if (attempt > record.max_attempts) {
-        await this.interrupted(runId, `interrupted: ${TAKE_OVER[why].interrupted}`, record.seq);
-        continue;
-      }
-      const requeued = await this.apply(runId, {
-        status: 'QUEUED',
-        message: `re-queued ${TAKE_OVER[why].requeued} (attempt ${attempt} of ${record.max_attempts})`,
-        attempt,
-        ifSeq: record.seq,
-      }).catch(() => false);
-      // Still active, so it still counts against its user's limit: nothing to take again.
-      if (!requeued) continue;
-      try {
-        await this.executor.submit({ runId, task, inputs: record.inputs, attempt });
-      } catch (err) {
-        await this.interrupted(
-          runId,
-          `interrupted: ${TAKE_OVER[why].interrupted}; re-queueing failed: ${(err as Error).message}`,
-        );
-      }
-      this.log.info({ run: runId, task: task.key, attempt, why }, 're-queued a run nobody held');
-    }
+  /** What restart and lost-attempt recovery use of this service. */
+  private get recoveryHost(): RecoveryHost {
+    return {
+      store: this.store,
+      executor: this.executor,
+      log: this.log,
+      resolveTask: (ref) => this.resolveTask(ref),
+      apply: (runId, change) => this.apply(runId, change),
+      closed: () => this.closed,
+    };
   }
 
   /** The limit the requester's new run counts against; undefined when none applies. */
@@ -535,12 +469,6 @@ export class RunService {
       max,
       ...(requester.user === undefined ? {} : { who: requester.user }),
     };
-  }
-
-  private async interrupted(runId: string, message: string, ifSeq?: number): Promise<void> {
-    const change: RunChange = { status: 'FAILED', message, error: { kind: 'SYSTEM', message } };
-    if (ifSeq !== undefined) change.ifSeq = ifSeq;
-    if (await this.apply(runId, change).catch(() => false)) this.log.warn({ run: runId }, message);
   }
 }
 

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { DEFAULT_REDIS_PREFIX, redisClientName } from '../../../engine/redis/connection.js';
 import { WirehubError } from '../../../protocol/index.js';
 import { randomId } from '../../../util/ids.js';
 import { type Logger, silentLogger } from '../../../util/logger.js';
@@ -112,7 +113,7 @@ export class BullmqExecutor implements Executor {
     if (!(Number.isInteger(this.concurrency) && this.concurrency >= 0))
       throw new RangeError('concurrency must be 0 or more');
     this.name = options.name ?? `${hostname()}:${process.pid}:${randomId('w', 3).slice(2)}`;
-    this.keys = new QueueKeys(options.prefix ?? 'wirehub:', options.queue ?? 'runs');
+    this.keys = new QueueKeys(options.prefix ?? DEFAULT_REDIS_PREFIX, options.queue ?? 'runs');
     this.retryDelayMs = options.retryDelayMs ?? 1000;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
     this.orphanGraceMs = options.orphanGraceMs ?? 30_000;
@@ -121,7 +122,7 @@ export class BullmqExecutor implements Executor {
       lazyConnect: true,
       // A producer should fail fast while Redis is away, not hold the request.
       maxRetriesPerRequest: 2,
-      connectionName: `wirehub:queue:${this.name}`,
+      connectionName: redisClientName('queue', this.name),
     });
     this.connection.on('error', (err) => this.log.debug({ err }, 'run queue: redis error'));
     this.connection.defineCommand('whAdmit', { numberOfKeys: 1, lua: ADMIT_SCRIPT });

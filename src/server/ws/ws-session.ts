@@ -1,13 +1,13 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { ConnectionHandlers } from '../endpoints/endpoint.js';
-import { Frame } from '../hub/frame.js';
-import type { Principal } from '../hub/principal.js';
-import type { OverflowPolicy, Session } from '../hub/session.js';
-import { CloseCode, WirehubError } from '../protocol/index.js';
-import type { Logger } from '../util/logger.js';
-import type { EndpointStats } from './metrics.js';
-import type { MessageLimiter } from './security/message-limiter.js';
+import type { ConnectionHandlers } from '../../endpoints/endpoint.js';
+import { Frame } from '../../hub/frame.js';
+import type { Principal } from '../../hub/principal.js';
+import type { OverflowPolicy, Session } from '../../hub/session.js';
+import { CloseCode, WirehubError } from '../../protocol/index.js';
+import type { Logger } from '../../util/logger.js';
+import type { EndpointStats } from '../metrics.js';
+import type { MessageLimiter } from '../security/message-limiter.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { wireBytes } from './ws-framing.js';
 

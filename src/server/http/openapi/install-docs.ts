@@ -2,12 +2,10 @@ import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { DOCS_PREFIX } from '../builtin-routes.js';
 import { BEARER_SCHEME, docSchema, ERROR_SCHEMA_ID, httpErrorSchema } from './route-docs.js';
 
-const PACKAGE = new URL('../../../package.json', import.meta.url);
-
-/** Where Swagger UI is served; the document is at `${DOCS_PREFIX}/json` (and `/yaml`). */
-export const DOCS_PREFIX = '/docs';
+const PACKAGE = new URL('../../../../package.json', import.meta.url);
 
 const TAGS = [
   { name: 'health', description: 'Probes and Prometheus metrics.' },

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { WirehubError } from '../../protocol/index.js';
+import { WirehubError } from '../../../protocol/index.js';
 
 /**
  * Validates a request part (`what` names it in the message) with its zod schema: `bad_channel`

@@ -2,9 +2,9 @@
 // interfaces), written once for the OpenAPI document. The `Same` checks below fail the type
 // check when a shape and its interface drift apart.
 import { z } from 'zod';
-import { RUN_STATUSES, runErrorSchema, runUpdateSchema } from '../../protocol/index.js';
-import type { TaskSummary } from '../../tasks/registry.js';
-import type { RunRecord, RunUpdate } from '../../tasks/runs/types.js';
+import { RUN_STATUSES, runErrorSchema, runUpdateSchema } from '../../../protocol/index.js';
+import type { TaskSummary } from '../../../tasks/registry.js';
+import type { RunRecord, RunUpdate } from '../../../tasks/runs/types.js';
 
 type Assignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /** Same keys (optional ones too: structural typing alone ignores them) and mutually assignable. */

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { taskResource } from '../../hub/permissions.js';
-import { summarizeTask, type TaskRegistry } from '../../tasks/registry.js';
+import { taskResource } from '../../../hub/permissions.js';
+import { summarizeTask, type TaskRegistry } from '../../../tasks/registry.js';
+import { principalOf } from '../../security/http-guard.js';
 import { taskSummaryDoc } from '../openapi/response-schemas.js';
 import { BEARER, documented, errorResponses, GUARDED_ERRORS, jsonResponse } from '../openapi/route-docs.js';
-import { principalOf } from '../security/http-guard.js';
 
 const doc = documented({
   summary: 'List the tasks the caller may run',

@@ -1,4 +1,4 @@
-import { escapeRegExp } from '../util/regexp.js';
+import { escapeRegExp } from '../../util/regexp.js';
 
 /** A Fastify route pattern (`/api/runs/:id`, `/docs/static/*`) as a regular expression for a path. */
 function patternOf(url: string): RegExp {

@@ -6,7 +6,7 @@ import type {
   FastifyRequest,
   FastifyServerOptions,
 } from 'fastify';
-import { type ErrorCode, WirehubError } from '../protocol/index.js';
+import { type ErrorCode, WirehubError } from '../../protocol/index.js';
 import { rejectUpgrade } from './http-reject.js';
 import { RouteMethods } from './route-methods.js';
 

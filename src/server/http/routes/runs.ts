@@ -1,10 +1,17 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { WirehubError } from '../../protocol/index.js';
-import { assertMayRun, assertMaySeeRun, requesterOf, visibleRunsQuery } from '../../tasks/runs/run-access.js';
-import type { RunService } from '../../tasks/runs/run-service.js';
-import { RUN_STATUSES, type RunRecord } from '../../tasks/runs/types.js';
+import { WirehubError } from '../../../protocol/index.js';
+import {
+  assertMayRun,
+  assertMaySeeRun,
+  requesterOf,
+  visibleRunsQuery,
+} from '../../../tasks/runs/run-access.js';
+import type { RunService } from '../../../tasks/runs/run-service.js';
+import { RUN_STATUSES, type RunRecord } from '../../../tasks/runs/types.js';
+import { principalOf } from '../../security/http-guard.js';
+import { PAGE } from '../../security/security-headers.js';
 import { runDetailDoc, runRecordDoc } from '../openapi/response-schemas.js';
 import {
   BEARER,
@@ -15,11 +22,9 @@ import {
   jsonResponse,
   textResponse,
 } from '../openapi/route-docs.js';
-import { principalOf } from '../security/http-guard.js';
-import { PAGE } from '../security/security-headers.js';
 
 /** The run page: static HTML whose script (`/assets/run.js`) follows the run over `/task-runner`. */
-const RUN_PAGE_FILE = new URL('../../../web/run.html', import.meta.url);
+const RUN_PAGE_FILE = new URL('../../../../web/run.html', import.meta.url);
 
 const MAX_LIST = 500;
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { EndpointDefinition } from '../endpoints/endpoint.js';
-import { WirehubError } from '../protocol/index.js';
-import type { ServerMetrics } from './metrics.js';
+import type { EndpointDefinition } from '../../endpoints/endpoint.js';
+import { WirehubError } from '../../protocol/index.js';
+import type { ServerMetrics } from '../metrics.js';
 import { BEARER, documented, errorResponses, jsonResponse, textResponse } from './openapi/route-docs.js';
 
 const healthBody = (status: string) => z.object({ status: z.literal(status) });

@@ -1,6 +1,7 @@
-import { Redis, ReplyError } from 'ioredis';
-import { WirehubError } from '../../protocol/index.js';
-import { startPruning } from './prune-timer.js';
+import { Redis } from 'ioredis';
+import { DEFAULT_REDIS_PREFIX, redisCall, redisClientName } from '../../../engine/redis/connection.js';
+import { WirehubError } from '../../../protocol/index.js';
+import { startPruning } from '../prune-timer.js';
 import {
   type ActiveRun,
   type ApplyResult,
@@ -14,16 +15,11 @@ import {
   type RunStore,
   tooManyRuns,
   updateBody,
-} from './run-store.js';
-import { isTerminal, RUN_TRANSITIONS } from './state-machine.js';
-import {
-  type ExternalRun,
-  RUN_STATUSES,
-  type RunError,
-  type RunRecord,
-  type RunStatus,
-  type RunUpdate,
-} from './types.js';
+} from '../run-store.js';
+import { isTerminal } from '../state-machine.js';
+import { RUN_STATUSES, type RunRecord, type RunStatus, type RunUpdate } from '../types.js';
+import { fieldsOf, globLiteral, toRecord } from './codec.js';
+import { defineScripts, type Scripted } from './scripts.js';
 
 export interface RedisRunStoreOptions {
   /** `redis://[user:password@]host:port[/db]`. */
@@ -45,192 +41,6 @@ export interface RedisRunStoreOptions {
 
 /** Index entries one prune script looks at. */
 const PRUNE_BATCH = 1000;
-
-/** The state machine as a Lua table literal, generated from the one in TypeScript. */
-const LUA_NEXT = `{${RUN_STATUSES.map(
-  (from) => `${from}={${[...RUN_TRANSITIONS[from]].map((to) => `${to}=true`).join(',')}}`,
-).join(',')}}`;
-const LUA_TERMINAL = `{${RUN_STATUSES.filter(isTerminal)
-  .map((s) => `${s}=true`)
-  .join(',')}}`;
-/** KEYS index of each status's index set in the apply script (they follow run, updates, active). */
-const LUA_STATUS_KEYS = `{${RUN_STATUSES.map((s, i) => `${s}=KEYS[${i + 4}]`).join(',')}}`;
-
-// KEYS: run, updates, all, active, status:QUEUED, the owner's index, the quota's set.
-// ARGV: id, now, score, first update, '1' when the run has an owner, the quota's max ('' =
-// none), then field/value pairs of the record. Returns 1, 0 (exists) or -1 (over the quota).
-const CREATE_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if ARGV[6] ~= '' and redis.call('ZCARD', KEYS[7]) >= tonumber(ARGV[6]) then return -1 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
-redis.call('RPUSH', KEYS[2], ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
-if ARGV[5] == '1' then redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1]) end
-if ARGV[6] ~= '' then redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1]) end
-return 1
-`;
-
-// The rules of refusal() in run-store.ts, applied atomically next to the data.
-// KEYS: run, updates, active, then one index set per status (RUN_STATUSES order).
-// ARGV: id, status, message, now, body JSON (update without run_id/seq), progress, attempt,
-// fromAttempt, ifSeq, outputs JSON, error JSON, retention ms, prefix of quota sets ('' = absent).
-// The quota set a run counts against is named in its record, so the key is built here: it
-// carries the same {runs} hash tag, so it lives in the same slot on Redis Cluster.
-const APPLY_SCRIPT = `
-local NEXT = ${LUA_NEXT}
-local TERMINAL = ${LUA_TERMINAL}
-local BY_STATUS = ${LUA_STATUS_KEYS}
-local cur = redis.call('HMGET', KEYS[1], 'status', 'seq', 'attempt', 'score', 'started_at', 'quota_key')
-local from = cur[1]
-if not from then return {0, 'unknown_run'} end
-if TERMINAL[from] then return {0, 'ended', from} end
-local to = ARGV[2]
-if not NEXT[from][to] then return {0, 'invalid_transition', from} end
-if ARGV[8] ~= '' and tonumber(ARGV[8]) < tonumber(cur[3]) then return {0, 'stale_attempt', from} end
-if ARGV[9] ~= '' and tonumber(ARGV[9]) ~= tonumber(cur[2]) then return {0, 'seq_changed', from} end
-local seq = tonumber(cur[2]) + 1
-local set = {'status', to, 'message', ARGV[3], 'seq', seq, 'updated_at', ARGV[4]}
-local function put(field, value) if value ~= '' then set[#set + 1] = field; set[#set + 1] = value end end
-put('progress', ARGV[6])
-put('attempt', ARGV[7])
-put('outputs', ARGV[10])
-put('error', ARGV[11])
-if to == 'RUNNING' and not cur[5] then put('started_at', ARGV[4]) end
-if TERMINAL[to] then put('ended_at', ARGV[4]) end
-redis.call('HSET', KEYS[1], unpack(set))
-redis.call('RPUSH', KEYS[2], '{"run_id":' .. cjson.encode(ARGV[1]) .. ',"seq":' .. seq .. ',' .. string.sub(ARGV[5], 2))
-if to ~= from then
-  redis.call('ZREM', BY_STATUS[from], ARGV[1])
-  redis.call('ZADD', BY_STATUS[to], cur[4], ARGV[1])
-end
-if TERMINAL[to] then
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  if cur[6] then redis.call('ZREM', ARGV[13] .. cur[6], ARGV[1]) end
-  redis.call('PEXPIRE', KEYS[1], ARGV[12])
-  redis.call('PEXPIRE', KEYS[2], ARGV[12])
-end
-return {1, seq}
-`;
-
-// Newest first from an index set, skipping (and dropping) runs whose record expired, and
-// keeping those that pass the filters: status, owner, and task patterns given as the literal
-// pieces between '*' wildcards (the grant matcher's semantics: anchored at both ends).
-// KEYS: the index. ARGV: limit, record key prefix, status or '', owner or '', JSON array of
-// pattern pieces or ''. Returns {id, {field, value, …}, …}.
-const LIST_SCRIPT = `
-local function matches(s, pieces)
-  local n = #pieces
-  if n == 1 then return s == pieces[1] end
-  local first, last = pieces[1], pieces[n]
-  if #s < #first + #last then return false end
-  if string.sub(s, 1, #first) ~= first then return false end
-  if #last > 0 and string.sub(s, #s - #last + 1) ~= last then return false end
-  local pos, limit = #first + 1, #s - #last
-  for i = 2, n - 1 do
-    local p = pieces[i]
-    if #p > 0 then
-      local a, b = string.find(s, p, pos, true)
-      if not a or b > limit then return false end
-      pos = b + 1
-    end
-  end
-  return true
-end
-local limit = tonumber(ARGV[1])
-local status, owner = ARGV[3], ARGV[4]
-local patterns = nil
-if ARGV[5] ~= '' then patterns = cjson.decode(ARGV[5]) end
-local out = {}
-local gone = {}
-local start = 0
-local batch = math.max(limit, 50)
-while #out < limit * 2 do
-  local ids = redis.call('ZREVRANGE', KEYS[1], start, start + batch - 1)
-  if #ids == 0 then break end
-  for _, id in ipairs(ids) do
-    local h = redis.call('HGETALL', ARGV[2] .. id)
-    if #h == 0 then gone[#gone + 1] = id
-    elseif #out < limit * 2 then
-      local f = {}
-      for i = 1, #h, 2 do f[h[i]] = h[i + 1] end
-      local ok = (status == '' or f.status == status) and (owner == '' or f.owner == owner)
-      if ok and patterns then
-        local task = f.project .. '/' .. f.domain .. '/' .. f.name
-        ok = false
-        for _, pieces in ipairs(patterns) do
-          if matches(task, pieces) then ok = true; break end
-        end
-      end
-      if ok then out[#out + 1] = id; out[#out + 1] = h end
-    end
-  end
-  start = start + batch
-end
-for _, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end
-return out
-`;
-
-// The oldest entries of an index up to a score (those whose run may have expired): drops the
-// ones whose record is gone. KEYS: the index. ARGV: highest score, offset, count, record key
-// prefix. Returns {entries looked at, entries dropped}.
-const PRUNE_SCRIPT = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', ARGV[2], ARGV[3])
-local gone = 0
-for _, id in ipairs(ids) do
-  if redis.call('EXISTS', ARGV[4] .. id) == 0 then
-    redis.call('ZREM', KEYS[1], id)
-    gone = gone + 1
-  end
-end
-return {#ids, gone}
-`;
-
-interface Scripted {
-  whRunCreate(...args: string[]): Promise<number>;
-  whRunApply(...args: string[]): Promise<[number, string | number, string?]>;
-  whRunList(...args: string[]): Promise<(string | string[])[]>;
-  whRunPrune(...args: string[]): Promise<[number, number]>;
-}
-
-function fieldsOf(flat: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
-  return out;
-}
-
-/** A key prefix as a literal SCAN pattern (`*`, `?`, `[`, `]` and `\\` escaped). */
-const globLiteral = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-
-const iso = (ms: string): string => new Date(Number(ms)).toISOString();
-
-function toRecord(runId: string, h: Record<string, string>): RunRecord | undefined {
-  if (h.status === undefined) return undefined;
-  const record: RunRecord = {
-    run_id: runId,
-    project: h.project ?? '',
-    domain: h.domain ?? '',
-    task: h.name ?? '',
-    version: h.version ?? '',
-    inputs: JSON.parse(h.inputs ?? 'null') as unknown,
-    status: h.status as RunStatus,
-    message: h.message ?? '',
-    attempt: Number(h.attempt),
-    max_attempts: Number(h.max_attempts),
-    created_at: iso(h.created_at ?? '0'),
-    updated_at: iso(h.updated_at ?? '0'),
-    seq: Number(h.seq),
-  };
-  if (h.progress !== undefined) record.progress = Number(h.progress);
-  if (h.started_at !== undefined) record.started_at = iso(h.started_at);
-  if (h.ended_at !== undefined) record.ended_at = iso(h.ended_at);
-  if (h.outputs !== undefined) record.outputs = JSON.parse(h.outputs) as unknown;
-  if (h.error !== undefined) record.error = JSON.parse(h.error) as RunError;
-  if (h.owner !== undefined) record.user = h.owner;
-  if (h.external !== undefined) record.external = JSON.parse(h.external) as ExternalRun;
-  return record;
-}
 
 /**
  * Runs and their updates in Redis, so every node of a cluster (and every `wirehub worker`)
@@ -279,7 +89,7 @@ export class RedisRunStore implements RunStore {
   private stopPruning: (() => void) | undefined;
 
   constructor(options: RedisRunStoreOptions) {
-    this.prefix = `${options.prefix ?? 'wirehub:'}{runs}:`;
+    this.prefix = `${options.prefix ?? DEFAULT_REDIS_PREFIX}{runs}:`;
     this.retentionMs = options.retentionMs ?? DEFAULT_RUN_RETENTION_MS;
     this.pruneEveryMs = pruneIntervalMs(this.retentionMs, options.pruneEveryMs);
     this.redis = new Redis(options.url, {
@@ -289,14 +99,11 @@ export class RedisRunStore implements RunStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      connectionName: 'wirehub:runs',
+      connectionName: redisClientName('runs'),
     });
     // Errors surface on the commands that fail; the connection reconnects by itself.
     this.redis.on('error', () => {});
-    this.redis.defineCommand('whRunCreate', { numberOfKeys: 7, lua: CREATE_SCRIPT });
-    this.redis.defineCommand('whRunApply', { numberOfKeys: 3 + RUN_STATUSES.length, lua: APPLY_SCRIPT });
-    this.redis.defineCommand('whRunList', { numberOfKeys: 1, lua: LIST_SCRIPT });
-    this.redis.defineCommand('whRunPrune', { numberOfKeys: 1, lua: PRUNE_SCRIPT });
+    defineScripts(this.redis);
     this.scripts = this.redis as unknown as Scripted;
   }
 
@@ -546,14 +353,8 @@ export class RedisRunStore implements RunStore {
   }
 
   /** Runs a Redis call; a failure to reach Redis becomes `broker_unavailable`. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof WirehubError || err instanceof (ReplyError as typeof Error)) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new WirehubError('broker_unavailable', `the run store (Redis) is unavailable: ${reason}`);
-    }
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return redisCall('the run store', fn);
   }
 
   async close(): Promise<void> {

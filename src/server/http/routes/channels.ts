@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { toRtPublication } from '../../endpoints/rt/encoders.js';
-import type { Hub } from '../../hub/hub.js';
-import { forbidden } from '../../hub/permissions.js';
+import { toRtPublication } from '../../../endpoints/rt/encoders.js';
+import type { Hub } from '../../../hub/hub.js';
+import { forbidden } from '../../../hub/permissions.js';
 import {
   channelNameSchema,
   historyResult,
@@ -10,9 +10,10 @@ import {
   publishResult,
   RT_HISTORY_MAX_LIMIT,
   WirehubError,
-} from '../../protocol/index.js';
-import { maySeeRunChannel } from '../../tasks/runs/run-access.js';
-import type { RunService } from '../../tasks/runs/run-service.js';
+} from '../../../protocol/index.js';
+import { maySeeRunChannel } from '../../../tasks/runs/run-access.js';
+import type { RunService } from '../../../tasks/runs/run-service.js';
+import { principalOf } from '../../security/http-guard.js';
 import {
   BEARER,
   docSchema,
@@ -21,7 +22,6 @@ import {
   GUARDED_ERRORS,
   jsonResponse,
 } from '../openapi/route-docs.js';
-import { principalOf } from '../security/http-guard.js';
 import { parseRequest as parse } from './parse-request.js';
 
 const publishBody = z.strictObject({

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { parseJson, WirehubError } from '../protocol/index.js';
+import { parseJson, WirehubError } from '../../protocol/index.js';
 
 /**
  * Replaces Fastify's `application/json` body parser with the bounded one every JSON entry

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { WirehubError } from '../protocol/index.js';
+import type { WirehubError } from '../../protocol/index.js';
 
 /**
  * Refuses an upgrade (or a request Node's HTTP parser refused) on the raw socket with a plain

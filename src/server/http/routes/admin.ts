@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Hub } from '../../hub/hub.js';
-import { CloseCode, channelNameSchema } from '../../protocol/index.js';
-import type { AdminConnection } from '../admin/admin-view.js';
-import { type ClusterAdmin, MAX_CONNECTIONS_PER_NODE } from '../admin/cluster-admin.js';
+import type { Hub } from '../../../hub/hub.js';
+import { CloseCode, channelNameSchema } from '../../../protocol/index.js';
+import type { AdminConnection } from '../../admin/admin-view.js';
+import { type ClusterAdmin, MAX_CONNECTIONS_PER_NODE } from '../../admin/cluster-admin.js';
+import { principalOf } from '../../security/http-guard.js';
 import {
   BEARER,
   docSchema,
@@ -12,7 +13,6 @@ import {
   GUARDED_ERRORS,
   jsonResponse,
 } from '../openapi/route-docs.js';
-import { principalOf } from '../security/http-guard.js';
 import { parseRequest } from './parse-request.js';
 
 const missing = z.array(z.string()).describe('Live nodes that did not answer in time: their part is absent.');

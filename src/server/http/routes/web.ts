@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { WirehubError } from '../../protocol/index.js';
-import type { ServerMetrics } from '../metrics.js';
+import { WirehubError } from '../../../protocol/index.js';
+import type { ServerMetrics } from '../../metrics.js';
+import { principalOf } from '../../security/http-guard.js';
+import { PAGE } from '../../security/security-headers.js';
 import { serverStatusDoc } from '../openapi/response-schemas.js';
 import {
   BEARER,
@@ -11,12 +13,10 @@ import {
   jsonResponse,
   textResponse,
 } from '../openapi/route-docs.js';
-import { principalOf } from '../security/http-guard.js';
-import { PAGE } from '../security/security-headers.js';
 
 /** `web/` (the dashboard page) and `dist/web/` (what `npm run build` bundles for browsers). */
-const WEB_DIR = new URL('../../../web/', import.meta.url);
-const BUILT_DIR = new URL('../../../dist/web/', import.meta.url);
+const WEB_DIR = new URL('../../../../web/', import.meta.url);
+const BUILT_DIR = new URL('../../../../dist/web/', import.meta.url);
 
 const JS = 'text/javascript; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -77,23 +77,27 @@ export interface StatusSource {
   draining(): boolean;
   authEnabled: boolean;
   tasksEnabled: boolean;
+  /** Where the dashboard page is served (`/` by default), or false when it is off. */
+  dashboardPath: string | false;
 }
 
 /**
- * The dashboard (`GET /`), its assets (`GET /assets/<name>`, among them the client SDK as one
+ * The dashboard (`GET /`, or the path of the `dashboard` option; none when it is false), its assets (`GET /assets/<name>`, among them the client SDK as one
  * ES module: `/assets/wirehub-client.js`), and `GET /api/status`: connections and message
  * counts per endpoint as JSON (behind the API guard, with the `metrics` grant).
  */
 export function installWebRoutes(app: FastifyInstance, status: StatusSource): void {
   const startedAt = Date.now();
 
-  app.get('/', { ...docs.dashboard, ...PAGE }, async (_req, reply) => {
-    const page = await readFile(new URL('index.html', WEB_DIR), 'utf8');
-    return reply
-      .header('Content-Type', 'text/html; charset=utf-8')
-      .header('Cache-Control', 'no-cache')
-      .send(page);
-  });
+  if (status.dashboardPath !== false) {
+    app.get(status.dashboardPath, { ...docs.dashboard, ...PAGE }, async (_req, reply) => {
+      const page = await readFile(new URL('index.html', WEB_DIR), 'utf8');
+      return reply
+        .header('Content-Type', 'text/html; charset=utf-8')
+        .header('Cache-Control', 'no-cache')
+        .send(page);
+    });
+  }
 
   app.get('/assets/:name', docs.asset, async (req, reply) => {
     const { name } = req.params as { name: string };

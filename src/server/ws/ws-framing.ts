@@ -1,4 +1,4 @@
-import type { Frame } from '../hub/frame.js';
+import type { Frame } from '../../hub/frame.js';
 
 const OPCODE_TEXT = 0x1;
 const OPCODE_BINARY = 0x2;

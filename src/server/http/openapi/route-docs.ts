@@ -5,8 +5,8 @@ import type {
   RouteShorthandOptions,
 } from 'fastify';
 import { z } from 'zod';
-import { type ErrorCode, errorCatalog } from '../../protocol/index.js';
-import { toJsonSchema } from '../../protocol/json-schema.js';
+import { type ErrorCode, errorCatalog } from '../../../protocol/index.js';
+import { toJsonSchema } from '../../../protocol/json-schema.js';
 
 /** The `$id` of the shared error body schema: `#/components/schemas/WirehubError` in the document. */
 export const ERROR_SCHEMA_ID = 'WirehubError';

@@ -1,13 +1,14 @@
 import { availableParallelism } from 'node:os';
-import { RedisEngine, type RedisEngineOptions } from '../engine/redis/redis-engine.js';
+import { redisTarget } from '../engine/redis/connection.js';
+import type { RedisEngineOptions } from '../engine/redis/redis-engine.js';
 import { Hub } from '../hub/hub.js';
-import { BullmqExecutor } from '../tasks/executors/bullmq/bullmq-executor.js';
+import { LastResort } from '../server/last-resort.js';
+import { createPinoLogger, type LogFormat } from '../server/pino-logger.js';
+import type { BullmqExecutor } from '../tasks/executors/bullmq/bullmq-executor.js';
 import { TaskRegistry } from '../tasks/registry.js';
-import { RedisRunStore } from '../tasks/runs/redis-run-store.js';
 import { RunService } from '../tasks/runs/run-service.js';
 import type { Logger } from '../util/logger.js';
-import { LastResort } from './last-resort.js';
-import { createPinoLogger, type LogFormat } from './pino-logger.js';
+import { loadRedisBackends, type RedisBackends } from './backends.js';
 import { loadTasks } from './task-runtime.js';
 
 export interface WorkerNodeOptions {
@@ -68,8 +69,16 @@ export class WorkerNode {
   readonly lastResort: LastResort | undefined;
   private stopped: Promise<void> | undefined;
 
-  constructor(private readonly options: WorkerNodeOptions) {
-    const redis = typeof options.redis === 'string' ? { url: options.redis } : options.redis;
+  /**
+   * Use `createWorker(options)`: it loads the Redis backends (`loadRedisBackends()`) and
+   * passes them here.
+   */
+  constructor(
+    private readonly options: WorkerNodeOptions,
+    backends: RedisBackends,
+  ) {
+    const { RedisEngine, BullmqExecutor, RedisRunStore } = backends;
+    const redis = redisTarget(options.redis);
     this.log = options.log ?? createPinoLogger(options.logLevel ?? 'info', options.logFormat);
     this.hub = new Hub(new RedisEngine({ log: this.log, ...redis }), { log: this.log });
     this.lastResort = options.handleUncaughtErrors ? new LastResort(this.log, 'worker') : undefined;
@@ -134,5 +143,5 @@ export class WorkerNode {
 
 /** Creates a worker (not yet started). */
 export async function createWorker(options: WorkerNodeOptions): Promise<WorkerNode> {
-  return new WorkerNode(options);
+  return new WorkerNode(options, await loadRedisBackends());
 }

@@ -1,0 +1,153 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { createServer, defineEndpoint, Frame, WirehubError } from '../../src/index.js';
+import { runCli, startCliServer } from '../support/cli.js';
+import { type RunningServer, startServer, tempDir } from '../support/server.js';
+
+const servers: RunningServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close();
+});
+
+/** An endpoint that greets and echoes, at `path`. */
+const hello = (path: string) =>
+  defineEndpoint({
+    path,
+    name: 'hello',
+    open: (session) => {
+      session.send(Frame.text('hello'));
+      return {
+        message: (text) => {
+          session.send(Frame.text(`you said ${text}`));
+        },
+      };
+    },
+  });
+
+/** The error createServer threw, or undefined when it created a server (then closed). */
+async function createError(options: Parameters<typeof createServer>[0]): Promise<unknown> {
+  try {
+    const server = await createServer({ port: 0, logLevel: 'silent', dataDir: tempDir(), ...options });
+    await server.close();
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
+
+function firstMessage(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.once('message', (data) => {
+      resolve(String(data));
+      ws.close();
+    });
+    ws.once('error', reject);
+  });
+}
+
+describe('an endpoint on a built-in route is refused at createServer', () => {
+  it('an endpoint at / names itself and the dashboard, with a WirehubError (not a Fastify error at listen)', async () => {
+    const err = await createError({ endpoints: [hello('/')] });
+    expect(err).toBeInstanceOf(WirehubError);
+    const e = err as WirehubError;
+    expect(e.code).toBe('bad_request');
+    expect(e.message).toContain('the endpoint "hello" at / collides with the dashboard at /');
+    expect(e.message).toContain('--dashboard');
+    expect(e.details).toEqual({ path: '/', builtin: '/' });
+  });
+
+  it.each([
+    ['/metrics', 'the Prometheus metrics'],
+    ['/healthz', 'the liveness probe'],
+    ['/readyz', 'the readiness probe'],
+    ['/docs', 'the API documentation'],
+    ['/docs/json', 'the API documentation'],
+    ['/api/publish', 'the HTTP API'],
+    ['/api/things/:id', 'the HTTP API'],
+    ['/runs/:run', 'the run pages'],
+    ['/assets/x.js', "the dashboard's assets"],
+  ])('an endpoint at %s collides with %s', async (path, what) => {
+    const err = await createError({ endpoints: [hello(path)] });
+    expect(err).toBeInstanceOf(WirehubError);
+    expect((err as Error).message).toContain(`at ${path} collides with ${what}`);
+  });
+
+  it('addEndpoint() refuses one too, and paths beside the built-in ones are fine', async () => {
+    const server = await createServer({ port: 0, logLevel: 'silent', dataDir: tempDir(), tasks: false });
+    try {
+      expect(() => server.addEndpoint(hello('/metrics'))).toThrow(
+        /the endpoint "hello" at \/metrics collides with the Prometheus metrics at \/metrics/,
+      );
+    } finally {
+      await server.close();
+    }
+    // /runs/… is the tasks' (off here); /apis and /metrics-ws only look alike.
+    for (const path of ['/runs/:id', '/apis', '/metrics-ws']) {
+      expect(await createError({ tasks: false, endpoints: [hello(path)] })).toBeUndefined();
+    }
+  });
+});
+
+describe('the dashboard option', () => {
+  it('dashboard: false frees / for an endpoint: it speaks WebSocket there and a plain GET answers 426', async () => {
+    const srv = await startServer({ tasks: false, dashboard: false, endpoints: [hello('/')] });
+    servers.push(srv);
+    expect(await firstMessage(`${srv.wsUrl}/`)).toBe('hello');
+    const res = await fetch(`${srv.url}/`);
+    expect(res.status).toBe(426);
+    // The assets stay: run pages and the SDK use them.
+    expect((await fetch(`${srv.url}/assets/wirehub-client.js`)).status).toBe(200);
+  });
+
+  it('dashboard: "/console" serves the page there, and / is free', async () => {
+    const srv = await startServer({ tasks: false, dashboard: '/console/' });
+    servers.push(srv);
+    expect(srv.server.options.dashboard).toBe('/console');
+    const page = await fetch(`${srv.url}/console`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<script type="module" src="/assets/dashboard.js"></script>');
+    expect((await fetch(`${srv.url}/`)).status).toBe(404);
+    // An endpoint at the new path is refused, one at / is not.
+    expect(
+      await createError({ tasks: false, dashboard: '/console', endpoints: [hello('/console')] }),
+    ).toBeInstanceOf(WirehubError);
+    expect(
+      await createError({ tasks: false, dashboard: '/console', endpoints: [hello('/')] }),
+    ).toBeUndefined();
+  });
+
+  it('refuses a dashboard path another built-in route takes, or one that is not a plain path', async () => {
+    const err = await createError({ dashboard: '/metrics' });
+    expect(err).toBeInstanceOf(WirehubError);
+    expect((err as Error).message).toContain(
+      'the dashboard at /metrics collides with the Prometheus metrics',
+    );
+    for (const bad of ['console', '/a/:b', '/a*', '/a?x=1', '']) {
+      expect(String(await createError({ dashboard: bad }))).toMatch(/dashboard must be false or a path/);
+    }
+  });
+
+  it('the CLI takes --dashboard false|<path> (env WIREHUB_DASHBOARD) and refuses a bad value with a usage error', async () => {
+    const cli = await startCliServer(['--data-dir', tempDir(), '--log-level', 'info'], {
+      WIREHUB_DASHBOARD: '/console',
+    });
+    try {
+      expect((await fetch(`${cli.url}/console`)).status).toBe(200);
+      expect((await fetch(`${cli.url}/`)).status).toBe(404);
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.exited;
+    }
+    const off = await startCliServer(['--data-dir', tempDir(), '--dashboard', 'false']);
+    try {
+      expect((await fetch(`${off.url}/`)).status).toBe(404);
+    } finally {
+      off.child.kill('SIGTERM');
+      await off.exited;
+    }
+    const bad = await runCli(['serve', '--port', '0', '--dashboard', 'console']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("option '--dashboard <false|path>' argument 'console' is invalid");
+  }, 60_000);
+});
