@@ -1,7 +1,4 @@
-import { Frame } from '../../hub/frame.js';
-import type { Encoder, Hub } from '../../hub/hub.js';
-import { anonymousPrincipal, type Principal } from '../../hub/principal.js';
-import type { Session } from '../../hub/session.js';
+import type { Hub } from '../../hub/hub.js';
 import { assertJsonValue, defaults, WirehubError } from '../../protocol/index.js';
 import { randomId } from '../../util/ids.js';
 import { type Logger, silentLogger } from '../../util/logger.js';
@@ -74,49 +71,6 @@ export function runQuotaKey(user: string | undefined): string {
 const MAX_SHOWN = 200;
 const shown = (s: string): string => (s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN)}…` : s);
 
-/** A `run:<id>` publication seen by the run service itself (to learn when a run ends). */
-class UpdateFrame extends Frame {
-  constructor(readonly update: RunUpdate) {
-    super(Buffer.alloc(0), false);
-  }
-}
-const updateEncoder: Encoder = {
-  name: 'run-service',
-  encode: (pub) => new UpdateFrame(pub.data as RunUpdate),
-};
-
-/** Waits on `run:<id>` for the run's terminal update, wherever it is applied. */
-class EndWatcher implements Session {
-  readonly id = randomId('w');
-  readonly endpoint = 'run-service';
-  readonly remoteAddress = 'internal';
-  readonly connectedAt = new Date();
-  readonly user = undefined;
-  readonly principal: Principal = anonymousPrincipal();
-  readonly bufferedAmount = 0;
-  isOpen = true;
-  readonly ended: Promise<void>;
-  private resolve!: () => void;
-
-  constructor() {
-    this.ended = new Promise((resolve) => {
-      this.resolve = resolve;
-    });
-  }
-
-  send(frame: Frame): boolean {
-    if (frame instanceof UpdateFrame && isTerminal(frame.update.status)) this.resolve();
-    return true;
-  }
-
-  /** An internal subscriber has no credentials to renew. */
-  reauthenticate(): void {}
-
-  close(): void {
-    this.isOpen = false;
-  }
-}
-
 /**
  * Runs: checks requests against the registry, hands runs to the executor, and turns what the
  * executor reports into the run's updates: the store checks each one against the state
@@ -127,7 +81,7 @@ class EndWatcher implements Session {
  * @example
  * ```ts
  * const prepared = runs.prepare({ project: 'demo', domain: 'development', name: 'countdown', version: 'v1' }, { n: 3 });
- * await hub.subscribe(`run:${prepared.runId}`, subscriber); // before the first update exists
+ * const stop = await hub.watch(`run:${prepared.runId}`, onUpdate); // before the first update exists
  * const record = await runs.submit(prepared);
  * const done = await runs.waitForEnd(record.run_id);
  * ```
@@ -332,16 +286,21 @@ export class RunService {
    */
   async waitForEnd(runId: string): Promise<RunRecord> {
     const channel = runChannel(runId);
-    const watcher = new EndWatcher();
+    let ended!: () => void;
+    const end = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
     // Follow the channel before reading the record, so an end applied in between is not missed.
-    await this.hub.subscribe(channel, { session: watcher, encoder: updateEncoder });
+    const unwatch = await this.hub.watch(channel, (pub) => {
+      if (isTerminal((pub.data as RunUpdate).status)) ended();
+    });
     try {
       const record = await this.get(runId);
       if (!record) throw unknownRun(runId);
-      if (!isTerminal(record.status)) await watcher.ended;
+      if (!isTerminal(record.status)) await end;
       return isTerminal(record.status) ? record : await this.mustGet(runId);
     } finally {
-      this.hub.unsubscribe(channel, watcher);
+      unwatch();
     }
   }
 
