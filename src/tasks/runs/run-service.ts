@@ -2,6 +2,7 @@ import type { Hub } from '../../hub/hub.js';
 import { assertJsonValue, defaults, WirehubError } from '../../protocol/index.js';
 import { randomId } from '../../util/ids.js';
 import { type Logger, silentLogger } from '../../util/logger.js';
+import { SerialByKey } from '../../util/serial.js';
 import { LATEST, taskKey } from '../define-task.js';
 import type { Executor } from '../executors/executor.js';
 import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
@@ -98,7 +99,7 @@ export class RunService {
   private readonly quota: RunServiceOptions['quota'];
   private readonly maxJsonDepth: number;
   /** Per run, the tail of its applies: a run's updates are stored and published in order. */
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly chains = new SerialByKey();
   private closed = false;
 
   constructor(options: RunServiceOptions) {
@@ -326,7 +327,7 @@ export class RunService {
     if (this.closed) return;
     this.closed = true;
     await this.executor.close();
-    await Promise.allSettled([...this.chains.values()]);
+    await this.chains.settled();
     await this.store.close();
   }
 
@@ -342,14 +343,7 @@ export class RunService {
    * rejects when the store failed.
    */
   private apply(runId: string, change: RunChange): Promise<boolean> {
-    const previous = this.chains.get(runId) ?? Promise.resolve();
-    const next = previous.then(() => this.applyNow(runId, change));
-    const tail = next.catch(() => {});
-    this.chains.set(runId, tail);
-    void tail.then(() => {
-      if (this.chains.get(runId) === tail) this.chains.delete(runId);
-    });
-    return next;
+    return this.chains.run(runId, () => this.applyNow(runId, change));
   }
 
   private async applyNow(runId: string, change: RunChange): Promise<boolean> {
