@@ -1,5 +1,5 @@
 import { isChannelName } from '../protocol/channels.js';
-import { type CloseCodeValue, closeCodeInfo } from '../protocol/close-codes.js';
+import { CloseCode, type CloseCodeValue, closeCodeInfo } from '../protocol/close-codes.js';
 import { WirehubError } from '../protocol/errors.js';
 import { type Guard, parse, unknown } from '../protocol/guard.js';
 import type {
@@ -10,6 +10,7 @@ import type {
   RtRefreshResult,
   RtServerFrame,
 } from '../protocol/rt.js';
+import { RT_SUBPROTOCOL } from '../protocol/rt-constants.js';
 import {
   cancelResultGuard,
   historyResultGuard,
@@ -44,7 +45,6 @@ import {
   OPEN,
   resolveWebSocket,
   rtUrl,
-  SUBPROTOCOL,
   upgradeStatusOf,
   type WebSocketConstructor,
   type WebSocketLike,
@@ -237,7 +237,7 @@ export class WirehubClient {
       socket.onmessage = null;
       socket.onopen = null;
       try {
-        socket.close(1000, 'client closed');
+        socket.close(CloseCode.Normal, 'client closed');
       } catch {
         done();
       }
@@ -500,13 +500,18 @@ export class WirehubClient {
     } catch (err) {
       if (this.current === 'closed') return;
       this.events.emit('error', new WirehubError('unauthorized', `the token source failed: ${String(err)}`));
-      this.retryOrStop(1006, 'no token', new WirehubError('unauthorized', 'the token source failed'), false);
+      this.retryOrStop(
+        CloseCode.Abnormal,
+        'no token',
+        new WirehubError('unauthorized', 'the token source failed'),
+        false,
+      );
       return;
     }
     if (this.current === 'closed') return;
     let socket: WebSocketLike;
     try {
-      socket = new this.WebSocketImpl(rtUrl(this.options.url, token), SUBPROTOCOL);
+      socket = new this.WebSocketImpl(rtUrl(this.options.url, token), RT_SUBPROTOCOL);
     } catch (err) {
       this.stop(new WirehubError('bad_request', `cannot open a WebSocket: ${String(err)}`), true);
       return;
@@ -704,7 +709,7 @@ export class WirehubClient {
     } catch {
       // already closing
     }
-    this.onClose(socket, 1006, reason, undefined);
+    this.onClose(socket, CloseCode.Abnormal, reason, undefined);
   }
 
   private setState(state: ConnectionState): void {

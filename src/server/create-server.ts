@@ -195,7 +195,7 @@ export class WirehubServer {
     });
     this.heartbeat = new Heartbeat(this.sessions, o.pingIntervalMs, o.pongTimeoutMs, (s) => {
       this.log.debug({ session: s.id }, 'no pong: terminating');
-      s.terminate(1006);
+      s.terminate(CloseCode.Abnormal);
     });
     if (o.tasks !== false) {
       this.tasks = new TaskRuntime(o.tasks, {
@@ -425,7 +425,7 @@ export class WirehubServer {
   private async runClose(): Promise<void> {
     this.draining = true;
     this.heartbeat.stop();
-    for (const session of [...this.sessions]) session.terminate(1006);
+    for (const session of [...this.sessions]) session.terminate(CloseCode.Abnormal);
     this.wss.close();
     await this.http.close();
     await this.tasks?.close();
