@@ -6,6 +6,7 @@ import type { Engine } from '../engine/types.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import type { PermissionConfig } from '../hub/permissions.js';
 import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
+import { serverDefaults } from './defaults.js';
 import type { LogFormat } from './pino-logger.js';
 import type { AuthOptions } from './security/authenticator.js';
 import { type LimitOptions, type ResolvedLimits, resolveLimits } from './security/limits.js';
@@ -144,19 +145,19 @@ function resolveMaxJsonDepth(value: number | undefined): number {
 
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
-    host: o.host ?? '127.0.0.1',
+    host: o.host ?? serverDefaults.host,
     allowPublicWithoutAuth: o.allowPublicWithoutAuth ?? false,
-    port: o.port ?? 8080,
-    dataDir: o.dataDir ?? './.wirehub',
+    port: o.port ?? serverDefaults.port,
+    dataDir: o.dataDir ?? serverDefaults.dataDir,
     pingIntervalMs: o.pingIntervalMs ?? defaults.pingIntervalMs,
     pongTimeoutMs: o.pongTimeoutMs ?? defaults.pongTimeoutMs,
     maxPayloadBytes: o.maxPayloadBytes ?? defaults.maxPayloadBytes,
     maxJsonDepth: resolveMaxJsonDepth(o.maxJsonDepth),
     maxQueuedBytes: o.maxQueuedBytes ?? defaults.maxQueuedBytes,
     drainWindowMs: o.drainWindowMs ?? defaults.drainWindowMs,
-    logLevel: o.logLevel ?? 'info',
+    logLevel: o.logLevel ?? serverDefaults.logLevel,
     logFormat: o.logFormat ?? 'json',
-    sqliteSync: o.sqliteSync ?? 'normal',
+    sqliteSync: o.sqliteSync ?? serverDefaults.sqliteSync,
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
     maxChannelsPerConnection: o.maxChannelsPerConnection ?? defaults.maxChannelsPerConnection,
@@ -173,10 +174,15 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     limitStore: o.limitStore,
     tls: o.tls,
     trustProxy: o.trustProxy,
-    headersTimeoutMs: o.headersTimeoutMs ?? 10_000,
+    headersTimeoutMs: o.headersTimeoutMs ?? serverDefaults.headersTimeoutMs,
     // Node wants the request timeout (when on) to be at least the headers timeout.
     requestTimeoutMs:
-      o.requestTimeoutMs === 0 ? 0 : Math.max(o.requestTimeoutMs ?? 30_000, o.headersTimeoutMs ?? 10_000),
+      o.requestTimeoutMs === 0
+        ? 0
+        : Math.max(
+            o.requestTimeoutMs ?? serverDefaults.requestTimeoutMs,
+            o.headersTimeoutMs ?? serverDefaults.headersTimeoutMs,
+          ),
     publicMetrics: o.publicMetrics ?? false,
     handleUncaughtErrors: o.handleUncaughtErrors ?? false,
   };

@@ -2,7 +2,6 @@ import type { Publication } from '../../engine/types.js';
 import { Frame } from '../../hub/frame.js';
 import type { Encoder } from '../../hub/hub.js';
 import type { RtMessagePush, RtPublication, RtRunPush } from '../../protocol/index.js';
-import type { RunUpdate } from '../../tasks/runs/types.js';
 import type { RunUpdateShape } from '../run-feed.js';
 
 /** A publication as `/rt` shows it (in `message` pushes and in replies listing publications). */
