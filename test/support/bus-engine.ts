@@ -204,7 +204,7 @@ export class BusEngine implements Engine {
   private catchUp(channel: string, arrived: Publication | undefined): void {
     const last = this.subscribed.get(channel);
     const stream = this.bus.streams.get(channel);
-    if (!last || !stream || !stream.policy) {
+    if (!last || !stream?.policy) {
       if (arrived) this.deliver(arrived);
       return;
     }
