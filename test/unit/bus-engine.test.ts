@@ -2,10 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Publication } from '../../src/engine/types.js';
 import { Frame } from '../../src/hub/frame.js';
 import { Hub } from '../../src/hub/hub.js';
-import { anonymousPrincipal } from '../../src/hub/principal.js';
-import type { Session } from '../../src/hub/session.js';
 import { type BusEngine, MemoryBus } from '../support/bus-engine.js';
 import { runEngineConformance } from '../support/engine-conformance.js';
+import { fakeSession } from '../support/fake-session.js';
 
 // A node closed and another opened on the same bus sees the same store: durable semantics.
 const buses = new Map<string, MemoryBus>();
@@ -105,19 +104,7 @@ describe('gap, link and presence logic on the in-process bus (no Redis)', () => 
     await publisher.start();
     await hub.start();
     let lost = 0;
-    const session: Session = {
-      id: 's1',
-      endpoint: 'test',
-      remoteAddress: '',
-      connectedAt: new Date(),
-      user: undefined,
-      principal: anonymousPrincipal(),
-      bufferedAmount: 0,
-      isOpen: true,
-      send: () => true,
-      close: () => {},
-      reauthenticate: () => {},
-    };
+    const { session } = fakeSession('s1');
     const encoder = { name: 'json', encode: (pub: Publication) => Frame.json(pub.data) };
     await hub.subscribe('chat:lobby', {
       session,
