@@ -73,21 +73,15 @@ export type {
 export * from './tasks/index.js';
 export { type RegisteredTask, type TaskRef, TaskRegistry, type TaskSummary } from './tasks/registry.js';
 export type { RedisRunStoreOptions } from './tasks/runs/redis/store.js';
+// The run grants a user's own endpoint applies; the server's internals (`requesterOf`,
+// `visibleRunsQuery`, `runQuotaKey`, …) stay in their modules.
 export {
   assertMayRun,
   assertMaySeeRun,
   maySeeRun,
-  maySeeRunChannel,
   type RunRequester,
-  requesterOf,
-  visibleRunsQuery,
 } from './tasks/runs/run-access.js';
-export {
-  type PreparedRun,
-  RunService,
-  type RunServiceOptions,
-  runQuotaKey,
-} from './tasks/runs/run-service.js';
+export { type PreparedRun, RunService, type RunServiceOptions } from './tasks/runs/run-service.js';
 export type {
   ActiveRun,
   ApplyResult,
@@ -99,11 +93,5 @@ export type {
   RunStore,
 } from './tasks/runs/run-store.js';
 export { SqliteRunStore, type SqliteRunStoreOptions } from './tasks/runs/sqlite-run-store.js';
-export {
-  RUN_STATUSES,
-  type RunError,
-  type RunRecord,
-  type RunStatus,
-  type RunUpdate,
-  runChannel,
-} from './tasks/runs/types.js';
+// RUN_STATUSES, RunStatus, RunUpdate, RunError and runChannel come with the protocol (above).
+export type { RunRecord } from './tasks/runs/types.js';

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { CloseCode } from '../protocol/close-codes.js';
 import type { ConnectPlan } from './connect-plan.js';
 import { ConnectSession } from './connect-session.js';
 import { openSocket } from './open-socket.js';
@@ -9,7 +10,7 @@ export async function connectPlain(plan: ConnectPlan): Promise<number> {
   let session!: ConnectSession;
   const ws = await openSocket(plan.target, plan.token, (socket) => {
     const s = new ConnectSession(plan, () => {
-      if (socket.readyState === WebSocket.OPEN) socket.close(1000);
+      if (socket.readyState === WebSocket.OPEN) socket.close(CloseCode.Normal);
     });
     session = s;
     socket.on('message', (data, isBinary) => {
@@ -23,7 +24,7 @@ export async function connectPlain(plan: ConnectPlan): Promise<number> {
     socket.on('close', (code, reason) => {
       const text = reason.toString();
       // 1000 is a normal end (ours or the server's); anything else (1001 draining, 4008 too slow, 4029 rate limited…) is reported as a failure.
-      if (code === 1000) s.finish(0);
+      if (code === CloseCode.Normal) s.finish(0);
       else s.finish(1, `closed by the server: ${code}${text ? ` ${text}` : ''}`);
     });
     socket.on('error', (err) => s.finish(1, `connection error: ${err.message}`));

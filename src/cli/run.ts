@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
+import { CloseCode } from '../protocol/close-codes.js';
 import { openSocket } from './open-socket.js';
 import { getJson, type TaskInfo, tokenOption, urlOption, wsBase } from './server-api.js';
 
@@ -126,7 +127,7 @@ async function runTask(
       settled = true;
       view.stop();
       process.off('SIGINT', onSigint);
-      ws.close(1000);
+      ws.close(CloseCode.Normal);
       resolve(code);
     };
     const onSigint = () => {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import { permissionConfigSchema } from '../hub/permissions.js';
+import { serverDefaults } from '../server/defaults.js';
 import type { ServerOptions } from '../server/options.js';
 import { MIN_API_KEY_LENGTH } from '../server/security/authenticator.js';
 import { ProxyTrust } from '../server/security/client-ip.js';
@@ -245,13 +246,13 @@ export function securityOptions(): Option[] {
       'time a client has to send its request headers',
       'WIREHUB_HEADERS_TIMEOUT',
       parseDuration,
-    ).default(10_000, '10s'),
+    ).default(serverDefaults.headersTimeoutMs, '10s'),
     flag(
       '--request-timeout <duration>',
       'time a client has to send a whole request',
       'WIREHUB_REQUEST_TIMEOUT',
       parseDuration,
-    ).default(30_000, '30s'),
+    ).default(serverDefaults.requestTimeoutMs, '30s'),
     new Option('--public-metrics', 'serve /metrics without credentials when auth is on').env(
       'WIREHUB_PUBLIC_METRICS',
     ),

@@ -3,15 +3,16 @@ import { Command, Option } from 'commander';
 import type { SqliteSync } from '../engine/sqlite/sync-mode.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
+import { serverDefaults } from '../server/defaults.js';
 import type { LogFormat } from '../server/pino-logger.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
 import { type FlyteFlags, flyteFromFlags, flyteOptions } from './flyte-flags.js';
+import { logFormatOption, logLevelOption } from './log-flags.js';
 import {
   collectList,
-  defaultLogFormat,
   parseDashboard,
   parseDuration,
   parseDurationAtLeast,
@@ -19,8 +20,6 @@ import {
   parseHttpUrl,
   parseIntAtLeast,
   parseIntBetween,
-  parseLogFormat,
-  parseLogLevel,
   parseNamespacesFile,
   parseNonEmpty,
   parsePort,
@@ -70,10 +69,18 @@ export function serveCommand(): Command {
     .description(
       'run the wirehub server (the seed endpoints /ws, /echo, /broadcast, /stream, /chat/{room}, /task-runner, and /rt)',
     )
-    .addOption(opt('--host <host>', 'interface to bind', 'WIREHUB_HOST', parseHost, '127.0.0.1'))
-    .addOption(opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, 8080))
+    .addOption(opt('--host <host>', 'interface to bind', 'WIREHUB_HOST', parseHost, serverDefaults.host))
     .addOption(
-      opt('--data-dir <dir>', 'where state is kept', 'WIREHUB_DATA_DIR', parseNonEmpty, './.wirehub'),
+      opt('--port <port>', 'TCP port (0 = any free port)', 'WIREHUB_PORT', parsePort, serverDefaults.port),
+    )
+    .addOption(
+      opt(
+        '--data-dir <dir>',
+        'where state is kept',
+        'WIREHUB_DATA_DIR',
+        parseNonEmpty,
+        serverDefaults.dataDir,
+      ),
     )
     .addOption(
       opt(
@@ -81,7 +88,7 @@ export function serveCommand(): Command {
         'what an ack survives with the embedded stores (channels.db, runs.db): normal = a crash of the process, full = also a power loss (an fsync per group commit)',
         'WIREHUB_SQLITE_SYNC',
         parseSqliteSync,
-        'normal',
+        serverDefaults.sqliteSync,
       ),
     )
     .addOption(
@@ -143,25 +150,8 @@ export function serveCommand(): Command {
         '5s',
       ),
     )
-    .addOption(
-      opt(
-        '--log-level <level>',
-        'fatal|error|warn|info|debug|trace|silent',
-        'WIREHUB_LOG_LEVEL',
-        parseLogLevel,
-        'info',
-      ),
-    )
-    .addOption(
-      opt(
-        '--log-format <format>',
-        'json|pretty (default: pretty on a terminal, json otherwise)',
-        'WIREHUB_LOG_FORMAT',
-        parseLogFormat,
-        defaultLogFormat(),
-        'pretty on a terminal, json otherwise',
-      ),
-    )
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .addOption(
       new Option(
         '--namespaces <file>',

@@ -5,14 +5,12 @@ import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
 import { drainOnSignals } from './drain-on-signals.js';
 import { opt } from './env-option.js';
+import { logFormatOption, logLevelOption } from './log-flags.js';
 import {
   collectList,
-  defaultLogFormat,
   parseDuration,
   parseDurationAtLeast,
   parseIntAtLeast,
-  parseLogFormat,
-  parseLogLevel,
   parseRedisUrl,
   parseRunRetention,
 } from './parse.js';
@@ -99,25 +97,8 @@ export function workerCommand(): Command {
         '7d',
       ),
     )
-    .addOption(
-      opt(
-        '--log-level <level>',
-        'fatal|error|warn|info|debug|trace|silent',
-        'WIREHUB_LOG_LEVEL',
-        parseLogLevel,
-        'info',
-      ),
-    )
-    .addOption(
-      opt(
-        '--log-format <format>',
-        'json|pretty (default: pretty on a terminal, json otherwise)',
-        'WIREHUB_LOG_FORMAT',
-        parseLogFormat,
-        defaultLogFormat(),
-        'pretty on a terminal, json otherwise',
-      ),
-    )
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .addOption(configOption())
     .hook('preAction', (cmd) => applyConfigFile(cmd))
     .action(async (flags: WorkerFlags, command: Command) => {

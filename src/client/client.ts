@@ -1,5 +1,5 @@
 import { isChannelName } from '../protocol/channels.js';
-import { type CloseCodeValue, closeCodeInfo } from '../protocol/close-codes.js';
+import { CloseCode, type CloseCodeValue, closeCodeInfo } from '../protocol/close-codes.js';
 import { WirehubError } from '../protocol/errors.js';
 import { type Guard, parse, unknown } from '../protocol/guard.js';
 import type {
@@ -10,6 +10,7 @@ import type {
   RtRefreshResult,
   RtServerFrame,
 } from '../protocol/rt.js';
+import { RT_SUBPROTOCOL } from '../protocol/rt-constants.js';
 import {
   cancelResultGuard,
   historyResultGuard,
@@ -28,6 +29,7 @@ import {
   isFinalUpgradeStatus,
   malformed,
 } from './errors.js';
+import { Requests } from './requests.js';
 import { RunHandle, type RunHost, type RunRequest } from './run-handle.js';
 import {
   type Publication,
@@ -41,10 +43,8 @@ import {
 import {
   type CloseEventLike,
   type MessageEventLike,
-  OPEN,
   resolveWebSocket,
   rtUrl,
-  SUBPROTOCOL,
   upgradeStatusOf,
   type WebSocketConstructor,
   type WebSocketLike,
@@ -101,16 +101,6 @@ export interface ClientEvents {
 /** Someone in a channel, from `presence()`. */
 export type PresenceMember = RtPresenceResult['members'][number];
 
-interface Request {
-  command: Record<string, unknown>;
-  guard: Guard<unknown>;
-  callbacks: SendCallbacks<unknown>;
-  timer?: ReturnType<typeof setTimeout> | undefined;
-  /** The command id, once sent. */
-  id?: number;
-  done?: boolean;
-}
-
 const anything = unknown;
 
 /**
@@ -146,11 +136,9 @@ export class WirehubClient {
   private current: ConnectionState = 'idle';
   private socket: WebSocketLike | undefined;
   private token: TokenSource | undefined;
-  private lastId = 0;
   private failures = 0;
   private opened = 0;
-  private readonly queue: Request[] = [];
-  private readonly inflight = new Map<number, Request>();
+  private readonly requests = new Requests();
   private readonly subs = new Map<string, Subscription<unknown>>();
   private readonly runs = new Map<string, RunHandle>();
   private connectWaiters: { resolve(): void; reject(err: WirehubError): void }[] = [];
@@ -237,7 +225,7 @@ export class WirehubClient {
       socket.onmessage = null;
       socket.onopen = null;
       try {
-        socket.close(1000, 'client closed');
+        socket.close(CloseCode.Normal, 'client closed');
       } catch {
         done();
       }
@@ -431,64 +419,18 @@ export class WirehubClient {
     callbacks: SendCallbacks<R>,
     opts: { queue?: boolean; timeoutMs?: number } = {},
   ): void {
-    const req: Request = {
-      command,
-      guard,
-      callbacks: callbacks as SendCallbacks<unknown>,
-    };
-    if (this.current === 'closed') {
-      this.settle(req, this.finalError ?? new WirehubError('client_closed'));
-      return;
-    }
     const timeoutMs = opts.timeoutMs ?? this.options.commandTimeoutMs ?? 15_000;
-    if (timeoutMs > 0) {
-      req.timer = setTimeout(() => {
-        const queued = this.queue.indexOf(req);
-        if (queued !== -1) this.queue.splice(queued, 1);
-        if (req.id !== undefined) this.inflight.delete(req.id);
-        this.settle(
-          req,
-          new WirehubError('timeout', `no answer to "${String(command.op)}" within ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
+    if (this.current === 'closed') {
+      const req = this.requests.create(command, guard, callbacks, 0);
+      this.requests.settle(req, this.finalError ?? new WirehubError('client_closed'));
+      return;
     }
-    if (this.current === 'connected') this.transmit(req);
+    const req = this.requests.create(command, guard, callbacks, timeoutMs);
+    if (this.current === 'connected') this.requests.transmit(req, this.socket);
     else if (opts.queue ?? true) {
-      this.queue.push(req);
+      this.requests.enqueue(req);
       this.start();
-    } else this.settle(req, new WirehubError('disconnected', 'not connected'));
-  }
-
-  private transmit(req: Request): void {
-    const socket = this.socket;
-    if (!socket || socket.readyState !== OPEN) {
-      this.settle(req, new WirehubError('disconnected', 'not connected'));
-      return;
-    }
-    this.lastId += 1;
-    const id = this.lastId;
-    req.id = id;
-    this.inflight.set(id, req);
-    try {
-      socket.send(JSON.stringify({ ...req.command, id }));
-    } catch (err) {
-      this.inflight.delete(id);
-      this.settle(req, new WirehubError('disconnected', `could not send: ${String(err)}`));
-    }
-  }
-
-  /** Settles a request once, with a result or an error. */
-  private settle(req: Request, outcome: WirehubError | { result: unknown }): void {
-    if (req.done) return;
-    req.done = true;
-    if (req.timer !== undefined) clearTimeout(req.timer);
-    if (outcome instanceof WirehubError) {
-      req.callbacks.fail(outcome);
-      return;
-    }
-    const parsed = parse(req.guard, outcome.result);
-    if (parsed.success) req.callbacks.ok(parsed.data);
-    else req.callbacks.fail(malformed(`a reply to "${String(req.command.op)}"`, parsed.issues));
+    } else this.requests.settle(req, new WirehubError('disconnected', 'not connected'));
   }
 
   // ---- connection -------------------------------------------------------------------------
@@ -500,13 +442,18 @@ export class WirehubClient {
     } catch (err) {
       if (this.current === 'closed') return;
       this.events.emit('error', new WirehubError('unauthorized', `the token source failed: ${String(err)}`));
-      this.retryOrStop(1006, 'no token', new WirehubError('unauthorized', 'the token source failed'), false);
+      this.retryOrStop(
+        CloseCode.Abnormal,
+        'no token',
+        new WirehubError('unauthorized', 'the token source failed'),
+        false,
+      );
       return;
     }
     if (this.current === 'closed') return;
     let socket: WebSocketLike;
     try {
-      socket = new this.WebSocketImpl(rtUrl(this.options.url, token), SUBPROTOCOL);
+      socket = new this.WebSocketImpl(rtUrl(this.options.url, token), RT_SUBPROTOCOL);
     } catch (err) {
       this.stop(new WirehubError('bad_request', `cannot open a WebSocket: ${String(err)}`), true);
       return;
@@ -530,7 +477,7 @@ export class WirehubClient {
     // Subscriptions first, so commands queued while offline run after them, in order.
     for (const sub of [...this.subs.values()]) sub.attach();
     for (const run of [...this.runs.values()]) run.connectionOpened();
-    for (const req of this.queue.splice(0)) this.transmit(req);
+    this.requests.flush(this.socket);
     this.events.emit('connected', { reconnect: this.opened > 1 });
     for (const waiter of this.connectWaiters.splice(0)) waiter.resolve();
   }
@@ -558,20 +505,12 @@ export class WirehubClient {
 
   private dispatch(frame: RtServerFrame): void {
     switch (frame.op) {
-      case 'reply': {
-        const req = this.inflight.get(frame.id);
-        if (!req) return; // timed out meanwhile
-        this.inflight.delete(frame.id);
-        this.settle(req, { result: frame.result });
+      case 'reply':
+        this.requests.reply(frame.id, frame.result);
         return;
-      }
       case 'error': {
         const err = errorFromFrame(frame);
-        const req = frame.id === undefined ? undefined : this.inflight.get(frame.id);
-        if (req && frame.id !== undefined) {
-          this.inflight.delete(frame.id);
-          this.settle(req, err);
-        } else this.events.emit('error', err);
+        if (!this.requests.error(frame.id, err)) this.events.emit('error', err);
         return;
       }
       case 'message':
@@ -605,9 +544,7 @@ export class WirehubClient {
         reason,
       },
     );
-    const inflight = [...this.inflight.values()];
-    this.inflight.clear();
-    for (const req of inflight) this.settle(req, lost);
+    this.requests.failInflight(lost);
     for (const sub of this.subs.values()) sub.detach();
     for (const run of this.runs.values()) run.connectionLost();
     if (this.current === 'closed') return;
@@ -650,9 +587,7 @@ export class WirehubClient {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.stopHeartbeat();
-    const waiting = [...this.queue.splice(0), ...this.inflight.values()];
-    this.inflight.clear();
-    for (const req of waiting) this.settle(req, err);
+    this.requests.failAll(err);
     for (const sub of [...this.subs.values()]) sub.end(err);
     this.subs.clear();
     for (const run of [...this.runs.values()]) run.end(err);
@@ -704,7 +639,7 @@ export class WirehubClient {
     } catch {
       // already closing
     }
-    this.onClose(socket, 1006, reason, undefined);
+    this.onClose(socket, CloseCode.Abnormal, reason, undefined);
   }
 
   private setState(state: ConnectionState): void {

@@ -1,5 +1,3 @@
-import { RT_SUBPROTOCOL } from '../protocol/rt-constants.js';
-
 /**
  * The part of the WebSocket API the client uses. The browser's `WebSocket` and the `ws`
  * package's both fit. Handlers are typed `(event: never) => void` so that either
@@ -69,9 +67,6 @@ export function rtUrl(base: string | undefined, token?: string): string {
   if (token !== undefined) url.searchParams.set('access_token', token);
   return url.toString();
 }
-
-/** The subprotocol the client offers. */
-export const SUBPROTOCOL = RT_SUBPROTOCOL;
 
 /**
  * The HTTP status of a refused upgrade, when the implementation says it: `ws` reports

@@ -1,6 +1,7 @@
 import { Frame } from '../hub/frame.js';
 import type { Hub } from '../hub/hub.js';
 import type { Session } from '../hub/session.js';
+import { Serial } from '../util/serial.js';
 import { assertMayOpen, mayPublish } from './channel-grants.js';
 import { jsonDataEncoder } from './encoders.js';
 import { defineEndpoint } from './endpoint.js';
@@ -49,18 +50,16 @@ export const basicWsEndpoint = defineEndpoint({
     await hub.subscribe(WS_CHANNEL, { session, encoder: jsonDataEncoder });
     // Messages from one client are handled one after another, as in the seed's loop: its
     // echo and broadcast for message n both go out before those for message n+1.
-    let queue: Promise<void> = Promise.resolve();
+    const queue = new Serial();
     return {
       message(text) {
         if (!mayPublish(session, WS_CHANNEL)) return;
-        const next = queue.then(() => {
+        // The caller reports a failure; the chain goes on with the next message.
+        return queue.run(() => {
           const timestamp = new Date().toISOString();
           session.send(Frame.json({ type: 'echo', message: `Echo: ${text}`, timestamp }));
           return broadcast(hub, session, { type: 'broadcast', message: `Broadcast: ${text}`, timestamp });
         });
-        // The caller reports a failure; the chain goes on with the next message.
-        queue = next.catch(() => {});
-        return next;
       },
       async close() {
         await hub.unsubscribe(WS_CHANNEL, session);

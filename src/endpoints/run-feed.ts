@@ -1,7 +1,7 @@
 import { Frame } from '../hub/frame.js';
-import type { Encoder, Hub } from '../hub/hub.js';
-import type { Principal } from '../hub/principal.js';
-import type { OverflowPolicy, Session } from '../hub/session.js';
+import { type FeedOrder, HeldFeed } from '../hub/held-feed.js';
+import type { Hub } from '../hub/hub.js';
+import type { Session } from '../hub/session.js';
 import { WirehubError } from '../protocol/index.js';
 import { isTerminal } from '../tasks/runs/state-machine.js';
 import { type RunUpdate, runChannel } from '../tasks/runs/types.js';
@@ -9,48 +9,31 @@ import { type RunUpdate, runChannel } from '../tasks/runs/types.js';
 /** Runs one connection may follow at once. */
 export const MAX_FEEDS_PER_CONNECTION = 100;
 
-/** A run update, encoded once, that remembers its sequence number and whether it ends the run. */
-export class RunUpdateFrame extends Frame {
-  constructor(
-    payload: Buffer,
-    readonly seq: number,
-    readonly terminal: boolean,
-  ) {
-    super(payload, false);
-  }
-
-  /** `body` is what the client gets (the update itself by default, or a protocol's envelope of it). */
-  static of(update: RunUpdate, body: unknown = update): RunUpdateFrame {
-    return new RunUpdateFrame(
-      Buffer.from(JSON.stringify(body), 'utf8'),
-      update.seq,
-      isTerminal(update.status),
-    );
-  }
-}
-
-/** How one protocol shows run updates: the hub encoder for live ones, and the same shape for replays. */
-export interface RunUpdateShape {
-  encoder: Encoder;
-  frame(update: RunUpdate): RunUpdateFrame;
-}
-
-/** `/task-runner` clients get each update object as it is. */
-export const plainRunUpdates: RunUpdateShape = {
-  encoder: { name: 'run-update', encode: (pub) => RunUpdateFrame.of(pub.data as RunUpdate) },
-  frame: (update) => RunUpdateFrame.of(update),
+/** Run updates in `seq` order. */
+const bySeq: FeedOrder<RunUpdate, number> = {
+  position: (update) => update.seq,
+  after: (seq, last) => seq > last,
 };
 
 /**
- * One client's view of one run: the hub subscriber for `run:<id>`. It holds live updates
- * until the client has had what must come first (the `started` answer, or the stored
- * updates of a `watch`), then sends each update once, in order (by `seq`), and ends itself
- * after the terminal one.
+ * How one protocol shows a run update (`/task-runner`: the update itself; `/rt`: a `run` push),
+ * live and replayed alike.
  */
-export class RunFeed implements Session {
-  private held: Frame[] | undefined = [];
-  private lastSeq = 0;
+export type RunUpdateShape = (update: RunUpdate) => Frame;
+
+/** `/task-runner` clients get each update object as it is. */
+export const plainRunUpdates: RunUpdateShape = (update) => Frame.json(update);
+
+/**
+ * One client's view of one run: a `HeldFeed` of `run:<id>` (followed with `hub.watch`). It
+ * holds live updates until the client has had what must come first (the `started` answer, or
+ * the stored updates of a `watch`), then sends each update once, in order (by `seq`), and ends
+ * itself after the terminal one.
+ */
+export class RunFeed {
+  private readonly feed = new HeldFeed(bySeq);
   private ended = false;
+  private unwatch: (() => void) | undefined;
 
   constructor(
     private readonly session: Session,
@@ -59,60 +42,26 @@ export class RunFeed implements Session {
     private readonly onEnd: (feed: RunFeed) => void,
   ) {}
 
-  get id(): string {
-    return this.session.id;
-  }
-  get endpoint(): string {
-    return this.session.endpoint;
-  }
-  get remoteAddress(): string {
-    return this.session.remoteAddress;
-  }
-  get connectedAt(): Date {
-    return this.session.connectedAt;
-  }
-  get user(): string | undefined {
-    return this.session.user;
-  }
-  get principal(): Principal {
-    return this.session.principal;
-  }
-  reauthenticate(principal: Principal): void {
-    this.session.reauthenticate(principal);
-  }
-  get bufferedAmount(): number {
-    return this.session.bufferedAmount;
-  }
-  get isOpen(): boolean {
-    return !this.ended && this.session.isOpen;
-  }
-
-  send(frame: Frame, overflow: OverflowPolicy = 'disconnect'): boolean {
-    if (this.ended) return false;
-    if (this.held) {
-      this.held.push(frame);
-      return true;
-    }
-    return this.forward(frame, overflow);
+  /** A live update (from the hub). */
+  offer(update: RunUpdate): void {
+    if (!this.ended && this.feed.offer(update)) this.send(update);
   }
 
   /** Sends a stored update now (a `watch` replays history before releasing live ones). */
   replay(update: RunUpdate): void {
-    if (!this.ended) this.forward(this.shape.frame(update), 'disconnect');
+    if (!this.ended && this.feed.pass(update)) this.send(update);
   }
 
   /** Live updates up to `seq` are already known to the client: skip them. */
   skipTo(seq: number): void {
-    this.lastSeq = Math.max(this.lastSeq, seq);
+    this.feed.seen(seq);
   }
 
   /** Sends what was held and lets the rest through as it comes. */
   release(): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (const frame of held) {
+    for (const update of this.feed.release()) {
       if (this.ended) break;
-      this.forward(frame, 'disconnect');
+      this.send(update);
     }
   }
 
@@ -120,24 +69,19 @@ export class RunFeed implements Session {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.held = undefined;
+    this.unwatch?.();
     this.onEnd(this);
   }
 
-  close(code: number, reason?: string): void {
-    this.session.close(code, reason);
+  /** Hands the feed what stops its hub watch (at once when the feed already ended meanwhile). */
+  watching(unwatch: () => void): void {
+    if (this.ended) unwatch();
+    else this.unwatch = unwatch;
   }
 
-  private forward(frame: Frame, overflow: OverflowPolicy): boolean {
-    let terminal = false;
-    if (frame instanceof RunUpdateFrame) {
-      if (frame.seq <= this.lastSeq) return true;
-      this.lastSeq = frame.seq;
-      terminal = frame.terminal;
-    }
-    const sent = this.session.send(frame, overflow);
-    if (terminal) this.end();
-    return sent;
+  private send(update: RunUpdate): void {
+    this.session.send(this.shape(update), 'disconnect');
+    if (isTerminal(update.status)) this.end();
   }
 }
 
@@ -159,7 +103,7 @@ export class RunFeeds {
     return this.feeds.get(runId);
   }
 
-  /** Subscribes a held feed to `run:<id>`; release it once the client has what comes first. */
+  /** Watches `run:<id>` with a held feed; release it once the client has what comes first. */
   async follow(runId: string): Promise<RunFeed> {
     if (this.closed) throw new WirehubError('not_ready', 'the connection is closing');
     if (this.feeds.size >= MAX_FEEDS_PER_CONNECTION) {
@@ -169,13 +113,11 @@ export class RunFeeds {
       );
     }
     this.feeds.get(runId)?.end();
-    const channel = runChannel(runId);
     const feed = new RunFeed(this.session, runId, this.shape, (f) => {
-      this.hub.unsubscribe(channel, f);
       if (this.feeds.get(runId) === f) this.feeds.delete(runId);
     });
     this.feeds.set(runId, feed);
-    await this.hub.subscribe(channel, { session: feed, encoder: this.shape.encoder });
+    feed.watching(await this.hub.watch(runChannel(runId), (pub) => feed.offer(pub.data as RunUpdate)));
     return feed;
   }
 

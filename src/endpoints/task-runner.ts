@@ -7,6 +7,7 @@ import { assertMayRun, assertMaySeeRun, requesterOf } from '../tasks/runs/run-ac
 import type { RunService } from '../tasks/runs/run-service.js';
 import { isTerminal } from '../tasks/runs/state-machine.js';
 import type { Logger } from '../util/logger.js';
+import { Serial } from '../util/serial.js';
 import type { EndpointContext, UpgradeInfo } from './endpoint.js';
 import { defineEndpoint } from './endpoint.js';
 import { plainRunUpdates, RunFeeds } from './run-feed.js';
@@ -45,7 +46,7 @@ export function requestBaseUrl(info: UpgradeInfo): string {
 /** One `/task-runner` connection: its requests are handled one after another, in order. */
 class TaskRunnerConnection {
   private readonly feeds: RunFeeds;
-  private queue: Promise<void> = Promise.resolve();
+  private readonly queue = new Serial();
 
   constructor(
     private readonly session: Session,
@@ -58,9 +59,7 @@ class TaskRunnerConnection {
 
   /** Queues one message; the chain goes on whatever happens to it. */
   receive(text: string): Promise<void> {
-    const next = this.queue.then(() => this.handle(text));
-    this.queue = next.catch(() => {});
-    return next;
+    return this.queue.run(() => this.handle(text));
   }
 
   closeAll(): void {

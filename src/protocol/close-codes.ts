@@ -10,7 +10,10 @@
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
+  ProtocolError: 1002,
   UnsupportedData: 1003,
+  /** Never sent in a close frame: what a side reports when the connection dropped without one. */
+  Abnormal: 1006,
   InvalidPayload: 1007,
   Policy: 1008,
   TooBig: 1009,
@@ -30,13 +33,19 @@ export type CloseCodeValue = (typeof CloseCode)[CloseCodeName];
 export const closeCodeInfo: Record<CloseCodeValue, { meaning: string; reconnect: boolean }> = {
   1000: { meaning: 'normal closure', reconnect: false },
   1001: { meaning: 'going away: the server is draining or restarting', reconnect: true },
+  1002: { meaning: 'protocol error: a frame that breaks the WebSocket protocol', reconnect: true },
   1003: { meaning: 'unsupported data: a binary frame on a text-only endpoint', reconnect: false },
+  1006: {
+    meaning: 'abnormal closure: the connection dropped without a close frame (never sent; reported locally)',
+    reconnect: true,
+  },
   1007: { meaning: 'invalid payload: a text frame that is not valid UTF-8', reconnect: false },
   1008: { meaning: 'policy violation', reconnect: false },
   1009: { meaning: 'message too big: over the max payload', reconnect: false },
   1011: { meaning: 'internal server error', reconnect: true },
   1012: {
-    meaning: 'service restart, or publications lost to this node: reconnect and resubscribe with since',
+    meaning:
+      'service restart, or publications lost to this node (a cluster node could not fill a gap from history): reconnect and resubscribe with `since`',
     reconnect: true,
   },
   1013: { meaning: 'try again later: the node is full', reconnect: true },

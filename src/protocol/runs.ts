@@ -44,4 +44,12 @@ export const runUpdateSchema = z.object({
   error: runErrorSchema.optional(),
 });
 
-export type RunUpdateData = z.infer<typeof runUpdateSchema>;
+/** Why a run failed (see `runErrorSchema`). */
+export type RunError = z.infer<typeof runErrorSchema>;
+
+/**
+ * One step of a run: every status change and every `report()` (see `runUpdateSchema`).
+ * `progress` is a percentage 0-100 when the task reported one, `at` the ISO 8601 time, `outputs`
+ * only on a SUCCEEDED update, `error` only on FAILED, ABORTED and TIMED_OUT ones.
+ */
+export type RunUpdate = z.infer<typeof runUpdateSchema>;

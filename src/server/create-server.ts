@@ -9,6 +9,7 @@ import type { LimitStore } from '../engine/limits.js';
 import type { StoreHealth } from '../engine/store-health.js';
 import type { Hub } from '../hub/hub.js';
 import { PermissionPolicy } from '../hub/permissions.js';
+import { CloseCode } from '../protocol/index.js';
 import { randomId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { LocalAdminView } from './admin/admin-view.js';
@@ -204,7 +205,7 @@ export class WirehubServer {
     });
     this.heartbeat = new Heartbeat(this.sessions, o.pingIntervalMs, o.pongTimeoutMs, (s) => {
       this.log.debug({ session: s.id }, 'no pong: terminating');
-      s.terminate(1006);
+      s.terminate(CloseCode.Abnormal);
     });
     const runs = this.tasks?.runs;
     for (const endpoint of o.builtinEndpoints ? builtinEndpoints(runs ? { runs } : {}) : []) {
@@ -396,7 +397,7 @@ export class WirehubServer {
   private async runClose(): Promise<void> {
     this.draining = true;
     this.heartbeat.stop();
-    for (const session of [...this.sessions]) session.terminate(1006);
+    for (const session of [...this.sessions]) session.terminate(CloseCode.Abnormal);
     this.wss.close();
     await this.http.close();
     await this.tasks?.close();

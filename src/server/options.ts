@@ -9,6 +9,7 @@ import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
 import type { Executor } from '../tasks/executors/executor.js';
 import type { FlyteOptions } from '../tasks/executors/flyte/config.js';
 import type { RunStore } from '../tasks/runs/run-store.js';
+import { serverDefaults } from './defaults.js';
 import { resolveDashboardPath } from './http/builtin-routes.js';
 import type { LogFormat } from './pino-logger.js';
 import type { AuthOptions } from './security/authenticator.js';
@@ -209,19 +210,19 @@ function resolveMaxJsonDepth(value: number | undefined): number {
 
 export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
   return {
-    host: o.host ?? '127.0.0.1',
+    host: o.host ?? serverDefaults.host,
     allowPublicWithoutAuth: o.allowPublicWithoutAuth ?? false,
-    port: o.port ?? 8080,
-    dataDir: o.dataDir ?? './.wirehub',
+    port: o.port ?? serverDefaults.port,
+    dataDir: o.dataDir ?? serverDefaults.dataDir,
     pingIntervalMs: o.pingIntervalMs ?? defaults.pingIntervalMs,
     pongTimeoutMs: o.pongTimeoutMs ?? defaults.pongTimeoutMs,
     maxPayloadBytes: o.maxPayloadBytes ?? defaults.maxPayloadBytes,
     maxJsonDepth: resolveMaxJsonDepth(o.maxJsonDepth),
     maxQueuedBytes: o.maxQueuedBytes ?? defaults.maxQueuedBytes,
     drainWindowMs: o.drainWindowMs ?? defaults.drainWindowMs,
-    logLevel: o.logLevel ?? 'info',
+    logLevel: o.logLevel ?? serverDefaults.logLevel,
     logFormat: o.logFormat ?? 'json',
-    sqliteSync: o.sqliteSync ?? 'normal',
+    sqliteSync: o.sqliteSync ?? serverDefaults.sqliteSync,
     dashboard: resolveDashboardPath(o.dashboard),
     builtinEndpoints: o.builtinEndpoints ?? true,
     defaultMetrics: o.defaultMetrics ?? true,
@@ -239,10 +240,15 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     limitStore: o.limitStore,
     tls: o.tls,
     trustProxy: o.trustProxy,
-    headersTimeoutMs: o.headersTimeoutMs ?? 10_000,
+    headersTimeoutMs: o.headersTimeoutMs ?? serverDefaults.headersTimeoutMs,
     // Node wants the request timeout (when on) to be at least the headers timeout.
     requestTimeoutMs:
-      o.requestTimeoutMs === 0 ? 0 : Math.max(o.requestTimeoutMs ?? 30_000, o.headersTimeoutMs ?? 10_000),
+      o.requestTimeoutMs === 0
+        ? 0
+        : Math.max(
+            o.requestTimeoutMs ?? serverDefaults.requestTimeoutMs,
+            o.headersTimeoutMs ?? serverDefaults.headersTimeoutMs,
+          ),
     publicMetrics: o.publicMetrics ?? false,
     handleUncaughtErrors: o.handleUncaughtErrors ?? false,
   };

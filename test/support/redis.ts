@@ -19,11 +19,14 @@ function redisServerBinary(): string | undefined {
  * True when tests that need Redis can run. Under CI a missing redis-server is an error, not a
  * skip; elsewhere the suite is skipped with a notice naming the Debian package.
  */
-export function redisAvailable(): boolean {
-  if (redisServerBinary()) return true;
+export function redisAvailable(
+  findBinary: () => string | undefined = redisServerBinary,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  if (findBinary()) return true;
   const notice =
     'redis-server is not installed: install the Debian package redis-server (apt-get install redis-server)';
-  if (process.env.CI) throw new Error(notice);
+  if (env.CI) throw new Error(notice);
   console.warn(`[skipped] ${notice}`);
   return false;
 }

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { asyncApiYaml, buildAsyncApi } from '../../scripts/asyncapi.js';
+import { errorsMarkdown } from '../../scripts/errors-doc.js';
 import { CloseCode, errorCatalog, RT_OPS } from '../../src/protocol/index.js';
 
 const root = new URL('../../', import.meta.url);
@@ -24,6 +25,12 @@ function tableUnder(markdown: string, heading: string): Map<string, string> {
 
 describe('docs/errors.md', () => {
   const doc = read('docs/errors.md');
+
+  it('is generated from the error catalog and the close codes, and up to date', () => {
+    const expected = errorsMarkdown();
+    if (process.env.WIREHUB_WRITE_DOCS === '1') writeFileSync(new URL('docs/errors.md', root), expected);
+    expect(doc, 'regenerate with WIREHUB_WRITE_DOCS=1 npx vitest run test/unit/docs.test.ts').toBe(expected);
+  });
 
   it('lists exactly the error catalog, with the same HTTP statuses', () => {
     const listed = tableUnder(doc, 'Error codes');

@@ -15,6 +15,16 @@ function ping(port: number): Promise<string> {
   });
 }
 
+describe('redisAvailable: Redis suites fail, not skip, under CI', () => {
+  it('throws under CI=true when redis-server is missing', () => {
+    expect(() => redisAvailable(() => undefined, { CI: 'true' })).toThrow(/redis-server is not installed/);
+  });
+  it('skips (false) elsewhere, and runs (true) when the binary is found', () => {
+    expect(redisAvailable(() => undefined, {})).toBe(false);
+    expect(redisAvailable(() => '/usr/bin/redis-server', { CI: 'true' })).toBe(true);
+  });
+});
+
 describe.runIf(redisAvailable())('the private redis-server harness', () => {
   let redis: RedisProcess;
   beforeAll(async () => {

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { CloseCode } from '../../protocol/close-codes.js';
 
 /**
  * One load-generator connection as a scenario sees it: application messages in and out,
@@ -63,7 +64,7 @@ class WsBenchSocket implements BenchSocket {
   }
 
   close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(CloseCode.Normal);
     else if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
     return this.closed;
   }

@@ -1,3 +1,4 @@
+import { RT_SUBPROTOCOL } from '../../protocol/rt-constants.js';
 import {
   buildReport,
   type CommonOptions,
@@ -14,7 +15,7 @@ import type { BenchSocket } from './driver.js';
 import { LatencyRecorder } from './latency.js';
 import { round } from './proc-stats.js';
 import type { BenchReport } from './report.js';
-import { RT_SUBPROTOCOL, RtClient } from './rt-client.js';
+import { RtClient } from './rt-client.js';
 
 export interface FanoutOptions extends CommonOptions {
   /** Receiving connections; the first one also publishes. */

@@ -1,8 +1,5 @@
 import type { BenchSocket } from './driver.js';
 
-/** The subprotocol of wirehub's multiplexed `/rt` endpoint. */
-export const RT_SUBPROTOCOL = 'wirehub.v1';
-
 interface Pending {
   resolve(result: unknown): void;
   reject(err: Error): void;

@@ -2,8 +2,7 @@ import type { Publication } from '../../engine/types.js';
 import { Frame } from '../../hub/frame.js';
 import type { Encoder } from '../../hub/hub.js';
 import type { RtMessagePush, RtPublication, RtRunPush } from '../../protocol/index.js';
-import type { RunUpdate } from '../../tasks/runs/types.js';
-import { RunUpdateFrame, type RunUpdateShape } from '../run-feed.js';
+import type { RunUpdateShape } from '../run-feed.js';
 
 /** A publication as `/rt` shows it (in `message` pushes and in replies listing publications). */
 export function toRtPublication(pub: Publication): RtPublication {
@@ -42,17 +41,14 @@ export const rtPresenceEncoder: Encoder = {
   encode: (pub) => Frame.json(pub.data),
 };
 
-/** `{"op":"run","run","status","message","progress?","outputs?","error?"}` for one run update. */
-function runPushFrame(update: RunUpdate): RunUpdateFrame {
+/**
+ * Runs started over `/rt` report as `run` pushes, live and replayed alike:
+ * `{"op":"run","run","status","message","progress?","outputs?","error?"}`.
+ */
+export const rtRunUpdates: RunUpdateShape = (update) => {
   const push: RtRunPush = { op: 'run', run: update.run_id, status: update.status, message: update.message };
   if (update.progress !== undefined) push.progress = update.progress;
   if (update.outputs !== undefined) push.outputs = update.outputs;
   if (update.error !== undefined) push.error = update.error;
-  return RunUpdateFrame.of(update, push);
-}
-
-/** Runs started over `/rt` report as `run` pushes, live and replayed alike. */
-export const rtRunUpdates: RunUpdateShape = {
-  encoder: { name: 'rt-run', encode: (pub) => runPushFrame(pub.data as RunUpdate) },
-  frame: runPushFrame,
+  return Frame.json(push);
 };

@@ -1,4 +1,5 @@
 import type { Publication, StreamPosition } from '../../engine/types.js';
+import { type FeedOrder, HeldFeed } from '../../hub/held-feed.js';
 import type { Hub } from '../../hub/hub.js';
 import type { Namespace } from '../../hub/namespaces.js';
 import { presenceChannel } from '../../hub/presence.js';
@@ -7,51 +8,29 @@ import { CloseCode, RT_RECOVERY_MAX, type RtSubscribeResult, WirehubError } from
 import type { ChannelAccess } from './channel-access.js';
 import { rtMessageEncoder, rtPresenceEncoder, toRtPublication } from './encoders.js';
 
+/** Publications in offset order within an epoch; a new epoch starts a new order. */
+const byOffset: FeedOrder<Publication, StreamPosition> = {
+  position: (pub) =>
+    pub.epoch === undefined || pub.offset === undefined
+      ? undefined
+      : { epoch: pub.epoch, offset: pub.offset },
+  after: (p, last) => p.epoch !== last.epoch || p.offset > last.offset,
+};
+
 /**
- * One channel subscription of an `/rt` connection. While it replays history it holds back
- * live publications; afterwards it passes each publication once, in offset order, dropping
- * the ones the client already has (replayed, or delivered twice by a racing read).
+ * One channel subscription of an `/rt` connection: a `HeldFeed` of its publications. While it
+ * replays history it holds back live publications; afterwards it passes each publication
+ * once, in offset order, dropping the ones the client already has.
  */
 class ChannelSubscription {
-  private recovering = true;
-  private held: Publication[] = [];
-  private epoch: string | undefined;
-  private offset = -1;
+  readonly feed = new HeldFeed(byOffset);
   /** Whether the connection gets this channel's join/leave pushes (needs the `presence` grant). */
   joinLeave = false;
 
   constructor(readonly namespace: Namespace) {}
 
   /** The hub's filter: hold while recovering, then pass only what is new. */
-  readonly accept = (pub: Publication): boolean => {
-    if (this.recovering) {
-      this.held.push(pub);
-      return false;
-    }
-    return this.advance(pub);
-  };
-
-  /** Marks `position` as delivered to the client. */
-  seen(position: StreamPosition): void {
-    this.epoch = position.epoch;
-    this.offset = position.offset;
-  }
-
-  /** Ends recovery: returns what arrived meanwhile and is new, in order. */
-  goLive(): Publication[] {
-    this.recovering = false;
-    const held = this.held;
-    this.held = [];
-    return held.filter((pub) => this.advance(pub));
-  }
-
-  private advance(pub: Publication): boolean {
-    if (pub.epoch === undefined || pub.offset === undefined) return true;
-    if (pub.epoch === this.epoch && pub.offset <= this.offset) return false;
-    this.epoch = pub.epoch;
-    this.offset = pub.offset;
-    return true;
-  }
+  readonly accept = (pub: Publication): boolean => this.feed.offer(pub);
 }
 
 /**
@@ -116,7 +95,7 @@ export class RtSubscriptions {
       const result = await this.catchUp(channel, ns, since, sub);
       this.throwIfClosed(channel, sub);
       const afterReply = () => {
-        for (const pub of sub.goLive()) {
+        for (const pub of sub.feed.release()) {
           // Skipped like in the hub's fan-out when it cannot be encoded (logged there).
           const frame = this.hub.encode(rtMessageEncoder, pub);
           if (frame) this.session.send(frame, ns.overflow);
@@ -199,13 +178,13 @@ export class RtSubscriptions {
     // Replaying is reading history: without that grant the client is told it missed something.
     if (!since || !(await this.access.may('history', channel))) {
       const position = await this.hub.engine.position(channel);
-      sub.seen(position);
+      sub.feed.seen(position);
       if (since)
         return { epoch: position.epoch, offset: position.offset, recovered: false, publications: [] };
       return { epoch: position.epoch, offset: position.offset, publications: [] };
     }
     const missed = await this.hub.history(channel, { since, limit: RT_RECOVERY_MAX + 1 });
-    sub.seen(missed);
+    sub.feed.seen({ epoch: missed.epoch, offset: missed.offset });
     if (!missed.complete || missed.publications.length > RT_RECOVERY_MAX) {
       return { epoch: missed.epoch, offset: missed.offset, recovered: false, publications: [] };
     }

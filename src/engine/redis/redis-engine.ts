@@ -1,5 +1,6 @@
 import { IdSequence, randomId } from '../../util/ids.js';
 import type { Logger } from '../../util/logger.js';
+import { SerialByKey } from '../../util/serial.js';
 import { newPublication } from '../publication.js';
 import { positionKeepMs } from '../retention.js';
 import type {
@@ -123,7 +124,7 @@ export class RedisEngine implements Engine {
   private readonly feeds = new Map<string, ChannelFeed>();
   private readonly feedsByPubsub = new Map<string, ChannelFeed>();
   /** Per channel: the SUBSCRIBE/UNSUBSCRIBE in flight, so they apply in call order. */
-  private readonly transitions = new Map<string, Promise<void>>();
+  private readonly transitions = new SerialByKey();
   private readonly feedHost: FeedHost;
   private handler: PublicationHandler | undefined;
   private events: EngineEvents = {};
@@ -378,14 +379,7 @@ export class RedisEngine implements Engine {
    * reconnect subscribes every wanted feed.
    */
   private transition(channel: string): Promise<void> {
-    const previous = this.transitions.get(channel) ?? Promise.resolve();
-    const next = previous.then(() => this.applyTransition(channel));
-    const settled = next.catch(() => {});
-    this.transitions.set(channel, settled);
-    void settled.then(() => {
-      if (this.transitions.get(channel) === settled) this.transitions.delete(channel);
-    });
-    return next;
+    return this.transitions.run(channel, () => this.applyTransition(channel));
   }
 
   private async applyTransition(channel: string): Promise<void> {

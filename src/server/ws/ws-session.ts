@@ -118,7 +118,7 @@ export class WsSession implements Session {
   setHandlers(handlers: ConnectionHandlers): void {
     this.handlers = handlers;
     // The socket died while the endpoint was opening: undo what `open` set up.
-    if (this.closed) this.runCloseHandler(1006);
+    if (this.closed) this.runCloseHandler(CloseCode.Abnormal);
   }
 
   /** Binds the session to its WebSocket once the handshake is done and flushes early frames. */
@@ -178,7 +178,7 @@ export class WsSession implements Session {
 
   /** Called when the upgrade never completed (the socket died during the handshake). */
   abandon(): void {
-    this.finish(1006);
+    this.finish(CloseCode.Abnormal);
   }
 
   /** @internal Called by the shared `ws` listeners below. */
@@ -299,6 +299,6 @@ function wsErrorCloseCode(code: string | undefined): number {
     case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
       return CloseCode.TooBig;
     default:
-      return 1002;
+      return CloseCode.ProtocolError;
   }
 }

@@ -1,10 +1,8 @@
-import { Frame } from '../../hub/frame.js';
-import type { Encoder, Hub } from '../../hub/hub.js';
-import { anonymousPrincipal, type Principal } from '../../hub/principal.js';
-import type { Session } from '../../hub/session.js';
+import type { Hub } from '../../hub/hub.js';
 import { assertJsonValue, defaults, WirehubError } from '../../protocol/index.js';
 import { randomId } from '../../util/ids.js';
 import { type Logger, silentLogger } from '../../util/logger.js';
+import { SerialByKey } from '../../util/serial.js';
 import { LATEST, taskKey } from '../define-task.js';
 import type { Executor } from '../executors/executor.js';
 import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
@@ -81,49 +79,6 @@ export function runQuotaKey(user: string | undefined): string {
 const MAX_SHOWN = 200;
 const shown = (s: string): string => (s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN)}…` : s);
 
-/** A `run:<id>` publication seen by the run service itself (to learn when a run ends). */
-class UpdateFrame extends Frame {
-  constructor(readonly update: RunUpdate) {
-    super(Buffer.alloc(0), false);
-  }
-}
-const updateEncoder: Encoder = {
-  name: 'run-service',
-  encode: (pub) => new UpdateFrame(pub.data as RunUpdate),
-};
-
-/** Waits on `run:<id>` for the run's terminal update, wherever it is applied. */
-class EndWatcher implements Session {
-  readonly id = randomId('w');
-  readonly endpoint = 'run-service';
-  readonly remoteAddress = 'internal';
-  readonly connectedAt = new Date();
-  readonly user = undefined;
-  readonly principal: Principal = anonymousPrincipal();
-  readonly bufferedAmount = 0;
-  isOpen = true;
-  readonly ended: Promise<void>;
-  private resolve!: () => void;
-
-  constructor() {
-    this.ended = new Promise((resolve) => {
-      this.resolve = resolve;
-    });
-  }
-
-  send(frame: Frame): boolean {
-    if (frame instanceof UpdateFrame && isTerminal(frame.update.status)) this.resolve();
-    return true;
-  }
-
-  /** An internal subscriber has no credentials to renew. */
-  reauthenticate(): void {}
-
-  close(): void {
-    this.isOpen = false;
-  }
-}
-
 /**
  * Runs: checks requests against the registry, hands runs to the executor, and turns what the
  * executor reports into the run's updates: the store checks each one against the state
@@ -134,7 +89,7 @@ class EndWatcher implements Session {
  * @example
  * ```ts
  * const prepared = runs.prepare({ project: 'demo', domain: 'development', name: 'countdown', version: 'v1' }, { n: 3 });
- * await hub.subscribe(`run:${prepared.runId}`, subscriber); // before the first update exists
+ * const stop = await hub.watch(`run:${prepared.runId}`, onUpdate); // before the first update exists
  * const record = await runs.submit(prepared);
  * const done = await runs.waitForEnd(record.run_id);
  * ```
@@ -154,7 +109,7 @@ export class RunService {
   private readonly quota: RunServiceOptions['quota'];
   private readonly maxJsonDepth: number;
   /** Per run, the tail of its applies: a run's updates are stored and published in order. */
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly chains = new SerialByKey();
   private closed = false;
 
   constructor(options: RunServiceOptions) {
@@ -355,16 +310,21 @@ export class RunService {
    */
   async waitForEnd(runId: string): Promise<RunRecord> {
     const channel = runChannel(runId);
-    const watcher = new EndWatcher();
+    let ended!: () => void;
+    const end = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
     // Follow the channel before reading the record, so an end applied in between is not missed.
-    await this.hub.subscribe(channel, { session: watcher, encoder: updateEncoder });
+    const unwatch = await this.hub.watch(channel, (pub) => {
+      if (isTerminal((pub.data as RunUpdate).status)) ended();
+    });
     try {
       const record = await this.get(runId);
       if (!record) throw unknownRun(runId);
-      if (!isTerminal(record.status)) await watcher.ended;
+      if (!isTerminal(record.status)) await end;
       return isTerminal(record.status) ? record : await this.mustGet(runId);
     } finally {
-      this.hub.unsubscribe(channel, watcher);
+      unwatch();
     }
   }
 
@@ -392,7 +352,7 @@ export class RunService {
     clearInterval(this.lostSweep);
     await this.sweeping;
     await this.executor.close();
-    await Promise.allSettled([...this.chains.values()]);
+    await this.chains.settled();
     await this.store.close();
   }
 
@@ -408,14 +368,7 @@ export class RunService {
    * rejects when the store failed.
    */
   private apply(runId: string, change: RunChange): Promise<boolean> {
-    const previous = this.chains.get(runId) ?? Promise.resolve();
-    const next = previous.then(() => this.applyNow(runId, change));
-    const tail = next.catch(() => {});
-    this.chains.set(runId, tail);
-    void tail.then(() => {
-      if (this.chains.get(runId) === tail) this.chains.delete(runId);
-    });
-    return next;
+    return this.chains.run(runId, () => this.applyNow(runId, change));
   }
 
   private async applyNow(runId: string, change: RunChange): Promise<boolean> {

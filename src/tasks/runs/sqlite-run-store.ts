@@ -20,7 +20,14 @@ import {
   updateBody,
 } from './run-store.js';
 import { isTerminal } from './state-machine.js';
-import type { ExternalRun, RunError, RunRecord, RunStatus, RunUpdate } from './types.js';
+import {
+  type ExternalRun,
+  RUN_STATUSES,
+  type RunError,
+  type RunRecord,
+  type RunStatus,
+  type RunUpdate,
+} from './types.js';
 
 /**
  * 2: `owner` (who started the run) and `quota_key` (the limit it counts against while active).
@@ -97,8 +104,10 @@ export interface SqliteRunStoreOptions {
   log?: Logger;
 }
 
-/** The statuses of a run in progress, as SQL. */
-const ACTIVE_SQL = "('QUEUED', 'INITIALIZING', 'RUNNING')";
+/** The statuses of runs in progress as an SQL list, generated from the one list of statuses. */
+const ACTIVE_SQL = `(${RUN_STATUSES.filter((status) => !isTerminal(status))
+  .map((status) => `'${status}'`)
+  .join(', ')})`;
 
 interface RunRow {
   id: string;

@@ -1,6 +1,7 @@
-import type { RunStatus, TerminalStatus } from './types.js';
+import type { RunStatus } from './types.js';
 
-const TERMINAL: ReadonlySet<RunStatus> = new Set<RunStatus>(['SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT']);
+/** True when `status` ends a run: the protocol's one list of terminal phases. */
+export { isTerminalRunStatus as isTerminal } from '../../protocol/run-status.js';
 
 /**
  * Allowed moves between phases. A status may repeat (reports while RUNNING, a re-queue
@@ -15,10 +16,6 @@ export const RUN_TRANSITIONS: Readonly<Record<RunStatus, ReadonlySet<RunStatus>>
   ABORTED: new Set(),
   TIMED_OUT: new Set(),
 };
-
-export function isTerminal(status: RunStatus): status is TerminalStatus {
-  return TERMINAL.has(status);
-}
 
 /** True when a run in `from` may move to `to`. */
 export function canTransition(from: RunStatus, to: RunStatus): boolean {

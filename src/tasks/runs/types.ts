@@ -1,35 +1,14 @@
 // The phase names and the run channel are part of the wire protocol (clients share them).
-import type { RunStatus } from '../../protocol/runs.js';
+import type { RunError, RunStatus } from '../../protocol/runs.js';
 
+// The update and error types are inferred from the protocol's schemas: one shape for the
+// server, the store and the clients.
+export type {
+  RunError,
+  RunUpdate,
+  TerminalRunStatus as TerminalStatus,
+} from '../../protocol/runs.js';
 export { RUN_STATUSES, type RunStatus, runChannel, runIdOfChannel } from '../../protocol/runs.js';
-
-export type TerminalStatus = Extract<RunStatus, 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT'>;
-
-/** Why a run failed: `USER` for the task's own errors, `SYSTEM` for everything around it. */
-export interface RunError {
-  kind: 'USER' | 'SYSTEM';
-  message: string;
-}
-
-/**
- * One step of a run: every status change and every `report()`. Persisted, then published
- * on channel `run:<run_id>`, and sent as-is to `/task-runner` watchers.
- */
-export interface RunUpdate {
-  run_id: string;
-  /** 1, 2, 3, … per run: lets a watcher that replays history skip what it already has. */
-  seq: number;
-  status: RunStatus;
-  message: string;
-  /** Percentage 0-100, when the task reported one. */
-  progress?: number;
-  /** ISO 8601 time of the update. */
-  at: string;
-  /** Only on a SUCCEEDED update. */
-  outputs?: unknown;
-  /** Only on FAILED, ABORTED and TIMED_OUT updates. */
-  error?: RunError;
-}
 
 /**
  * Where a run runs when another engine runs it (a Flyte run): kept with the run, so a restart

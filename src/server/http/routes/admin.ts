@@ -55,11 +55,19 @@ const connectionsQuery = z.strictObject({
 });
 
 /** Close codes an administrator may choose: the standard ones a server sends, or 4000–4999. */
+const ADMIN_CLOSE_CODES = [
+  CloseCode.Normal,
+  CloseCode.GoingAway,
+  CloseCode.Policy,
+  CloseCode.Internal,
+  CloseCode.Restart,
+  CloseCode.TryAgainLater,
+] as const;
 const closeCode = z
   .number()
   .int()
-  .refine((c) => [1000, 1001, 1008, 1011, 1012, 1013].includes(c) || (c >= 4000 && c <= 4999), {
-    message: 'expected 1000, 1001, 1008, 1011, 1012, 1013 or 4000-4999',
+  .refine((c) => (ADMIN_CLOSE_CODES as readonly number[]).includes(c) || (c >= 4000 && c <= 4999), {
+    message: `expected ${ADMIN_CLOSE_CODES.join(', ')} or 4000-4999`,
   });
 
 const disconnectBody = z.union([
