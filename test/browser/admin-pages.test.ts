@@ -2,6 +2,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, waitForTrue, watchPage } from '../support/browser.js';
 import { TestClient } from '../support/client.js';
+import { startNodes } from '../support/cluster.js';
+import { RedisProcess, redisAvailable } from '../support/redis.js';
 import { RtClient } from '../support/rt-client.js';
 import { API_KEY, mintToken, SECRET } from '../support/security.js';
 import { type RunningServer, startServer } from '../support/server.js';
@@ -171,5 +173,46 @@ describe('dashboard admin pages (a real browser)', () => {
     expect(await bob.next()).toBe('Echo: still here');
     expect(reports.pageErrors).toEqual([]);
     expect(reports.violations).toEqual([]);
+  });
+});
+
+describe.runIf(redisAvailable())('dashboard admin pages across nodes on one Redis (a real browser)', () => {
+  it('a page on node A shows both nodes and disconnects a client that node B holds', async () => {
+    const redis = await RedisProcess.start();
+    try {
+      const nodes = await startNodes(2, redis.url, { tasks: false });
+      servers.push(...nodes);
+      const [A, B] = nodes as [RunningServer, RunningServer];
+      const onB = await RtClient.connect(`${B.wsUrl}/rt`);
+      sockets.push(onB);
+      await onB.call('subscribe', { channel: 'chat:cluster' });
+
+      const { page, reports } = await open(A, '/admin/nodes');
+      await waitForTrue(page, `${rows('node-rows')}.length === 2`);
+      expect(await page.isHidden('#admin-note')).toBe(true);
+
+      await page.click('#nav a[data-view="channels"]');
+      const row = '#chan-rows tr[data-channel="chat:cluster"]';
+      await waitForTrue(page, `${text(`${row} td[data-label="subscribers"]`)} === '1'`);
+
+      await page.click(`${row} a`);
+      await waitForTrue(page, `${rows('conn-rows')}.length === 1`);
+      const bNode = await page.getAttribute('#conn-rows tr td[data-label="node"] code', 'title');
+      // The page's own /stream socket is on A: the row shown is B's.
+      const onA = (await (await fetch(`${A.url}/api/admin/connections?endpoint=stream`)).json()) as {
+        connections: { node: string }[];
+      };
+      expect(onA.connections[0]?.node).toMatch(/.+/);
+      expect(bNode).not.toBe(onA.connections[0]?.node);
+      await page.selectOption('#close-code', '1012');
+      await page.click('#conn-rows tr button');
+      expect((await onB.closed).code).toBe(1012);
+      await waitForTrue(page, `${rows('conn-rows')}.length === 0`);
+      expect(reports.pageErrors).toEqual([]);
+      expect(reports.violations).toEqual([]);
+    } finally {
+      for (const s of servers.splice(0)) await s.close();
+      await redis.stop();
+    }
   });
 });
