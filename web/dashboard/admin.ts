@@ -87,6 +87,11 @@ function cell(label: string, ...content: (Node | string)[]): HTMLTableCellElemen
   return el('td', { attrs: { 'data-label': label } }, ...content);
 }
 
+/** A cell of a number column (right-aligned). */
+function num(label: string, value: string): HTMLTableCellElement {
+  return el('td', { className: 'num', text: value, attrs: { 'data-label': label } });
+}
+
 /**
  * The admin pages (the `admin` grant): Connections (with Disconnect, one connection or every
  * connection of a user, with a chosen close code), Channels and Nodes, read from
@@ -256,7 +261,7 @@ export class AdminPages {
         cell('remote address', c.remoteAddress),
         cell('since', since(c.connectedAt)),
         cell('channels', ...(channels.length > 0 ? channels : ['–'])),
-        cell('queued', bytes(c.queuedBytes)),
+        num('queued', bytes(c.queuedBytes)),
         cell('node', el('code', { text: c.node.slice(0, 8), attrs: { title: c.node } })),
         cell('', button),
       );
@@ -277,16 +282,16 @@ export class AdminPages {
         'tr',
         { attrs: { 'data-channel': c.channel } },
         cell('channel', this.link(`/admin/connections?channel=${encodeURIComponent(c.channel)}`, c.channel)),
-        cell('subscribers', String(c.subscribers)),
-        cell('nodes', String(c.nodes)),
-        cell('publications/s', String(c.publicationRate)),
+        num('subscribers', String(c.subscribers)),
+        num('nodes', String(c.nodes)),
+        num('publications/s', String(c.publicationRate)),
         cell(
           'history',
           c.history
             ? el('span', { text: `offset ${c.history.offset}`, attrs: { title: `epoch ${c.history.epoch}` } })
             : '–',
         ),
-        cell('presence', c.presence === undefined ? '–' : String(c.presence)),
+        num('presence', c.presence === undefined ? '–' : String(c.presence)),
       ),
     );
     byId('chan-rows').replaceChildren(...rows);
@@ -305,8 +310,8 @@ export class AdminPages {
         { attrs: { 'data-node': n.node } },
         cell('node', el('code', { text: n.node })),
         cell('started', since(n.startedAt)),
-        cell('connections', String(n.connections)),
-        cell('channels', String(n.channels)),
+        num('connections', String(n.connections)),
+        num('channels', String(n.channels)),
       ),
     );
     byId('node-rows').replaceChildren(...rows);
