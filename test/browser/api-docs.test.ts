@@ -29,6 +29,13 @@ describe('Swagger UI at /docs (a real browser)', () => {
     );
     await page.waitForSelector('.opblock-summary-path[data-path="/api/publish"]', { timeout: 15_000 });
     expect(await page.title()).toBe('wirehub API');
+    // wirehub's icon and bar, not Fastify's icon; the bar links back to the dashboard.
+    const icon = await page.getAttribute('link[rel="icon"]', 'href');
+    expect(icon).toMatch(/\/theme\/favicon\.svg$/);
+    const served = await fetch(new URL(icon ?? '', page.url()));
+    expect(served.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await served.text()).toContain('<title>wirehub</title>');
+    expect(await page.getAttribute('.wirehub-bar a.wirehub-home', 'href')).toBe('/');
     expect(errors).toEqual([]);
     await page.close();
   });

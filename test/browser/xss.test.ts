@@ -11,7 +11,8 @@ import { type RunningServer, startServer } from '../support/server.js';
 /**
  * XSS payloads in every field a page shows (chat text and data, user names, presence, task
  * descriptions, input names and defaults, run messages, outputs and errors, run ids taken
- * from the URL, endpoint names, error messages that echo input): each is rendered as text and
+ * from the URL, endpoint names, error messages that echo input, and in the admin tables user
+ * ids, endpoint and channel names): each is rendered as text and
  * never run. The pages' CSP would block an injected script anyway, so this test turns CSP off
  * (bypassCSP): the rendering must be safe on its own.
  */
@@ -35,6 +36,8 @@ beforeAll(async () => {
     tasks: { poolSize: 1, modules: [fixtures] },
     namespaces: [
       { pattern: 'chat:*', history: { size: 100, ttlMs: DAY }, presence: true, joinLeaveDebounceMs: 50 },
+      // For a channel named like a javascript: URL (the admin pages link channel names).
+      { pattern: 'javascript:*' },
     ],
     endpoints: [
       defineEndpoint({
@@ -152,6 +155,49 @@ describe('XSS payloads on the dashboard', () => {
 
       await expectInert(page);
     } finally {
+      await page.close();
+    }
+  });
+});
+
+describe('XSS payloads on the admin pages', () => {
+  it('stay text: user ids, endpoint names and channel names in the tables, filters and results', async () => {
+    const named = await mintToken({ sub: PAYLOAD });
+    const chat = await TestClient.connect(`${srv.wsUrl}/chat/lobby?access_token=${named}`);
+    const xss = await TestClient.connect(`${srv.wsUrl}/xss?access_token=${named}`);
+    // The most a channel name can carry: a name that is a javascript: URL if used as a link.
+    const channel = 'javascript:window.__xss=4';
+    const rt = await RtClient.connect(`${srv.wsUrl}/rt?access_token=${named}`);
+    await rt.call('subscribe', { channel });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${srv.url}/admin/connections`);
+      await page.fill('#token', await mintToken({ sub: 'root', wirehub: { admin: true } }));
+      await page.click('#token-form button[type="submit"]');
+      await expectPayloadText(page, '#conn-rows td[data-label="user"]');
+      await expectPayloadText(page, '#conn-rows td[data-label="endpoint"]');
+      await expectPayloadText(page, '#conn-rows td[data-label="channels"]', channel);
+      await expectInert(page);
+
+      await page.click('#nav a[data-view="channels"]');
+      await expectPayloadText(page, '#chan-rows td[data-label="channel"]', channel);
+      await expectInert(page);
+      // Its link leads to the filtered list, with the name as text in the filter and summary.
+      await page.click(`#chan-rows tr[data-channel="${channel}"] a`);
+      await expectPayloadText(page, '#conn-summary', channel);
+      expect(await page.inputValue('#conn-channel')).toBe(channel);
+
+      // A user filter and a disconnect of every connection of that user.
+      await page.goto(`${srv.url}/admin/connections?user=${encodeURIComponent(PAYLOAD)}`);
+      await expectPayloadText(page, '#conn-summary');
+      expect(await page.inputValue('#conn-user')).toBe(PAYLOAD);
+      await page.fill('#disconnect-user', PAYLOAD);
+      await page.click('#disconnect-user-form button');
+      await expectPayloadText(page, '#admin-result');
+      for (const c of [chat, xss, rt]) expect((await c.closed).code).toBe(1008);
+      await expectInert(page);
+    } finally {
+      for (const c of [chat, xss, rt]) c.ws.terminate();
       await page.close();
     }
   });

@@ -109,6 +109,9 @@ describe('the admin API', () => {
       body: { client: target, code: 4003, reason: 'bye' },
     });
     expect(one).toEqual({ status: 200, body: { disconnected: 1, missing: [] } });
+    // Listed no more from the moment it is closing (what the dashboard reads right after).
+    const after = await admin<{ connections: Connection[] }>(srv, '/api/admin/connections?endpoint=chat');
+    expect(after.body.connections).toEqual([]);
     expect(await a2.closed).toEqual({ code: 4003, reason: 'bye' });
 
     const user = await admin<{ disconnected: number }>(srv, '/api/admin/disconnect', {

@@ -78,7 +78,19 @@ describe('the published package', () => {
     ]) {
       expect(files, file).toContain(file);
     }
-    expect(files).toContain('web/index.html');
+    // Every file the server reads from web/: pages, their scripts and styles, the icons.
+    for (const file of [
+      'web/index.html',
+      'web/run.html',
+      'web/run.js',
+      'web/404.html',
+      'web/favicon.svg',
+      'web/favicon.ico',
+      'web/docs-theme.js',
+      'web/docs-theme.css',
+    ]) {
+      expect(files, file).toContain(file);
+    }
     expect(files).toContain('README.md');
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('src/') || /^web\/.*\.ts$/.test(f))).toEqual([]);

@@ -71,6 +71,73 @@ describe('dashboard and assets', () => {
   });
 });
 
+describe('icon, admin pages and 404 pages', () => {
+  it('answers /favicon.ico and /favicon.svg with the icon, and every page links it', async () => {
+    const srv = await start();
+    const ico = await fetch(`${srv.url}/favicon.ico`);
+    expect(ico.status).toBe(200);
+    expect(ico.headers.get('content-type')).toBe('image/x-icon');
+    const bytes = Buffer.from(await ico.arrayBuffer());
+    // An ICO header (reserved 0, type 1, one image) holding a PNG.
+    expect([...bytes.subarray(0, 6)]).toEqual([0, 0, 1, 0, 1, 0]);
+    expect(bytes.subarray(22, 26).toString('latin1')).toBe('\x89PNG');
+    const svg = await fetch(`${srv.url}/favicon.svg`);
+    expect(svg.status).toBe(200);
+    expect(svg.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await svg.text()).toContain('<svg');
+    for (const path of ['/', '/admin/connections']) {
+      expect(await (await fetch(`${srv.url}${path}`)).text(), path).toContain(
+        '<link rel="icon" href="/favicon.svg" type="image/svg+xml">',
+      );
+    }
+  });
+
+  it("serves the admin pages as the dashboard page, under the pages' policy", async () => {
+    const srv = await start();
+    for (const name of ['connections', 'channels', 'nodes']) {
+      const res = await fetch(`${srv.url}/admin/${name}`);
+      expect(res.status, name).toBe(200);
+      expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(await res.text()).toContain(`id="admin-${name}"`);
+    }
+  });
+
+  it('answers an unknown page with a styled HTML 404 and a link home, and the API with the catalog 404', async () => {
+    const srv = await start({ tasks: { poolSize: 1 } });
+    const html = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+    for (const path of ['/nope', '/admin/nope', '/runs/r-%3Cscript%3E']) {
+      const res = await fetch(`${srv.url}${path}`, { headers: html });
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      // The pages' policy, so the page gets its stylesheet.
+      expect(res.headers.get('content-security-policy')).toContain("style-src 'self'");
+      const body = await res.text();
+      expect(body).toContain('<a id="home" class="home" href="/">');
+      expect(body).toContain('<link rel="stylesheet" href="/assets/run.css">');
+      expect(body).not.toContain('<script>');
+    }
+    const named = await (await fetch(`${srv.url}/nope%3Cb%3E`, { headers: html })).text();
+    expect(named).toContain('There is no page at /nope%3Cb%3E.');
+    // A run id is shown decoded, and escaped.
+    const run = await (await fetch(`${srv.url}/runs/r-%3Cscript%3E`, { headers: html })).text();
+    expect(run).toContain('There is no run r-&#60;script&#62;.');
+
+    // JSON clients, the API and other methods keep the catalog shape.
+    for (const [path, headers, method] of [
+      ['/nope', { accept: 'application/json' }, 'GET'],
+      ['/nope', {}, 'GET'],
+      ['/api/nope', html, 'GET'],
+      ['/nope', html, 'POST'],
+    ] as const) {
+      const res = await fetch(`${srv.url}${path}`, { headers, method });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    }
+    const wrongMethod = await fetch(`${srv.url}/admin/nodes`, { method: 'DELETE', headers: html });
+    expect(wrongMethod.status).toBe(405);
+  });
+});
+
 describe('GET /api/status', () => {
   it('counts connections and messages per endpoint', async () => {
     const srv = await start();

@@ -12,20 +12,35 @@ export class ApiError extends Error {
 }
 
 /** GETs a JSON route of this server with the token (when there is one) as a bearer token. */
-export async function getJson<T>(path: string, token: string | undefined): Promise<T> {
+export function getJson<T>(path: string, token: string | undefined): Promise<T> {
+  return call<T>('GET', path, token);
+}
+
+/** POSTs `body` as JSON to a route of this server, with the token as a bearer token. */
+export function postJson<T>(path: string, token: string | undefined, body: unknown): Promise<T> {
+  return call<T>('POST', path, token, body);
+}
+
+async function call<T>(method: string, path: string, token: string | undefined, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(path, { headers, cache: 'no-store' });
+    res = await fetch(path, {
+      method,
+      headers,
+      cache: 'no-store',
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
   } catch (err) {
     throw new ApiError(0, 'unreachable', `the server cannot be reached (${String(err)})`);
   }
-  const body = (await res.json().catch(() => undefined)) as
+  const answer = (await res.json().catch(() => undefined)) as
     | { error?: { code?: string; message?: string; details?: unknown } }
     | undefined;
-  if (res.ok) return body as T;
-  const error = body?.error;
+  if (res.ok) return answer as T;
+  const error = answer?.error;
   throw new ApiError(
     res.status,
     error?.code ?? 'http_error',

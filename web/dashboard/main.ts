@@ -4,6 +4,7 @@
  * says so, instead of failing silently.
  */
 import { type ConnectionState, WirehubClient } from '../../src/client/index.js';
+import { ADMIN_VIEWS, AdminPages } from './admin.js';
 import { ApiError, explain } from './api.js';
 import { ChatPanel } from './chat.js';
 import { byId, note } from './dom.js';
@@ -17,6 +18,10 @@ const chat = new ChatPanel();
 const stream = new StreamPanel();
 const tasks = new TasksPanel();
 const status = new StatusPanel();
+const admin = new AdminPages(
+  () => token,
+  (url) => navigate(url),
+);
 const badge = byId('conn-state');
 const authNote = byId('auth-note');
 const tokenInput = byId<HTMLInputElement>('token');
@@ -98,6 +103,7 @@ byId<HTMLFormElement>('token-form').addEventListener('submit', (e) => {
     ? 'token set (paste another to replace)'
     : 'JWT or API key (only when auth is on)';
   void start();
+  admin.retry();
 });
 
 byId('token-clear').addEventListener('click', () => {
@@ -106,7 +112,42 @@ byId('token-clear').addEventListener('click', () => {
   tokenInput.value = '';
   tokenInput.placeholder = 'JWT or API key (only when auth is on)';
   void start();
+  admin.retry();
 });
+
+/**
+ * The page for the current path: the dashboard (`/`) or an admin page (`/admin/…`). Links
+ * between them change the path without reloading, so the dashboard's connection stays up.
+ */
+function route(): void {
+  const adminView = Object.hasOwn(ADMIN_VIEWS, location.pathname)
+    ? ADMIN_VIEWS[location.pathname as keyof typeof ADMIN_VIEWS]
+    : undefined;
+  const view = adminView ?? 'home';
+  byId('view-home').hidden = view !== 'home';
+  for (const link of document.querySelectorAll<HTMLAnchorElement>('#nav a')) {
+    if (link.dataset.view === view) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  document.title = adminView ? `${adminView[0]?.toUpperCase()}${adminView.slice(1)} · wirehub` : 'wirehub';
+  document.body.dataset.view = view;
+  admin.show(adminView);
+}
+
+function navigate(url: string): void {
+  if (url !== `${location.pathname}${location.search}`) history.pushState(null, '', url);
+  route();
+}
+
+for (const link of document.querySelectorAll<HTMLAnchorElement>('a[data-view]')) {
+  link.addEventListener('click', (e) => {
+    if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    navigate(link.getAttribute('href') ?? '/');
+  });
+}
+window.addEventListener('popstate', route);
+route();
 
 if (token) tokenInput.placeholder = 'token set (paste another to replace)';
 void start();

@@ -56,6 +56,8 @@ export class LocalAdminView {
     const channelsOf = this.hub.subscriptionsBySession();
     const connections: AdminConnection[] = [];
     for (const session of this.sessions) {
+      // A connection already closing (disconnected a moment ago) is not held any more.
+      if (!session.isOpen) continue;
       const connection: AdminConnection = {
         node: this.node,
         id: session.id,

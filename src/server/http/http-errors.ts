@@ -9,6 +9,7 @@ import type {
 import { type ErrorCode, WirehubError } from '../../protocol/index.js';
 import { rejectUpgrade } from './http-reject.js';
 import { RouteMethods } from './route-methods.js';
+import { sendNotFoundPage, wantsHtmlPage } from './routes/web.js';
 
 /**
  * The longest path parameter the router takes (Fastify's default is 100, shorter than a
@@ -114,7 +115,8 @@ export function clientErrorOf(err: NodeJS.ErrnoException): WirehubError {
 
 /**
  * Errors on every HTTP route have one shape: `{"error":{"code","message","details?"}}`, with
- * a code of the catalog. No route: 404 `not_found`, or 405 `method_not_allowed` with `Allow`
+ * a code of the catalog. No route: 404 `not_found` (a styled HTML page with a link home when a
+ * browser asks for a page, see `wantsHtmlPage`), or 405 `method_not_allowed` with `Allow`
  * when the path answers other methods. Call before any route is added (it watches them).
  */
 export function installErrorHandling(app: FastifyInstance): void {
@@ -141,6 +143,7 @@ export function installErrorHandling(app: FastifyInstance): void {
         .header('Allow', allowed.join(', '))
         .send({ error: err.toJSON() });
     }
+    if (wantsHtmlPage(req)) return sendNotFoundPage(reply, `There is no page at ${path}.`);
     const err = new WirehubError('not_found', `no route for ${req.method} ${path}`);
     return reply.code(404).headers(ERROR_HEADERS).send({ error: err.toJSON() });
   });

@@ -6,6 +6,8 @@ import { DOCS_PREFIX } from '../builtin-routes.js';
 import { BEARER_SCHEME, docSchema, ERROR_SCHEMA_ID, httpErrorSchema } from './route-docs.js';
 
 const PACKAGE = new URL('../../../../package.json', import.meta.url);
+/** `web/`: the wirehub icon and the bar Swagger UI shows on top. */
+const WEB_DIR = new URL('../../../../web/', import.meta.url);
 
 const TAGS = [
   { name: 'health', description: 'Probes and Prometheus metrics.' },
@@ -65,7 +67,21 @@ export async function installApiDocs(app: FastifyInstance): Promise<void> {
   });
   await app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,
-    theme: { title: 'wirehub API' },
+    // wirehub's icon and a bar with a link back to the dashboard instead of Fastify's icon.
+    theme: {
+      title: 'wirehub API',
+      favicon: [
+        {
+          filename: 'favicon.svg',
+          rel: 'icon',
+          sizes: 'any',
+          type: 'image/svg+xml',
+          content: readFileSync(new URL('favicon.svg', WEB_DIR)),
+        },
+      ],
+      css: [{ filename: 'wirehub.css', content: readFileSync(new URL('docs-theme.css', WEB_DIR), 'utf8') }],
+      js: [{ filename: 'wirehub.js', content: readFileSync(new URL('docs-theme.js', WEB_DIR), 'utf8') }],
+    },
     // Without the top bar: its logo is an SVG with an inline <style>, which the pages' CSP
     // (style-src 'self') refuses, and its box would load other documents.
     uiConfig: { layout: 'BaseLayout' },

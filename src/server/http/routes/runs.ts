@@ -22,6 +22,7 @@ import {
   jsonResponse,
   textResponse,
 } from '../openapi/route-docs.js';
+import { sendNotFoundPage } from './web.js';
 
 /** The run page: static HTML whose script (`/assets/run.js`) follows the run over `/task-runner`. */
 const RUN_PAGE_FILE = new URL('../../../../web/run.html', import.meta.url);
@@ -148,10 +149,6 @@ function baseUrl(req: FastifyRequest): string {
   return `${req.protocol}://${req.host}`;
 }
 
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 /**
  * The run API: start (`POST /api/runs/{project}/{domain}/{name}/{version}`, body = inputs),
  * read (`GET /api/runs/{id}` with its updates), list (`GET /api/runs?status=&limit=`),
@@ -213,14 +210,8 @@ export function installRunRoutes(app: FastifyInstance, runs: RunService, o: { au
 
   app.get('/runs/:id', { ...docs.page, ...PAGE }, async (req, reply) => {
     const { id } = parse(idParams, req.params, 'run id');
+    if (!o.authEnabled && !(await runs.get(id))) return sendNotFoundPage(reply, `There is no run ${id}.`);
     reply.header('Content-Type', 'text/html; charset=utf-8').header('Cache-Control', 'no-store');
-    if (!o.authEnabled && !(await runs.get(id))) {
-      return reply
-        .code(404)
-        .send(
-          `<!doctype html><meta charset="utf-8"><title>No such run</title><p>No run <code>${escapeHtml(id)}</code>.</p>`,
-        );
-    }
     return reply.send(page);
   });
 }

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { WirehubError } from '../../../protocol/index.js';
 import type { ServerMetrics } from '../../metrics.js';
 import { principalOf } from '../../security/http-guard.js';
@@ -32,6 +33,15 @@ const ASSETS: Record<string, { dir: URL; type: string }> = {
   'run.css': { dir: WEB_DIR, type: 'text/css; charset=utf-8' },
 };
 
+/** The dashboard's admin pages: the same page as `/`, which shows the one its path names. */
+const ADMIN_PAGES = ['connections', 'channels', 'nodes'] as const;
+
+/** The site icon: an SVG for `<link rel=icon>`, and the same drawn as an ICO for `/favicon.ico`. */
+const ICONS: Record<string, { file: string; type: string }> = {
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+  '/favicon.ico': { file: 'favicon.ico', type: 'image/x-icon' },
+};
+
 /** The OpenAPI description of the web routes. */
 const docs = {
   dashboard: documented({
@@ -39,6 +49,18 @@ const docs = {
     description: 'An HTML page to try the endpoints, channels and tasks from a browser.',
     tags: ['web'],
     response: { 200: textResponse('The page.', 'text/html') },
+  }),
+  adminPage: documented({
+    summary: 'A dashboard admin page',
+    description:
+      'Connections (with Disconnect), Channels and Nodes: the dashboard page, which reads the admin API (`/api/admin/*`, the `admin` grant) with the token pasted in it.',
+    tags: ['web'],
+    response: { 200: textResponse('The page.', 'text/html') },
+  }),
+  icon: documented({
+    summary: 'The site icon',
+    tags: ['web'],
+    response: { 200: textResponse('The icon.', 'image/svg+xml', 'image/x-icon') },
   }),
   asset: documented({
     summary: 'A dashboard asset',
@@ -89,13 +111,22 @@ export interface StatusSource {
 export function installWebRoutes(app: FastifyInstance, status: StatusSource): void {
   const startedAt = Date.now();
 
+  const dashboard = async (_req: FastifyRequest, reply: FastifyReply) => {
+    const page = await readFile(new URL('index.html', WEB_DIR), 'utf8');
+    return reply
+      .header('Content-Type', 'text/html; charset=utf-8')
+      .header('Cache-Control', 'no-cache')
+      .send(page);
+  };
   if (status.dashboardPath !== false) {
-    app.get(status.dashboardPath, { ...docs.dashboard, ...PAGE }, async (_req, reply) => {
-      const page = await readFile(new URL('index.html', WEB_DIR), 'utf8');
-      return reply
-        .header('Content-Type', 'text/html; charset=utf-8')
-        .header('Cache-Control', 'no-cache')
-        .send(page);
+    app.get(status.dashboardPath, { ...docs.dashboard, ...PAGE }, dashboard);
+    for (const name of ADMIN_PAGES) app.get(`/admin/${name}`, { ...docs.adminPage, ...PAGE }, dashboard);
+  }
+
+  for (const [path, icon] of Object.entries(ICONS)) {
+    app.get(path, docs.icon, async (_req, reply) => {
+      const body = await readFile(new URL(icon.file, WEB_DIR));
+      return reply.header('Content-Type', icon.type).header('Cache-Control', 'max-age=86400').send(body);
     });
   }
 
@@ -137,4 +168,44 @@ export function installWebRoutes(app: FastifyInstance, status: StatusSource): vo
       endpoints,
     };
   });
+}
+
+/** The styled 404 page, with `{{message}}` where the reason goes. */
+let notFoundTemplate: string | undefined;
+
+/**
+ * Whether a not-found answer should be the HTML page rather than the catalog's JSON: a
+ * browser navigating (GET or HEAD, `Accept` names `text/html`) to anything outside `/api/`.
+ */
+export function wantsHtmlPage(req: FastifyRequest): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (req.url.startsWith('/api/')) return false;
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && /\btext\/html\b/i.test(accept);
+}
+
+/**
+ * Answers 404 with the styled HTML page: `message` (escaped) and a link home to the dashboard,
+ * under the pages' security headers.
+ *
+ * @example
+ * ```ts
+ * if (wantsHtmlPage(req)) return sendNotFoundPage(reply, `No run ${id}.`);
+ * ```
+ */
+export function sendNotFoundPage(reply: FastifyReply, message: string): FastifyReply {
+  notFoundTemplate ??= readFileSync(new URL('404.html', WEB_DIR), 'utf8');
+  // The pages' CSP (helmet's, registered by installSecurityHeaders) instead of the fixed
+  // `default-src 'none'`, which would refuse the page its stylesheet.
+  if (typeof reply.helmet === 'function') reply.helmet();
+  return reply
+    .code(404)
+    .header('Content-Type', 'text/html; charset=utf-8')
+    .header('Cache-Control', 'no-store')
+    .send(notFoundTemplate.replace('{{message}}', () => escapeHtml(message)));
+}
+
+/** Text made safe to put between HTML tags and in attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
