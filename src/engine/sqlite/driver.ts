@@ -51,9 +51,15 @@ export interface SqliteDatabase {
 /** Which binding `openSqlite` uses in this process. */
 export type SqliteDriverName = 'better-sqlite3' | 'bun:sqlite';
 
+/** How `openSqlite` opens a file. */
+export interface OpenSqliteOptions {
+  /** Read only (another connection's view of a store's file, in tools and tests). */
+  readonly?: boolean | undefined;
+}
+
 interface SqliteDriver {
   name: SqliteDriverName;
-  open(file: string): SqliteDatabase;
+  open(file: string, options: OpenSqliteOptions): SqliteDatabase;
   errorCode(err: unknown): string | undefined;
 }
 
@@ -70,7 +76,7 @@ export function isBun(): boolean {
 // --- better-sqlite3 (Node) ---------------------------------------------------------------
 
 interface BetterSqlite3Module {
-  new (file: string): SqliteDatabase;
+  new (file: string, options: { readonly: boolean }): SqliteDatabase;
   SqliteError: new (...args: never[]) => Error & { code: string };
 }
 
@@ -79,7 +85,7 @@ function betterSqlite3Driver(): SqliteDriver {
   return {
     name: 'better-sqlite3',
     // Its own API is a superset of the seam: no wrapper, no cost per statement.
-    open: (file) => new Database(file),
+    open: (file, options) => new Database(file, { readonly: options.readonly === true }),
     errorCode: (err) => (err instanceof Database.SqliteError ? err.code : undefined),
   };
 }
@@ -100,7 +106,10 @@ interface BunDatabase {
   close(): void;
 }
 interface BunSqliteModule {
-  Database: new (file: string, options: { strict: boolean; create: boolean }) => BunDatabase;
+  Database: new (
+    file: string,
+    options: { strict: boolean; readonly?: boolean; readwrite?: boolean; create?: boolean },
+  ) => BunDatabase;
   SQLiteError: new (...args: never[]) => Error & { code?: string };
 }
 
@@ -144,9 +153,10 @@ function bunSqliteDriver(): SqliteDriver {
   const { Database, SQLiteError } = requireHere('bun:sqlite') as BunSqliteModule;
   return {
     name: 'bun:sqlite',
-    open: (file) => {
+    open: (file, options) => {
       // strict: `@name` binds from `{ name }` as in better-sqlite3, and a missing one throws.
-      const db = new BunSqliteDatabase(new Database(file, { strict: true, create: true }));
+      const mode = options.readonly ? { readonly: true } : { readwrite: true, create: true };
+      const db = new BunSqliteDatabase(new Database(file, { strict: true, ...mode }));
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       return db;
     },
@@ -179,8 +189,8 @@ export function sqliteDriverName(): SqliteDriverName {
  * db.prepare<[string], { v: string }>('SELECT v FROM kv WHERE k = ?').get('a'); // { v: '1' }
  * ```
  */
-export function openSqlite(file: string): SqliteDatabase {
-  return current().open(file);
+export function openSqlite(file: string, options: OpenSqliteOptions = {}): SqliteDatabase {
+  return current().open(file, options);
 }
 
 /** SQLite's result code of a failure of this runtime's binding (`SQLITE_BUSY`, …), else undefined. */
