@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import WebSocket, { type ClientOptions } from 'ws';
+import type { ClientOptions } from 'ws';
+import { WebSocket } from './ws.js';
 
 export interface Closed {
   code: number;

@@ -1,5 +1,5 @@
-import WebSocket from 'ws';
 import type { RtServerFrame } from '../../src/protocol/index.js';
+import { WebSocket } from './ws.js';
 
 const STEP_TIMEOUT_MS = 5_000;
 

@@ -1,6 +1,6 @@
 import { closeSync, copyFileSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/engine/sqlite/driver.js';
 import { tempDir } from './server.js';
 
 const PAGE = 4096;
@@ -11,7 +11,7 @@ const PAGE = 4096;
  * that has the file open notices at its next write. Returns the repair.
  */
 export function breakWrites(file: string, tables = ['publications', 'streams', 'meta']): () => void {
-  const db = new Database(file);
+  const db = openSqlite(file);
   const names: string[] = [];
   for (const table of tables) {
     for (const op of ['INSERT', 'UPDATE']) {

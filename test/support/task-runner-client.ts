@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import { WebSocket } from './ws.js';
 
 /** A frame of `/task-runner`: an update (has `seq`), a `started` answer or an `error`. */
 export interface RunFrame {

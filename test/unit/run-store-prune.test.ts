@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqlite } from '../../src/engine/sqlite/driver.js';
 import { RedisRunStore } from '../../src/tasks/runs/redis/store.js';
 import type { NewRun, RunStore } from '../../src/tasks/runs/run-store.js';
 import { SqliteRunStore } from '../../src/tasks/runs/sqlite-run-store.js';
@@ -55,7 +55,7 @@ describe('SqliteRunStore prune', () => {
       'r-recent-0',
       'r-recent-1',
     ]);
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     // The cascade took their updates: 4 per recent run, 1 for the active one.
     expect(db.prepare("SELECT COUNT(*) AS n FROM run_updates WHERE run_id LIKE 'r-old-%'").get()).toEqual({
       n: 0,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqlite } from '../../src/engine/sqlite/driver.js';
 import { RedisRunStore } from '../../src/tasks/runs/redis/store.js';
 import { SqliteRunStore } from '../../src/tasks/runs/sqlite-run-store.js';
 import { RedisProcess, redisAvailable } from '../support/redis.js';
@@ -11,7 +11,7 @@ import { tempDir } from '../support/server.js';
 describe('SqliteRunStore schema upgrades', () => {
   it('adds who started a run and its external run to a schema-1 file on open, keeping its runs', async () => {
     const file = join(tempDir(), 'runs.db');
-    const old = new Database(file);
+    const old = openSqlite(file);
     old.exec(`CREATE TABLE runs (
       id TEXT PRIMARY KEY, project TEXT NOT NULL, domain TEXT NOT NULL, name TEXT NOT NULL,
       version TEXT NOT NULL, inputs TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL,
@@ -55,7 +55,7 @@ describe('SqliteRunStore schema upgrades', () => {
       code: 'too_many_runs',
     });
     await store.close();
-    const reopened = new Database(file);
+    const reopened = openSqlite(file);
     expect(reopened.pragma('user_version', { simple: true })).toBe(3);
     reopened.close();
   });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openSqlite } from '../../src/engine/sqlite/driver.js';
 import { SqliteEngine, type SqliteEngineOptions } from '../../src/engine/sqlite/sqlite-engine.js';
 import type { HistoryPolicy, Publication } from '../../src/engine/types.js';
 import { WirehubError } from '../../src/protocol/index.js';
@@ -23,7 +23,7 @@ async function open(
 
 /** The rows of a channel as another connection (another process) sees the file now. */
 function stored(file: string, channel: string): { offset: number; data: unknown }[] {
-  const db = new Database(file, { readonly: true });
+  const db = openSqlite(file, { readonly: true });
   try {
     return db
       .prepare<[string], { offset: number; data: string }>(
@@ -37,7 +37,7 @@ function stored(file: string, channel: string): { offset: number; data: unknown 
 }
 
 function storedPosition(file: string, channel: string): { epoch: string; offset: number } | undefined {
-  const db = new Database(file, { readonly: true });
+  const db = openSqlite(file, { readonly: true });
   try {
     return db
       .prepare<[string], { epoch: string; offset: number }>(

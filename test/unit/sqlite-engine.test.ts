@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KEEP_WITHOUT_POLICY_MS } from '../../src/engine/retention.js';
+import { openSqlite } from '../../src/engine/sqlite/driver.js';
 import { SqliteEngine } from '../../src/engine/sqlite/sqlite-engine.js';
 import { tempDir } from '../support/server.js';
 
@@ -18,7 +18,7 @@ async function open(file: string): Promise<SqliteEngine> {
 }
 
 function rows(file: string, channel: string): number[] {
-  const db = new Database(file, { readonly: true });
+  const db = openSqlite(file, { readonly: true });
   try {
     return db
       .prepare<[string], { offset: number }>(
@@ -33,7 +33,7 @@ function rows(file: string, channel: string): number[] {
 
 /** The channels with a row in the streams table, sorted. */
 function streamRows(file: string): string[] {
-  const db = new Database(file, { readonly: true });
+  const db = openSqlite(file, { readonly: true });
   try {
     return db
       .prepare<[], { channel: string }>('SELECT channel FROM streams ORDER BY channel')
@@ -161,7 +161,7 @@ describe('SqliteEngine', () => {
 
   it('opens a file written before the retention columns, and forgets only its empty streams', async () => {
     const file = join(tempDir(), 'channels.db');
-    const db = new Database(file);
+    const db = openSqlite(file);
     db.exec(`
       CREATE TABLE streams (channel TEXT PRIMARY KEY, epoch TEXT NOT NULL, offset INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE publications (channel TEXT NOT NULL, offset INTEGER NOT NULL, id TEXT NOT NULL,

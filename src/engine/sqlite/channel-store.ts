@@ -1,8 +1,8 @@
-import type Database from 'better-sqlite3';
 import type { Logger } from '../../util/logger.js';
 import { KEEP_WITHOUT_POLICY_MS } from '../retention.js';
 import type { StoreHealth } from '../store-health.js';
 import type { Origin, Publication, StreamPosition } from '../types.js';
+import type { SqliteDatabase } from './driver.js';
 import { SqliteFile, type SqliteSync } from './sqlite-file.js';
 import { epochDecision } from './unclean-stop.js';
 
@@ -136,7 +136,7 @@ export interface ChannelStoreOptions {
  */
 export class ChannelStore {
   readonly file: SqliteFile;
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly stmts;
   private inserts: QueuedInsert[] = [];
   private readonly positions = new Map<string, StreamState>();

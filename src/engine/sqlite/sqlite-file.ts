@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { WirehubError } from '../../protocol/index.js';
 import { type Logger, silentLogger } from '../../util/logger.js';
 import { StoreHealth } from '../store-health.js';
+import { openSqlite, type SqliteDatabase, sqliteErrorCode } from './driver.js';
 import type { SqliteSync } from './sync-mode.js';
 
 export type { SqliteSync } from './sync-mode.js';
@@ -35,7 +35,7 @@ function isDamage(code: string): boolean {
 }
 
 function sqliteCode(err: unknown): string | undefined {
-  return err instanceof Database.SqliteError ? err.code : undefined;
+  return sqliteErrorCode(err);
 }
 
 /**
@@ -63,7 +63,7 @@ function sqliteCode(err: unknown): string | undefined {
  * ```
  */
 export class SqliteFile {
-  readonly db: Database.Database;
+  readonly db: SqliteDatabase;
   readonly health: StoreHealth;
   readonly sync: SqliteSync;
   private readonly log: Logger;
@@ -79,9 +79,9 @@ export class SqliteFile {
     this.probeEveryMs = options.probeEveryMs ?? 1_000;
     this.health = new StoreHealth(options.store, basename(file));
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    let db: Database.Database | undefined;
+    let db: SqliteDatabase | undefined;
     try {
-      db = new Database(file);
+      db = openSqlite(file);
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.sync}`);
       const verdict = (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check);

@@ -11,6 +11,13 @@ import type { MessageLimiter } from '../security/message-limiter.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { wireBytes } from './ws-framing.js';
 
+/**
+ * Under Bun, `ws` is Bun's own implementation and the upgrade socket is not the connection's
+ * writer: bytes written to it once the peer reads slowly stay queued for good (Bun 1.4.5).
+ * There, frames go through the WebSocket's `send` and its `bufferedAmount` is the queue.
+ */
+const VIA_WS = typeof process.versions.bun === 'string';
+
 const OPEN = 1;
 /** Longest delay setTimeout honours; a later expiry is reached in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -104,7 +111,7 @@ export class WsSession implements Session {
   }
 
   get bufferedAmount(): number {
-    return this.opts.socket.writableLength;
+    return VIA_WS ? (this.ws?.bufferedAmount ?? 0) : this.opts.socket.writableLength;
   }
 
   get isOpen(): boolean {
@@ -143,7 +150,7 @@ export class WsSession implements Session {
     }
     const socket = this.opts.socket;
     if (this.ws?.readyState !== OPEN || socket.destroyed) return false;
-    if (socket.writableLength > this.opts.maxQueuedBytes) {
+    if (this.bufferedAmount > this.opts.maxQueuedBytes) {
       if (overflow === 'drop') {
         this.opts.stats.drops += 1;
       } else {
@@ -152,7 +159,8 @@ export class WsSession implements Session {
       }
       return false;
     }
-    this.opts.batcher.write(socket, wireBytes(frame));
+    if (VIA_WS) this.ws.send(frame.payload, { binary: frame.binary });
+    else this.opts.batcher.write(socket, wireBytes(frame));
     this.opts.stats.messagesOut += 1;
     this.opts.stats.bytesOut += frame.byteLength;
     return true;

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase, SqliteStatement } from '../../engine/sqlite/driver.js';
 import { SqliteFile, type SqliteSync } from '../../engine/sqlite/sqlite-file.js';
 import type { StoreHealth } from '../../engine/store-health.js';
 import type { PatternPieces } from '../../hub/permissions.js';
@@ -217,7 +217,7 @@ export class SqliteRunStore implements RunStore {
   private sqlite: SqliteFile | undefined;
   private stmts: ReturnType<SqliteRunStore['prepare']> | undefined;
   /** `list` statements by SQL text: bounded, as the text depends only on the query's shape. */
-  private readonly listStatements = new Map<string, Database.Statement<unknown[], RunRow>>();
+  private readonly listStatements = new Map<string, SqliteStatement<unknown[], RunRow>>();
 
   private readonly retentionMs: number;
   private readonly pruneBatch: number;
@@ -278,7 +278,7 @@ export class SqliteRunStore implements RunStore {
     this.stopPruning = startPruning(() => this.prune(), this.pruneEveryMs);
   }
 
-  private prepare(db: Database.Database) {
+  private prepare(db: SqliteDatabase) {
     const insertUpdate = db.prepare(
       `INSERT INTO run_updates (run_id, seq, at, status, message, progress, outputs, error)
        VALUES (@run_id, @seq, @at, @status, @message, @progress, @outputs, @error)`,
@@ -476,7 +476,7 @@ export class SqliteRunStore implements RunStore {
     }
   }
 
-  private listStatement(sql: string): Database.Statement<unknown[], RunRow> {
+  private listStatement(sql: string): SqliteStatement<unknown[], RunRow> {
     let stmt = this.listStatements.get(sql);
     if (!stmt) {
       stmt = this.f.db.prepare<unknown[], RunRow>(sql);

@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
-import WebSocket from 'ws';
 import { type RecoveryInfo, WirehubClient } from '../../../src/client/index.js';
 import type { RtServerFrame } from '../../../src/protocol/index.js';
 import { RtClient } from '../rt-client.js';
+import { WebSocket } from '../ws.js';
 import { Actor, type ActorContext, pause, RETRY_MS } from './actor.js';
 import { type Position, payloadKey, positionOf } from './history.js';
 import type { Prng } from './prng.js';

@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import { WebSocket } from '../ws.js';
 import { Actor, pause, RETRY_MS } from './actor.js';
 import { plainKey, plainText } from './history.js';
 

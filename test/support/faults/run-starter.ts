@@ -1,6 +1,6 @@
-import WebSocket from 'ws';
 import type { RtServerFrame } from '../../../src/protocol/index.js';
 import { RtClient } from '../rt-client.js';
+import { WebSocket } from '../ws.js';
 import { Actor } from './actor.js';
 import type { Prng } from './prng.js';
 
