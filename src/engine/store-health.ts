@@ -50,6 +50,16 @@ export class StoreHealth {
     }
   }
 
+  /**
+   * Takes the state another process reported for the same store (a `--workers` worker mirrors
+   * the primary's store, which only the primary opens).
+   */
+  adopt(state: { problem: string | undefined; damaged: boolean; errors: number }): void {
+    this.reason = state.problem;
+    this.isDamaged = state.damaged;
+    this.errors = state.errors;
+  }
+
   /** A write committed: the store works (unless its file is damaged). */
   committed(): void {
     if (this.reason === undefined || this.isDamaged) return;
