@@ -3,29 +3,7 @@ import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import type { Publication } from '../../src/engine/types.js';
 import { Frame } from '../../src/hub/frame.js';
 import { type Encoder, Hub } from '../../src/hub/hub.js';
-import { anonymousPrincipal } from '../../src/hub/principal.js';
-import type { Session } from '../../src/hub/session.js';
-
-function fakeSession(id: string) {
-  const frames: Frame[] = [];
-  const session: Session = {
-    id,
-    endpoint: 'test',
-    remoteAddress: '',
-    connectedAt: new Date(),
-    user: undefined,
-    principal: anonymousPrincipal(),
-    bufferedAmount: 0,
-    isOpen: true,
-    send: (f) => {
-      frames.push(f);
-      return true;
-    },
-    close: () => {},
-    reauthenticate: () => {},
-  };
-  return { session, frames };
-}
+import { fakeSession } from '../support/fake-session.js';
 
 function countingEncoder(name: string) {
   const calls: Publication[] = [];
