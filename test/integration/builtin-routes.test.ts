@@ -158,6 +158,16 @@ describe('a route of yours on server.http on a built-in path is refused when you
       'the HTTP route GET /api/status collides with the HTTP API at GET /api/status',
     );
 
+    // A GET on a WebSocket endpoint's path is the server's too (it answers 426 there).
+    const onEndpoint = await created();
+    onEndpoint.http.get('/echo', handler);
+    const clash = await onEndpoint.listen().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(clash).toMatchObject({ code: 'route_conflict', details: { path: '/echo', builtin: '/echo' } });
+    expect((clash as Error).message).toContain('the HTTP route GET /echo collides with');
+
     const ok = await created();
     ok.http.post('/api/mine', handler);
     const { url } = await ok.listen();
