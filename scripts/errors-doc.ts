@@ -54,6 +54,8 @@ const WHEN: Record<ErrorCode, string> = {
   node_full: "Upgrade over the node's connection limit (`--max-connections`).",
   internal: 'An unexpected server error; details are logged, not sent.',
   not_available: 'A command this server does not offer: `run` and `cancel` with the task runner turned off.',
+  route_conflict:
+    "Thrown while a server is set up, never sent: `createServer`/`addEndpoint` with an endpoint on a path the server's own routes take (the dashboard at `/` or its `dashboard` path, its `/admin/*` pages, `/api/*`, `/docs`, `/metrics`, `/healthz`, `/readyz`, `/assets/*`, `/runs/*`, the icons), a `dashboard` path one of them takes, or a route added on `server.http` that one of them takes (`details.path`, `details.builtin`). The message names both; move yours, or move the dashboard (`--dashboard <path>`) or turn it off (`--dashboard false`).",
   broker_unavailable:
     'With `--redis`, while this node cannot reach Redis: publishing to a channel with history (`/rt` `error`, a plain endpoint\'s `{"error":\u2026}` frame, REST 503), `history`, `presence`. Channels without history still reach this node\'s own subscribers.',
   store_unavailable:

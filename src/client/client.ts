@@ -1,102 +1,40 @@
 import { isChannelName } from '../protocol/channels.js';
-import { CloseCode, type CloseCodeValue, closeCodeInfo } from '../protocol/close-codes.js';
 import { WirehubError } from '../protocol/errors.js';
-import { type Guard, parse, unknown } from '../protocol/guard.js';
+import { unknown } from '../protocol/guard.js';
 import type {
   RtCancelResult,
   RtHistoryResult,
   RtPresenceResult,
   RtPublishResult,
   RtRefreshResult,
-  RtServerFrame,
 } from '../protocol/rt.js';
-import { RT_SUBPROTOCOL } from '../protocol/rt-constants.js';
 import {
   cancelResultGuard,
   historyResultGuard,
   presenceResultGuard,
   publishResultGuard,
   refreshResultGuard,
-  rtServerFrameGuard,
   runResultGuard,
 } from '../protocol/rt-guards.js';
-import { type Backoff, backoffDelay, type ReconnectOptions, resolveBackoff } from './backoff.js';
-import { Emitter, type Off } from './emitter.js';
 import {
-  errorFromClose,
-  errorFromFrame,
-  errorFromUpgrade,
-  isFinalUpgradeStatus,
-  malformed,
-} from './errors.js';
-import { Requests } from './requests.js';
+  type ClientEvents,
+  Connection,
+  type ConnectionHost,
+  type ConnectionState,
+  type RtPush,
+  type WirehubClientOptions,
+} from './connection.js';
+import { Emitter, type Off } from './emitter.js';
 import { RunHandle, type RunHost, type RunRequest } from './run-handle.js';
 import {
   type Publication,
-  type RecoveryInfo,
-  type SendCallbacks,
   type StreamPosition,
   type SubscribeOptions,
   Subscription,
   type SubscriptionHost,
 } from './subscription.js';
-import {
-  type CloseEventLike,
-  type MessageEventLike,
-  resolveWebSocket,
-  rtUrl,
-  upgradeStatusOf,
-  type WebSocketConstructor,
-  type WebSocketLike,
-} from './websocket.js';
 
-/** Where the client gets its token: a fixed string, or a function asked before every connect. */
-export type TokenSource = string | (() => string | undefined | Promise<string | undefined>);
-
-export interface WirehubClientOptions {
-  /**
-   * The server: `ws(s)://host:port`, `http(s)://host:port` or the full `/rt` URL. In a
-   * browser page it defaults to the page's own origin.
-   */
-  url?: string;
-  /** The WebSocket class. Browsers have a global one; in Node 20 pass `WebSocket` from `ws`. */
-  WebSocket?: WebSocketConstructor;
-  /**
-   * Credentials when the server has auth on, sent as `?access_token=` on each connect. A
-   * function is called before every connect (return a fresh token there).
-   */
-  token?: TokenSource;
-  /** Reconnect with exponential backoff and jitter (the default), or `false` to stop at the first drop. */
-  reconnect?: ReconnectOptions | false;
-  /** A command without an answer after this long fails with `timeout` (ms, default 15 000; 0 = never). */
-  commandTimeoutMs?: number;
-  /** Ping the server this often to notice a dead connection (ms, default 25 000; 0 = off). */
-  pingIntervalMs?: number;
-  /** A ping without an answer after this long drops the connection and reconnects (ms, default 10 000). */
-  pingTimeoutMs?: number;
-}
-
-/**
- * `idle` (not started) → `connecting` → `connected` ⇄ `reconnecting` → `closed` (for good:
- * `close()` was called, or the server said not to come back, e.g. 4001).
- */
-export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-/** The events of a {@link WirehubClient} and what their listeners get. */
-export interface ClientEvents {
-  /** The connection state changed. */
-  state: ConnectionState;
-  /** A connection is open (and subscriptions are being renewed on it). */
-  connected: { reconnect: boolean };
-  /** A connection ended (or an attempt failed) and the client will try again. */
-  disconnected: { code: number; reason: string; error: WirehubError; reconnectInMs: number };
-  /** The client stopped for good; `error` says why (absent after `close()`). */
-  closed: { error?: WirehubError };
-  /** A subscription was renewed after a reconnect: did it get what it missed? */
-  recovery: RecoveryInfo;
-  /** Something went wrong that no pending command owns (a malformed frame, a refused resubscribe, …). */
-  error: WirehubError;
-}
+export type { ClientEvents, ConnectionState, TokenSource, WirehubClientOptions } from './connection.js';
 
 /** Someone in a channel, from `presence()`. */
 export type PresenceMember = RtPresenceResult['members'][number];
@@ -129,40 +67,23 @@ const anything = unknown;
  * ```
  */
 export class WirehubClient {
-  private readonly options: WirehubClientOptions;
-  private readonly WebSocketImpl: WebSocketConstructor;
-  private readonly backoff: Backoff | undefined;
   private readonly events = new Emitter<ClientEvents>();
-  private current: ConnectionState = 'idle';
-  private socket: WebSocketLike | undefined;
-  private token: TokenSource | undefined;
-  private failures = 0;
-  private opened = 0;
-  private readonly requests = new Requests();
   private readonly subs = new Map<string, Subscription<unknown>>();
   private readonly runs = new Map<string, RunHandle>();
-  private connectWaiters: { resolve(): void; reject(err: WirehubError): void }[] = [];
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private pinging = false;
-  private finalError: WirehubError | undefined;
+  /** The socket, reconnects, heartbeats and commands; it hands pushes back here. */
+  private readonly connection: Connection;
 
   constructor(options: WirehubClientOptions = {}) {
-    this.options = options;
-    this.WebSocketImpl = resolveWebSocket(options.WebSocket);
-    this.backoff = options.reconnect === false ? undefined : resolveBackoff(options.reconnect);
-    this.token = options.token;
-    // Fail now on a URL that can never work, not on the first connect.
-    rtUrl(options.url);
+    this.connection = new Connection(options, this.events, this.connectionHost);
   }
 
   /** The connection state. */
   get state(): ConnectionState {
-    return this.current;
+    return this.connection.state;
   }
 
   get isConnected(): boolean {
-    return this.current === 'connected';
+    return this.connection.state === 'connected';
   }
 
   /** Listens to an event; returns a function that stops listening. */
@@ -181,24 +102,7 @@ export class WirehubClient {
    * not connected wait for the connection (up to `commandTimeoutMs`).
    */
   connect(): Promise<void> {
-    if (this.current === 'closed') {
-      return Promise.reject(this.finalError ?? new WirehubError('client_closed'));
-    }
-    if (this.current === 'connected') return Promise.resolve();
-    const connected = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
-    if (this.current === 'idle') {
-      this.setState('connecting');
-      void this.open();
-    }
-    return connected;
-  }
-
-  /** A first command or subscription connects an idle client. */
-  private start(): void {
-    if (this.current !== 'idle') return;
-    this.connect().catch(() => {
-      // The command that started it is told why.
-    });
+    return this.connection.connect();
   }
 
   /**
@@ -206,30 +110,7 @@ export class WirehubClient {
    * and rejects waiting commands with `client_closed`. Resolves once the socket is closed.
    */
   close(): Promise<void> {
-    if (this.current === 'closed') return Promise.resolve();
-    const socket = this.socket;
-    this.socket = undefined;
-    this.stop(new WirehubError('client_closed'), false);
-    if (!socket) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const fallback = setTimeout(() => {
-        (socket as { terminate?: () => void }).terminate?.();
-        resolve();
-      }, 3_000);
-      const done = () => {
-        clearTimeout(fallback);
-        resolve();
-      };
-      socket.onclose = done;
-      socket.onerror = () => {};
-      socket.onmessage = null;
-      socket.onopen = null;
-      try {
-        socket.close(CloseCode.Normal, 'client closed');
-      } catch {
-        done();
-      }
-    });
+    return this.connection.close();
   }
 
   /**
@@ -260,8 +141,8 @@ export class WirehubClient {
     return new Promise<Subscription<T>>((resolve, reject) => {
       const sub = new Subscription<T>(this.subscriptionHost, channel, handler, options, { resolve, reject });
       this.subs.set(channel, sub as unknown as Subscription<unknown>);
-      if (this.current === 'connected') sub.attach();
-      else this.start();
+      if (this.connection.state === 'connected') sub.attach();
+      else this.connection.start();
     });
   }
 
@@ -282,7 +163,7 @@ export class WirehubClient {
   async publish(channel: string, data: unknown): Promise<RtPublishResult> {
     this.assertChannel(channel);
     if (data === undefined) throw new WirehubError('invalid_message', 'data is required');
-    return this.command({ op: 'publish', channel, data }, publishResultGuard);
+    return this.connection.command({ op: 'publish', channel, data }, publishResultGuard);
   }
 
   /**
@@ -303,7 +184,7 @@ export class WirehubClient {
     const command: Record<string, unknown> = { op: 'history', channel };
     if (query.since) command.since = { epoch: query.since.epoch, offset: query.since.offset };
     if (query.limit !== undefined) command.limit = query.limit;
-    return this.command(command, historyResultGuard);
+    return this.connection.command(command, historyResultGuard);
   }
 
   /**
@@ -316,14 +197,14 @@ export class WirehubClient {
    */
   async presence(channel: string): Promise<PresenceMember[]> {
     this.assertChannel(channel);
-    const result = await this.command({ op: 'presence', channel }, presenceResultGuard);
+    const result = await this.connection.command({ op: 'presence', channel }, presenceResultGuard);
     return result.members;
   }
 
   /** Round trip to the server; resolves with the time it took in ms. */
   async ping(): Promise<number> {
     const started = Date.now();
-    await this.command({ op: 'ping' }, anything);
+    await this.connection.command({ op: 'ping' }, anything);
     return Date.now() - started;
   }
 
@@ -339,8 +220,8 @@ export class WirehubClient {
    * ```
    */
   async refresh(token: string): Promise<RtRefreshResult> {
-    const result = await this.command({ op: 'refresh', token }, refreshResultGuard);
-    if (typeof this.token !== 'function') this.token = token;
+    const result = await this.connection.command({ op: 'refresh', token }, refreshResultGuard);
+    this.connection.tokenRefreshed(token);
     for (const channel of result.unsubscribed) {
       this.subs
         .get(channel)
@@ -371,7 +252,7 @@ export class WirehubClient {
         version: request.version,
         inputs: request.inputs ?? {},
       };
-      this.request(command, runResultGuard, {
+      this.connection.send(command, runResultGuard, {
         // Made synchronously with the reply: the run's pushes may be in the very next frame.
         ok: (result) => {
           const handle =
@@ -394,262 +275,18 @@ export class WirehubClient {
     if (existing) return existing;
     const handle = new RunHandle(this.runHost, runId, undefined, 'channel');
     this.runs.set(runId, handle);
-    if (this.current === 'connected') handle.connectionOpened();
-    else this.start();
+    if (this.connection.state === 'connected') handle.connectionOpened();
+    else this.connection.start();
     return handle;
   }
 
   /** Aborts a run; its `ABORTED` update follows on its handle. */
   cancelRun(runId: string): Promise<RtCancelResult> {
-    return this.command({ op: 'cancel', run: runId }, cancelResultGuard);
-  }
-
-  // ---- commands ---------------------------------------------------------------------------
-
-  /** Sends a command (waiting for a connection if needed) and resolves with its checked result. */
-  private command<R>(command: Record<string, unknown>, guard: Guard<R>): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.request(command, guard, { ok: resolve, fail: reject });
-    });
-  }
-
-  private request<R>(
-    command: Record<string, unknown>,
-    guard: Guard<R>,
-    callbacks: SendCallbacks<R>,
-    opts: { queue?: boolean; timeoutMs?: number } = {},
-  ): void {
-    const timeoutMs = opts.timeoutMs ?? this.options.commandTimeoutMs ?? 15_000;
-    if (this.current === 'closed') {
-      const req = this.requests.create(command, guard, callbacks, 0);
-      this.requests.settle(req, this.finalError ?? new WirehubError('client_closed'));
-      return;
-    }
-    const req = this.requests.create(command, guard, callbacks, timeoutMs);
-    if (this.current === 'connected') this.requests.transmit(req, this.socket);
-    else if (opts.queue ?? true) {
-      this.requests.enqueue(req);
-      this.start();
-    } else this.requests.settle(req, new WirehubError('disconnected', 'not connected'));
-  }
-
-  // ---- connection -------------------------------------------------------------------------
-
-  private async open(): Promise<void> {
-    let token: string | undefined;
-    try {
-      token = typeof this.token === 'function' ? await this.token() : this.token;
-    } catch (err) {
-      if (this.current === 'closed') return;
-      this.events.emit('error', new WirehubError('unauthorized', `the token source failed: ${String(err)}`));
-      this.retryOrStop(
-        CloseCode.Abnormal,
-        'no token',
-        new WirehubError('unauthorized', 'the token source failed'),
-        false,
-      );
-      return;
-    }
-    if (this.current === 'closed') return;
-    let socket: WebSocketLike;
-    try {
-      socket = new this.WebSocketImpl(rtUrl(this.options.url, token), RT_SUBPROTOCOL);
-    } catch (err) {
-      this.stop(new WirehubError('bad_request', `cannot open a WebSocket: ${String(err)}`), true);
-      return;
-    }
-    this.socket = socket;
-    let upgradeStatus: number | undefined;
-    socket.onopen = () => this.onOpen(socket);
-    socket.onmessage = (event: MessageEventLike) => this.onMessage(socket, event.data);
-    socket.onerror = (event: unknown) => {
-      upgradeStatus ??= upgradeStatusOf(event);
-    };
-    socket.onclose = (event: CloseEventLike) => this.onClose(socket, event.code, event.reason, upgradeStatus);
-  }
-
-  private onOpen(socket: WebSocketLike): void {
-    if (socket !== this.socket) return;
-    this.failures = 0;
-    this.opened += 1;
-    this.setState('connected');
-    this.startHeartbeat(socket);
-    // Subscriptions first, so commands queued while offline run after them, in order.
-    for (const sub of [...this.subs.values()]) sub.attach();
-    for (const run of [...this.runs.values()]) run.connectionOpened();
-    this.requests.flush(this.socket);
-    this.events.emit('connected', { reconnect: this.opened > 1 });
-    for (const waiter of this.connectWaiters.splice(0)) waiter.resolve();
-  }
-
-  private onMessage(socket: WebSocketLike, data: unknown): void {
-    if (socket !== this.socket) return;
-    if (typeof data !== 'string') {
-      this.events.emit('error', new WirehubError('invalid_message', '/rt frames are text; got a binary one'));
-      return;
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(data);
-    } catch {
-      this.events.emit('error', new WirehubError('invalid_json', 'the server sent a frame that is not JSON'));
-      return;
-    }
-    const parsed = parse(rtServerFrameGuard, raw);
-    if (!parsed.success) {
-      this.events.emit('error', malformed('a frame', parsed.issues));
-      return;
-    }
-    this.dispatch(parsed.data);
-  }
-
-  private dispatch(frame: RtServerFrame): void {
-    switch (frame.op) {
-      case 'reply':
-        this.requests.reply(frame.id, frame.result);
-        return;
-      case 'error': {
-        const err = errorFromFrame(frame);
-        if (!this.requests.error(frame.id, err)) this.events.emit('error', err);
-        return;
-      }
-      case 'message':
-        this.subs.get(frame.channel)?.deliver(frame);
-        return;
-      case 'join':
-      case 'leave':
-        this.subs.get(frame.channel)?.presence(frame);
-        return;
-      case 'run':
-        this.runs.get(frame.run)?.fromPush(frame);
-        return;
-    }
-  }
-
-  private onClose(
-    socket: WebSocketLike,
-    code: number,
-    reason: string,
-    upgradeStatus: number | undefined,
-  ): void {
-    if (socket !== this.socket) return;
-    this.socket = undefined;
-    this.stopHeartbeat();
-    const opened = this.current === 'connected';
-    const lost = new WirehubError(
-      'disconnected',
-      `the connection closed (${code}${reason ? `: ${reason}` : ''})`,
-      {
-        closeCode: code,
-        reason,
-      },
-    );
-    this.requests.failInflight(lost);
-    for (const sub of this.subs.values()) sub.detach();
-    for (const run of this.runs.values()) run.connectionLost();
-    if (this.current === 'closed') return;
-
-    let why: WirehubError;
-    let final = false;
-    if (upgradeStatus !== undefined) {
-      why = errorFromUpgrade(upgradeStatus);
-      // 401 with a token function: the next call may bring a valid token.
-      final =
-        isFinalUpgradeStatus(upgradeStatus) || (upgradeStatus === 401 && typeof this.token !== 'function');
-    } else {
-      why = errorFromClose(code, reason);
-      final = closeCodeInfo[code as CloseCodeValue]?.reconnect === false;
-    }
-    this.retryOrStop(code, reason, why, final, opened);
-  }
-
-  private retryOrStop(code: number, reason: string, why: WirehubError, final: boolean, opened = false): void {
-    this.failures = opened ? 1 : this.failures + 1;
-    const backoff = this.backoff;
-    if (final || !backoff || this.failures > backoff.maxAttempts) {
-      this.stop(why, true);
-      return;
-    }
-    const delay = backoffDelay(this.failures, backoff);
-    this.setState('reconnecting');
-    this.events.emit('disconnected', { code, reason, error: why, reconnectInMs: delay });
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.open();
-    }, delay);
-  }
-
-  /** Stops for good: everything waiting is told why. */
-  private stop(err: WirehubError, report: boolean): void {
-    if (this.current === 'closed') return;
-    this.finalError = err;
-    this.setState('closed');
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    this.stopHeartbeat();
-    this.requests.failAll(err);
-    for (const sub of [...this.subs.values()]) sub.end(err);
-    this.subs.clear();
-    for (const run of [...this.runs.values()]) run.end(err);
-    this.runs.clear();
-    for (const waiter of this.connectWaiters.splice(0)) waiter.reject(err);
-    this.events.emit('closed', report ? { error: err } : {});
-  }
-
-  private startHeartbeat(socket: WebSocketLike): void {
-    const every = this.options.pingIntervalMs ?? 25_000;
-    if (every <= 0) return;
-    const timeoutMs = this.options.pingTimeoutMs ?? 10_000;
-    this.pingTimer = setInterval(() => {
-      if (this.pinging || socket !== this.socket) return;
-      this.pinging = true;
-      this.request(
-        { op: 'ping' },
-        anything,
-        {
-          ok: () => {
-            this.pinging = false;
-          },
-          fail: (err) => {
-            this.pinging = false;
-            if (err.code === 'timeout' && socket === this.socket) this.abandon(socket, 'no answer to ping');
-          },
-        },
-        { queue: false, timeoutMs },
-      );
-    }, every);
-  }
-
-  private stopHeartbeat(): void {
-    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
-    this.pingTimer = undefined;
-    this.pinging = false;
-  }
-
-  /** Gives up on a silent connection at once (its close handshake could take long) and reconnects. */
-  private abandon(socket: WebSocketLike, reason: string): void {
-    socket.onopen = null;
-    socket.onmessage = null;
-    socket.onclose = null;
-    socket.onerror = () => {};
-    const terminate = (socket as { terminate?: () => void }).terminate;
-    try {
-      if (terminate) terminate.call(socket);
-      else socket.close(4000, reason);
-    } catch {
-      // already closing
-    }
-    this.onClose(socket, CloseCode.Abnormal, reason, undefined);
-  }
-
-  private setState(state: ConnectionState): void {
-    if (this.current === state) return;
-    this.current = state;
-    this.events.emit('state', state);
+    return this.connection.command({ op: 'cancel', run: runId }, cancelResultGuard);
   }
 
   private assertOpen(): void {
-    if (this.current === 'closed') throw this.finalError ?? new WirehubError('client_closed');
+    this.connection.assertOpen();
   }
 
   private assertChannel(channel: string): void {
@@ -658,12 +295,44 @@ export class WirehubClient {
       throw new WirehubError('bad_channel', `invalid channel name ${JSON.stringify(channel)}`);
   }
 
-  // ---- what subscriptions and run handles see ---------------------------------------------
+  // ---- what the connection, subscriptions and run handles see -----------------------------
+
+  private readonly connectionHost: ConnectionHost = {
+    opened: () => {
+      for (const sub of [...this.subs.values()]) sub.attach();
+      for (const run of [...this.runs.values()]) run.connectionOpened();
+    },
+    push: (frame: RtPush) => {
+      switch (frame.op) {
+        case 'message':
+          this.subs.get(frame.channel)?.deliver(frame);
+          return;
+        case 'join':
+        case 'leave':
+          this.subs.get(frame.channel)?.presence(frame);
+          return;
+        case 'run':
+          this.runs.get(frame.run)?.fromPush(frame);
+          return;
+      }
+    },
+    lost: () => {
+      for (const sub of this.subs.values()) sub.detach();
+      for (const run of this.runs.values()) run.connectionLost();
+    },
+    stopped: (err) => {
+      for (const sub of [...this.subs.values()]) sub.end(err);
+      this.subs.clear();
+      for (const run of [...this.runs.values()]) run.end(err);
+      this.runs.clear();
+    },
+  };
 
   private readonly subscriptionHost: SubscriptionHost = {
-    connected: () => this.current === 'connected',
+    connected: () => this.connection.state === 'connected',
+    // No timeout: a subscribe waits for its answer as long as the connection lasts.
     send: (command, guard, callbacks) =>
-      this.request(command, guard, callbacks, { queue: false, timeoutMs: 0 }),
+      this.connection.send(command, guard, callbacks, { queue: false, timeoutMs: 0 }),
     forget: (sub) => {
       if (this.subs.get(sub.channel) === (sub as unknown as Subscription<unknown>))
         this.subs.delete(sub.channel);

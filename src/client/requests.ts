@@ -18,7 +18,7 @@ export interface Request {
 /**
  * The client's commands: ids, the queue of those waiting for a connection, those in flight,
  * their timeouts, and settling each exactly once with its reply checked by its guard. The
- * connection (`WirehubClient`) decides when to send and when to fail them.
+ * connection (`Connection`, connection.ts) decides when to send and when to fail them.
  *
  * @example
  * ```ts

@@ -47,6 +47,8 @@ export const errorCatalog = {
   },
   internal: { status: 500, message: 'Internal error.' },
   not_available: { status: 501, message: 'Not available on this server yet.' },
+  // Raised when a server is set up (createServer, addEndpoint, server.http routes), never sent.
+  route_conflict: { status: 500, message: "The path is taken by one of the server's own routes." },
   // Raised by the client SDK itself, never sent by the server.
   disconnected: { status: 503, message: 'The connection closed before the command was answered.' },
   timeout: { status: 504, message: 'The server did not answer in time.' },

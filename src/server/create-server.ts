@@ -21,6 +21,7 @@ import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from '
 import { installOpsRoutes, installUpgradeRequiredRoutes } from './http/http-routes.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { installApiDocs } from './http/openapi/install-docs.js';
+import { installRouteConflictCheck } from './http/route-conflicts.js';
 import { installAdminRoutes } from './http/routes/admin.js';
 import { installChannelRoutes } from './http/routes/channels.js';
 import { installRunRoutes } from './http/routes/runs.js';
@@ -160,6 +161,8 @@ export class WirehubServer {
     // Before any route, yours included: it learns every route's methods (for 405), and the
     // headers plugin reads each route's `helmet` option (PAGE).
     installErrorHandling(this.http);
+    // Your routes (added before listen()) on one of the server's own paths are refused by name.
+    installRouteConflictCheck(this.http, this.builtins, () => !this.started);
     installSecurityHeaders(this.http, { tls: o.tls !== undefined, host: (req) => this.proxyTrust.host(req) });
     this.log = this.http.log;
     logRequests(this.http);

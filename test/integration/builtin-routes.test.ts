@@ -51,7 +51,7 @@ describe('an endpoint on a built-in route is refused at createServer', () => {
     const err = await createError({ endpoints: [hello('/')] });
     expect(err).toBeInstanceOf(WirehubError);
     const e = err as WirehubError;
-    expect(e.code).toBe('bad_request');
+    expect(e.code).toBe('route_conflict');
     expect(e.message).toContain('the endpoint "hello" at / collides with the dashboard at /');
     expect(e.message).toContain('--dashboard');
     expect(e.details).toEqual({ path: '/', builtin: '/' });
@@ -67,9 +67,14 @@ describe('an endpoint on a built-in route is refused at createServer', () => {
     ['/api/things/:id', 'the HTTP API'],
     ['/runs/:run', 'the run pages'],
     ['/assets/x.js', "the dashboard's assets"],
+    ['/admin/connections', "the dashboard's admin pages"],
+    ['/admin/nodes', "the dashboard's admin pages"],
+    ['/api/admin/nodes', 'the HTTP API'],
+    ['/favicon.ico', 'the site icon'],
   ])('an endpoint at %s collides with %s', async (path, what) => {
     const err = await createError({ endpoints: [hello(path)] });
     expect(err).toBeInstanceOf(WirehubError);
+    expect((err as WirehubError).code).toBe('route_conflict');
     expect((err as Error).message).toContain(`at ${path} collides with ${what}`);
   });
 
@@ -86,6 +91,110 @@ describe('an endpoint on a built-in route is refused at createServer', () => {
     for (const path of ['/runs/:id', '/apis', '/metrics-ws']) {
       expect(await createError({ tasks: false, endpoints: [hello(path)] })).toBeUndefined();
     }
+  });
+});
+
+/** A server made by createServer (not listening yet), closed after the test. */
+async function created(options: Parameters<typeof createServer>[0] = {}) {
+  const server = await createServer({
+    port: 0,
+    logLevel: 'silent',
+    dataDir: tempDir(),
+    tasks: false,
+    ...options,
+  });
+  closers.push(() => server.close());
+  return server;
+}
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+/** What `fn` threw. */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
+describe('a route of yours on server.http on a built-in path is refused when you add it', () => {
+  const handler = async () => ({ mine: true });
+
+  it.each([
+    ['/', 'the dashboard at /'],
+    ['/metrics', 'the Prometheus metrics at /metrics'],
+    ['/admin/channels', "the dashboard's admin pages at /admin/channels"],
+    ['/docs/json', 'the API documentation at /docs (and every path under it)'],
+    ['/favicon.svg', 'the site icon at /favicon.svg'],
+  ])(
+    'GET %s: a route_conflict naming both, not FST_ERR_DUPLICATED_ROUTE from listen()',
+    async (path, builtin) => {
+      const server = await created();
+      const err = thrown(() => server.http.get(path, handler));
+      expect(err).toBeInstanceOf(WirehubError);
+      expect((err as WirehubError).code).toBe('route_conflict');
+      expect((err as Error).message).toContain(
+        `the HTTP route GET ${path} at ${path} collides with ${builtin}`,
+      );
+      expect((err as WirehubError).details).toMatchObject({ path });
+    },
+  );
+
+  it('under /api yours are served (behind the API guard), but not on a path the API answers itself', async () => {
+    const server = await created();
+    server.http.post('/api/mine', handler);
+    server.http.get('/api/status', handler);
+    const err = await server.listen().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WirehubError);
+    expect((err as WirehubError).code).toBe('route_conflict');
+    expect((err as Error).message).toContain(
+      'the HTTP route GET /api/status collides with the HTTP API at GET /api/status',
+    );
+
+    // A GET on a WebSocket endpoint's path is the server's too (it answers 426 there).
+    const onEndpoint = await created();
+    onEndpoint.http.get('/echo', handler);
+    const clash = await onEndpoint.listen().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(clash).toMatchObject({ code: 'route_conflict', details: { path: '/echo', builtin: '/echo' } });
+    expect((clash as Error).message).toContain('the HTTP route GET /echo collides with');
+
+    const ok = await created();
+    ok.http.post('/api/mine', handler);
+    const { url } = await ok.listen();
+    const res = await fetch(`${url}/api/mine`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ mine: true });
+  });
+
+  it('the check follows the dashboard: moved, its path is taken and / is free; off, / and /admin/* are free', async () => {
+    const moved = await created({ dashboard: '/console' });
+    expect((thrown(() => moved.http.get('/console', handler)) as Error).message).toContain(
+      'collides with the dashboard at /console',
+    );
+    moved.http.get('/', handler);
+    const { url } = await moved.listen();
+    expect(await (await fetch(`${url}/`)).json()).toEqual({ mine: true });
+    expect((await fetch(`${url}/console`)).status).toBe(200);
+
+    const off = await created({ dashboard: false });
+    off.http.get('/', handler);
+    off.http.get('/admin/nodes', handler);
+    const { url: offUrl } = await off.listen();
+    expect(await (await fetch(`${offUrl}/admin/nodes`)).json()).toEqual({ mine: true });
+    // An endpoint on an admin page's path is fine too, then.
+    expect(
+      await createError({ tasks: false, dashboard: false, endpoints: [hello('/admin/connections')] }),
+    ).toBeUndefined();
   });
 });
 

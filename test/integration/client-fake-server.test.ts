@@ -166,3 +166,61 @@ describe('WirehubClient against a scripted peer', () => {
     expect(client.state).toBe('closed');
   });
 });
+
+describe('a subscribe whose reply comes after commandTimeoutMs', () => {
+  it('is not given up: the late reply subscribes it, and nothing is left subscribed twice on the server', async () => {
+    const peer = await fake();
+    // The peer as a server: one subscription per channel and connection, a second is refused.
+    const subscribed = new Map<WebSocket, Set<string>>();
+    let holdFirst = true;
+    let release: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    peer.answer = (cmd, socket) => {
+      const mine = subscribed.get(socket) ?? new Set<string>();
+      subscribed.set(socket, mine);
+      const channel = String(cmd.channel);
+      if (cmd.op === 'subscribe') {
+        if (mine.has(channel)) {
+          return { op: 'error', id: cmd.id, code: 'already_subscribed', message: 'already' };
+        }
+        mine.add(channel);
+        const reply = { op: 'reply', id: cmd.id, result: { recovered: false, publications: [] } };
+        if (holdFirst) {
+          holdFirst = false;
+          // The server completes it, but answers only after the client's command timeout.
+          void held.then(() => socket.send(JSON.stringify(reply)));
+          return undefined;
+        }
+        return reply;
+      }
+      if (cmd.op === 'unsubscribe') mine.delete(channel);
+      return { op: 'reply', id: cmd.id, result: {} };
+    };
+    const client = clients.make(peer.url, { commandTimeoutMs: 100, pingIntervalMs: 0 });
+    const errors: WirehubError[] = [];
+    client.on('error', (err) => errors.push(err));
+    await client.connect();
+    const subscribing = client.subscribe('chat:late', () => {});
+    const outcome = subscribing.then(
+      () => 'subscribed',
+      (err: WirehubError) => err.code,
+    );
+    // Well past the command timeout.
+    const timedOut = await Promise.race([outcome, new Promise((r) => setTimeout(() => r('waiting'), 400))]);
+    release?.();
+    expect(timedOut).toBe('waiting');
+    expect(await outcome).toBe('subscribed');
+    expect(client.subscription('chat:late')?.state).toBe('subscribed');
+    expect(errors).toEqual([]);
+    expect(peer.received.filter((c) => c.op === 'subscribe')).toHaveLength(1);
+    // After a reconnect it renews on the new connection, once, without a refusal.
+    const renewed = nextEvent(client, 'recovery');
+    peer.sockets[0]?.terminate();
+    expect(await renewed).toMatchObject({ channel: 'chat:late' });
+    expect(client.subscription('chat:late')?.state).toBe('subscribed');
+    expect(peer.received.filter((c) => c.op === 'subscribe')).toHaveLength(2);
+    expect(errors).toEqual([]);
+  });
+});

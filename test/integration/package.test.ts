@@ -6,6 +6,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, waitForTrue } from '../support/browser.js';
 import { type CliServer, ROOT, startCliServer } from '../support/cli.js';
+import { eventually } from '../support/cluster.js';
 import { tempDir } from '../support/server.js';
 
 const execFile = promisify(execFileCb);
@@ -56,10 +57,24 @@ beforeAll(async () => {
   });
 }, 600_000);
 
+/** Whether any process of group `pgid` is still alive (signal 0 only checks). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 afterAll(async () => {
   await browser?.close();
-  srv?.child.kill('SIGTERM');
-  await srv?.exited;
+  // A test that failed before the last one stopped the group: nothing must outlive the file.
+  const pgid = srv?.child.pid;
+  if (pgid !== undefined && groupAlive(pgid)) {
+    process.kill(-pgid, 'SIGKILL');
+    await srv?.exited;
+  }
 });
 
 describe('the published package', () => {
@@ -116,9 +131,8 @@ describe('the published package', () => {
       [],
       {},
       [npm, 'exec', '--', 'wirehub', 'serve', '--port', '0', '--data-dir', join(app, 'data')],
-      {
-        cwd: app,
-      },
+      // npm exec starts the server as a child of its own: its own group lets the test stop both.
+      { cwd: app, detached: true },
     );
 
     const ws = await execFile(PYTHON, [join(ROOT, 'examples/seed_client.py'), `${srv.wsUrl}/ws`], {
@@ -140,5 +154,17 @@ describe('the published package', () => {
     await waitForTrue(page, "document.getElementById('conn-state')?.textContent === 'connected'");
     await waitForTrue(page, "document.querySelectorAll('#task-select option').length >= 4");
     expect(errors).toEqual([]);
+  });
+
+  it('SIGTERM to the process group stops npx and the server it started: nothing is left', async () => {
+    const running = srv;
+    const pgid = running?.child.pid;
+    if (!running || pgid === undefined) throw new Error('the server did not start');
+    expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    process.kill(-pgid, 'SIGTERM');
+    await running.exited;
+    // npm may exit before the server it started has drained: wait for the whole group.
+    await eventually('every process of the group to exit', async () => !groupAlive(pgid), 20_000);
+    await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
   });
 });

@@ -6,33 +6,12 @@ import { encodePayload } from '../../src/engine/redis/codec.js';
 import type { Publication } from '../../src/engine/types.js';
 import type { Frame } from '../../src/hub/frame.js';
 import { Hub } from '../../src/hub/hub.js';
-import { anonymousPrincipal } from '../../src/hub/principal.js';
-import type { Session } from '../../src/hub/session.js';
 import { WirehubError } from '../../src/protocol/index.js';
 import type { Logger } from '../../src/util/logger.js';
+import { fakeSession } from '../support/fake-session.js';
 
-function fakeSession(id: string, send?: (f: Frame) => boolean) {
-  const frames: string[] = [];
-  const session: Session = {
-    id,
-    endpoint: 'test',
-    remoteAddress: '',
-    connectedAt: new Date(),
-    user: undefined,
-    principal: anonymousPrincipal(),
-    bufferedAmount: 0,
-    isOpen: true,
-    send:
-      send ??
-      ((f) => {
-        frames.push(f.payload.toString());
-        return true;
-      }),
-    close: () => {},
-    reauthenticate: () => {},
-  };
-  return { session, frames };
-}
+/** The payloads a fake session received, as text. */
+const texts = (frames: readonly Frame[]) => frames.map((f) => f.payload.toString());
 
 function recordingLog() {
   const errors: { obj: Record<string, unknown>; msg: string | undefined }[] = [];
@@ -85,10 +64,14 @@ describe('Hub.deliver with a publication that cannot be encoded', () => {
     await hub.publish({ channel: 'chat:x', data: 'after' });
     await settle();
 
-    expect(plainA.frames).toEqual(['before', '7', 'after']);
-    expect(plainB.frames).toEqual(['before', '7', 'after']);
-    expect(rt.frames.map((f) => (JSON.parse(f) as { data: unknown }).data)).toEqual(['before', 7, 'after']);
-    expect(picky.frames).toEqual(['before', 'after']);
+    expect(texts(plainA.frames)).toEqual(['before', '7', 'after']);
+    expect(texts(plainB.frames)).toEqual(['before', '7', 'after']);
+    expect(texts(rt.frames).map((f) => (JSON.parse(f) as { data: unknown }).data)).toEqual([
+      'before',
+      7,
+      'after',
+    ]);
+    expect(texts(picky.frames)).toEqual(['before', 'after']);
     // The deep one failed for three encoders, the number for one: one log line each.
     expect(hub.counters.encodeFailures).toBe(4);
     expect(errors).toHaveLength(4);
@@ -110,7 +93,7 @@ describe('Hub.deliver with a publication that cannot be encoded', () => {
     await hub.publish({ channel: 'chat:y', data: 'one' });
     await hub.publish({ channel: 'chat:y', data: 'two' });
     await settle();
-    expect(fine.frames).toEqual(['one', 'two']);
+    expect(texts(fine.frames)).toEqual(['one', 'two']);
     expect(hub.counters.deliveryFailures).toBe(2);
     expect(errors[0]?.obj).toMatchObject({ channel: 'chat:y', session: 'broken' });
     await hub.close();

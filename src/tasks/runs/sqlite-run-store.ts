@@ -20,14 +20,8 @@ import {
   updateBody,
 } from './run-store.js';
 import { isTerminal } from './state-machine.js';
-import {
-  type ExternalRun,
-  RUN_STATUSES,
-  type RunError,
-  type RunRecord,
-  type RunStatus,
-  type RunUpdate,
-} from './types.js';
+import { isoTime, runRecordOf, type StoredRun } from './stored-run.js';
+import { RUN_STATUSES, type RunError, type RunRecord, type RunStatus, type RunUpdate } from './types.js';
 
 /**
  * 2: `owner` (who started the run) and `quota_key` (the limit it counts against while active).
@@ -109,28 +103,9 @@ const ACTIVE_SQL = `(${RUN_STATUSES.filter((status) => !isTerminal(status))
   .map((status) => `'${status}'`)
   .join(', ')})`;
 
-interface RunRow {
-  id: string;
-  project: string;
-  domain: string;
-  name: string;
-  version: string;
-  inputs: string;
-  status: RunStatus;
-  message: string;
-  progress: number | null;
-  attempt: number;
-  max_attempts: number;
-  outputs: string | null;
-  error: string | null;
-  seq: number;
-  created_at: number;
-  updated_at: number;
-  started_at: number | null;
-  ended_at: number | null;
-  owner: string | null;
+/** A row of `runs`: the stored run, and the key its owner's quota counts under. */
+interface RunRow extends StoredRun {
   quota_key: string | null;
-  external: string | null;
 }
 
 interface UpdateRow {
@@ -144,41 +119,13 @@ interface UpdateRow {
   error: string | null;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-function toRecord(row: RunRow): RunRecord {
-  const record: RunRecord = {
-    run_id: row.id,
-    project: row.project,
-    domain: row.domain,
-    task: row.name,
-    version: row.version,
-    inputs: JSON.parse(row.inputs) as unknown,
-    status: row.status,
-    message: row.message,
-    attempt: row.attempt,
-    max_attempts: row.max_attempts,
-    created_at: iso(row.created_at),
-    updated_at: iso(row.updated_at),
-    seq: row.seq,
-  };
-  if (row.progress !== null) record.progress = row.progress;
-  if (row.started_at !== null) record.started_at = iso(row.started_at);
-  if (row.ended_at !== null) record.ended_at = iso(row.ended_at);
-  if (row.outputs !== null) record.outputs = JSON.parse(row.outputs) as unknown;
-  if (row.error !== null) record.error = JSON.parse(row.error) as RunError;
-  if (row.owner !== null) record.user = row.owner;
-  if (row.external !== null) record.external = JSON.parse(row.external) as ExternalRun;
-  return record;
-}
-
 function toUpdate(row: UpdateRow): RunUpdate {
   const update: RunUpdate = {
     run_id: row.run_id,
     seq: row.seq,
     status: row.status,
     message: row.message,
-    at: iso(row.at),
+    at: isoTime(row.at),
   };
   if (row.progress !== null) update.progress = row.progress;
   if (row.outputs !== null) update.outputs = JSON.parse(row.outputs) as unknown;
@@ -415,7 +362,7 @@ export class SqliteRunStore implements RunStore {
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const { getRun } = this.s;
     const row = this.f.use(() => getRun.get(runId));
-    return row ? toRecord(row) : undefined;
+    return row ? runRecordOf(row) : undefined;
   }
 
   async updates(runId: string, afterSeq = 0, limit = MAX_UPDATES): Promise<RunUpdate[]> {
@@ -443,12 +390,12 @@ export class SqliteRunStore implements RunStore {
     }
     const sql = `SELECT * FROM runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`;
     params.push(query.limit);
-    return this.f.use(() => this.listStatement(sql).all(...params)).map(toRecord);
+    return this.f.use(() => this.listStatement(sql).all(...params)).map(runRecordOf);
   }
 
   async listActive(): Promise<ActiveRun[]> {
     const { active } = this.s;
-    return this.f.use(() => active.all()).map(toRecord);
+    return this.f.use(() => active.all()).map(runRecordOf);
   }
 
   async countActive(quotaKey: string): Promise<number> {

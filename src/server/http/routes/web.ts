@@ -5,6 +5,7 @@ import { WirehubError } from '../../../protocol/index.js';
 import type { ServerMetrics } from '../../metrics.js';
 import { principalOf } from '../../security/http-guard.js';
 import { PAGE } from '../../security/security-headers.js';
+import { ADMIN_PAGES, type ICON_PATHS } from '../builtin-routes.js';
 import { serverStatusDoc } from '../openapi/response-schemas.js';
 import {
   BEARER,
@@ -33,11 +34,8 @@ const ASSETS: Record<string, { dir: URL; type: string }> = {
   'run.css': { dir: WEB_DIR, type: 'text/css; charset=utf-8' },
 };
 
-/** The dashboard's admin pages: the same page as `/`, which shows the one its path names. */
-const ADMIN_PAGES = ['connections', 'channels', 'nodes'] as const;
-
 /** The site icon: an SVG for `<link rel=icon>`, and the same drawn as an ICO for `/favicon.ico`. */
-const ICONS: Record<string, { file: string; type: string }> = {
+const ICONS: Record<(typeof ICON_PATHS)[number], { file: string; type: string }> = {
   '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
   '/favicon.ico': { file: 'favicon.ico', type: 'image/x-icon' },
 };

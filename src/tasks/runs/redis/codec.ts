@@ -1,4 +1,5 @@
-import type { ExternalRun, RunError, RunRecord, RunStatus } from '../types.js';
+import { runRecordOf } from '../stored-run.js';
+import type { RunRecord, RunStatus } from '../types.js';
 
 /** How the Redis run store reads its hashes and replies. */
 
@@ -12,32 +13,31 @@ export function fieldsOf(flat: string[]): Record<string, string> {
 /** A key prefix as a literal SCAN pattern (`*`, `?`, `[`, `]` and `\\` escaped). */
 export const globLiteral = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
-const iso = (ms: string): string => new Date(Number(ms)).toISOString();
+const num = (text: string | undefined): number | undefined => (text === undefined ? undefined : Number(text));
 
 /** A run's record from its hash, or undefined when it has none (expired or unknown). */
 export function toRecord(runId: string, h: Record<string, string>): RunRecord | undefined {
   if (h.status === undefined) return undefined;
-  const record: RunRecord = {
-    run_id: runId,
+  return runRecordOf({
+    id: runId,
     project: h.project ?? '',
     domain: h.domain ?? '',
-    task: h.name ?? '',
+    name: h.name ?? '',
     version: h.version ?? '',
-    inputs: JSON.parse(h.inputs ?? 'null') as unknown,
+    inputs: h.inputs ?? 'null',
     status: h.status as RunStatus,
     message: h.message ?? '',
     attempt: Number(h.attempt),
     max_attempts: Number(h.max_attempts),
-    created_at: iso(h.created_at ?? '0'),
-    updated_at: iso(h.updated_at ?? '0'),
+    created_at: Number(h.created_at ?? '0'),
+    updated_at: Number(h.updated_at ?? '0'),
     seq: Number(h.seq),
-  };
-  if (h.progress !== undefined) record.progress = Number(h.progress);
-  if (h.started_at !== undefined) record.started_at = iso(h.started_at);
-  if (h.ended_at !== undefined) record.ended_at = iso(h.ended_at);
-  if (h.outputs !== undefined) record.outputs = JSON.parse(h.outputs) as unknown;
-  if (h.error !== undefined) record.error = JSON.parse(h.error) as RunError;
-  if (h.owner !== undefined) record.user = h.owner;
-  if (h.external !== undefined) record.external = JSON.parse(h.external) as ExternalRun;
-  return record;
+    progress: num(h.progress),
+    started_at: num(h.started_at),
+    ended_at: num(h.ended_at),
+    outputs: h.outputs,
+    error: h.error,
+    owner: h.owner,
+    external: h.external,
+  });
 }
