@@ -132,7 +132,13 @@ export async function startPrimary(options: ServerOptions, wanted: number): Prom
 
   const fork = (slot: Slot) => {
     const worker = cluster.fork({ WIREHUB_WORKER: '1' });
-    const peer = new RpcPeer(processPort(worker), () => new WirehubError('internal', 'the worker is gone'));
+    // The child process itself (not the cluster Worker): it says when its channel is closed, so
+    // nothing is sent to a worker on its way out (which would raise an unhandled 'error').
+    const peer = new RpcPeer(
+      processPort(worker.process),
+      () => new WirehubError('internal', 'the worker is gone'),
+    );
+    worker.on('error', (err) => log.warn({ err, worker: worker.id }, 'worker channel error'));
     slot.worker = worker;
     slot.peer = peer;
     slot.listening = false;
