@@ -105,6 +105,7 @@ const threeWorkers = (): SetUp => {
       });
       const metrics = String((await get(node, '/metrics')).body);
       expect(metrics).toMatch(/^wirehub_workers\{state="alive"\} 3$/m);
+      expect(metrics).toMatch(/^wirehub_broker_up 1$/m);
       expect(metrics).toMatch(/^wirehub_broker_gaps_total\{result="lost"\} 0$/m);
       expect(metrics.match(/^wirehub_worker_connections\{worker="\d+"\} \d+$/gm)).toHaveLength(3);
     },

@@ -12,6 +12,7 @@ import { MemoryLimitStore } from '../../engine/memory/memory-limit-store.js';
 import { SqliteEngine } from '../../engine/sqlite/sqlite-engine.js';
 import { WirehubError } from '../../protocol/errors.js';
 import type { ServerBackends } from '../../server/backends.js';
+import { LastResort } from '../../server/last-resort.js';
 import { resolveServerOptions, type ServerOptions } from '../../server/options.js';
 import { createPinoLogger } from '../../server/pino-logger.js';
 import { ExecutorHost } from '../../tasks/executors/ipc-executor.js';
@@ -226,6 +227,8 @@ export async function startPrimary(options: ServerOptions, wanted: number): Prom
     await closeHosts(0);
     throw err;
   }
+  // Once started, a bug that escapes every handler here is logged, not a reason to end every worker.
+  if (o.handleUncaughtErrors) new LastResort(log, 'primary').install();
   const at = address ?? { host: o.host, port: o.port };
   const host = at.host.includes(':') ? `[${at.host}]` : at.host;
   let drained: Promise<void> | undefined;
