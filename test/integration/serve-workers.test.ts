@@ -1,11 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CliServer, startCliServer } from '../support/cli.js';
+import { type CliServer, runCli, startCliServer } from '../support/cli.js';
 import { TestClient } from '../support/client.js';
 import { eventually, fastChatNamespaces, get, publishVia } from '../support/cluster.js';
 import { RtClient } from '../support/rt-client.js';
 import { tempDir } from '../support/server.js';
+import { TaskRunnerClient } from '../support/task-runner-client.js';
 
 /**
  * `wirehub serve --workers N` as users run it: the built CLI, one port shared by N worker
@@ -161,4 +162,44 @@ describe('serve --workers', () => {
     const page = await fetch(`${after.url}/runs/${runId}`);
     expect(page.status).toBe(200);
   }, 60_000);
+
+  it('/task-runner on any worker: a run streams every update and ends exactly once; another worker aborts one', async () => {
+    const server = await serveWorkers(2, join(tempDir(), 'data'));
+    const a = await TaskRunnerClient.connect(server.wsUrl);
+    const b = await TaskRunnerClient.connect(server.wsUrl);
+    clients.push({ close: () => a.ws.close() }, { close: () => b.ws.close() });
+    const workers = await Promise.all(
+      [0, 1].map(async () => {
+        const res = await fetch(`${server.url}/healthz`, { headers: { connection: 'close' } });
+        return res.headers.get('x-wirehub-worker');
+      }),
+    );
+    expect(new Set(workers).size).toBe(2);
+
+    const done = await a.start('countdown', { n: 3, delayMs: 20 });
+    expect(await a.ended(done)).toMatchObject({ run_id: done, status: 'SUCCEEDED' });
+    const { body } = await get(server, `/api/runs/${done}`);
+    expect(body).toMatchObject({ status: 'SUCCEEDED' });
+    const terminal = a.frames.filter(
+      (f) => f.run_id === done && ['SUCCEEDED', 'FAILED', 'ABORTED'].includes(String(f.status)),
+    );
+    expect(terminal).toHaveLength(1);
+
+    const long = await b.start('countdown', { n: 100, delayMs: 200 });
+    await b.when(long, (u) => u.status === 'RUNNING');
+    const abort = await fetch(`${server.url}/api/runs/${long}/abort`, {
+      method: 'POST',
+      headers: { connection: 'close' },
+    });
+    expect(abort.status).toBeLessThan(300);
+    expect(await b.ended(long)).toMatchObject({ run_id: long, status: 'ABORTED' });
+  }, 60_000);
+
+  it('--workers takes a whole number from 1, or auto', async () => {
+    for (const bad of ['0', 'two', '-1']) {
+      const { code, stderr } = await runCli(['serve', '--port', '0', '--workers', bad]);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/--workers/);
+    }
+  });
 });
