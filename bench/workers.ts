@@ -87,11 +87,13 @@ async function stop(server: CliServer): Promise<void> {
 }
 
 const results: Record<string, Record<number, Measured[]>> = { echo: {}, fanout: {} };
+// A fresh server per measurement: nothing one scenario leaves behind skews the next.
 for (let round = 0; round < ROUNDS; round += 1) {
-  for (const workers of [1, 2]) {
-    const server = await serve(workers);
-    for (const scenario of ['echo', 'fanout'] as const) {
+  for (const scenario of ['echo', 'fanout'] as const) {
+    for (const workers of [1, 2]) {
+      const server = await serve(workers);
       const m = await measure(server, scenario);
+      await stop(server);
       const byWorkers = results[scenario] as Record<number, Measured[]>;
       const list = byWorkers[workers] ?? [];
       byWorkers[workers] = list;
@@ -100,7 +102,6 @@ for (let round = 0; round < ROUNDS; round += 1) {
         `round ${round + 1} ${scenario} workers=${workers}: ${Math.round(m.perSecond)}/s, ${m.cpuPerMessageUs.toFixed(1)} µs CPU/msg`,
       );
     }
-    await stop(server);
   }
 }
 
