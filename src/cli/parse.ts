@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
 import { SQLITE_SYNC_MODES, type SqliteSync } from '../engine/sqlite/sync-mode.js';
 import { type NamespaceConfig, parseNamespaceConfigs } from '../hub/namespaces.js';
@@ -212,4 +213,13 @@ export function parseDashboard(raw: string): string | false {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message.replace(/^dashboard must be/, 'expected'));
   }
+}
+
+/** Most worker processes `--workers` starts. */
+export const MAX_WORKERS = 256;
+
+/** `--workers`: `auto` (one per CPU: `os.availableParallelism()`) or a whole number from 1. */
+export function parseWorkers(raw: string): number {
+  if (raw.trim() === 'auto') return availableParallelism();
+  return parseIntBetween(1, MAX_WORKERS)(raw);
 }

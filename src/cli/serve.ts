@@ -4,6 +4,7 @@ import type { SqliteSync } from '../engine/sqlite/sync-mode.js';
 import type { NamespaceConfig } from '../hub/namespaces.js';
 import { defaults, MAX_JSON_DEPTH_CEILING } from '../protocol/index.js';
 import { serverDefaults } from '../server/defaults.js';
+import type { ServerOptions } from '../server/options.js';
 import type { LogFormat } from '../server/pino-logger.js';
 import { DEFAULT_RUN_RETENTION_MS } from '../tasks/runs/run-store.js';
 import { applyConfigFile, configOption } from './config-file.js';
@@ -28,6 +29,7 @@ import {
   parseRunRetention,
   parseSize,
   parseSqliteSync,
+  parseWorkers,
 } from './parse.js';
 import {
   authFlagsSet,
@@ -61,6 +63,7 @@ interface ServeFlags extends SecurityFlags, FlyteFlags {
   orphanGrace: number;
   sqliteSync: SqliteSync;
   dashboard: string | false;
+  workers: number;
 }
 
 export function serveCommand(): Command {
@@ -244,6 +247,15 @@ export function serveCommand(): Command {
         parseDashboard,
         '/',
       ),
+    )
+    .addOption(
+      opt(
+        '--workers <n|auto>',
+        'worker processes sharing the port as one server (auto = one per CPU); 1 = this process alone',
+        'WIREHUB_WORKERS',
+        parseWorkers,
+        1,
+      ),
     );
   for (const option of securityOptions()) command.addOption(option);
   for (const option of flyteOptions()) command.addOption(option);
@@ -280,8 +292,7 @@ export function serveCommand(): Command {
     }
     // Loaded here, not at the top: every other command (connect, run, tasks…) starts without
     // the server's modules (Fastify, BullMQ, SQLite…), about 3× faster.
-    const { createServer } = await import('../runtime/create-server.js');
-    const server = await createServer({
+    const options: ServerOptions = {
       ...security,
       host: flags.host,
       port: flags.port,
@@ -311,7 +322,10 @@ export function serveCommand(): Command {
         orphanGraceMs: flags.orphanGrace,
         ...(flyte ? { flyte } : {}),
       },
-    });
+    };
+    if (flags.workers > 1) return serveWorkers(command, options, flags.workers);
+    const { createServer } = await import('../runtime/create-server.js');
+    const server = await createServer(options);
     const address = await server.listen();
     server.log.info(
       {
@@ -328,4 +342,40 @@ export function serveCommand(): Command {
       () => server.drain(),
     );
   });
+}
+
+/**
+ * `serve --workers N`: this process is the primary (it forks the workers and owns the stores)
+ * or, when the primary forked it, one worker (the same command line runs in each).
+ */
+async function serveWorkers(command: Command, options: ServerOptions, workers: number): Promise<void> {
+  const cluster = (await import('node:cluster')).default;
+  if (cluster.isWorker) {
+    const { createWorkerServer } = await import('../runtime/workers/worker.js');
+    const server = await createWorkerServer(options);
+    await server.listen();
+    server.log.info({ worker: server.worker?.id, pid: process.pid }, 'worker ready');
+    drainOnSignals(
+      server.log,
+      () => ({ worker: server.worker?.id, connections: server.connectionCount }),
+      () => server.drain(),
+    );
+    return;
+  }
+  const { startPrimary } = await import('../runtime/workers/primary.js');
+  let primary: Awaited<ReturnType<typeof startPrimary>>;
+  try {
+    primary = await startPrimary(options, workers);
+  } catch (err) {
+    command.error(`error: ${(err as Error).message}`, { exitCode: 1, code: 'wirehub.workers' });
+  }
+  primary.log.info(
+    { url: primary.url, workers, dataDir: options.dataDir, pid: process.pid },
+    `wirehub listening on ${primary.url} (${workers} workers)`,
+  );
+  drainOnSignals(
+    primary.log,
+    () => ({ workers: primary.workers() }),
+    () => primary.drain(),
+  );
 }

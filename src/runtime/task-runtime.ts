@@ -28,6 +28,8 @@ export class TaskRuntime implements ServerTasks {
       registry: TaskRegistry;
       executor: Executor;
       store: RunStore;
+      /** Re-queue runs nobody holds at start (default true; a `--workers` worker leaves it to the primary). */
+      recover?: boolean;
       /** Tasks run elsewhere (Flyte), looked up when the registry has no such task. */
       remoteTasks?: RemoteTaskCatalog | undefined;
       hub: Hub;
@@ -49,6 +51,7 @@ export class TaskRuntime implements ServerTasks {
       hub: parts.hub,
       log: parts.log,
       publicUrl: options.publicUrl,
+      ...(parts.recover === undefined ? {} : { recover: parts.recover }),
       ...(options.orphanGraceMs === undefined ? {} : { lostSweepMs: options.orphanGraceMs }),
       ...(parts.quota ? { quota: parts.quota } : {}),
       ...(parts.maxJsonDepth === undefined ? {} : { maxJsonDepth: parts.maxJsonDepth }),

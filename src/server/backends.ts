@@ -25,6 +25,25 @@ export interface ServerTasks {
   close(): Promise<void>;
 }
 
+/** How many worker processes a `--workers` server has running, and how many it wants. */
+export interface WorkerCount {
+  alive: number;
+  wanted: number;
+}
+
+/**
+ * What a server that is one worker process of `wirehub serve --workers N` knows of the
+ * others (src/runtime/workers builds it): its id, the worker count `/healthz` and `/readyz`
+ * report, and the whole server's metrics (every worker's, aggregated by the primary), which
+ * `/metrics` answers whichever worker a scrape lands on.
+ */
+export interface WorkerRole {
+  /** This worker's id (the primary's cluster id: 1…N, more after restarts). */
+  readonly id: number;
+  workers(): WorkerCount;
+  metrics(): Promise<{ contentType: string; text: string }>;
+}
+
 /** The backends a server runs on, assembled from its options. */
 export interface ServerBackends {
   /** The hub, on the engine the options chose (embedded SQLite, Redis, or the one given). */
@@ -33,6 +52,8 @@ export interface ServerBackends {
   limitStore: LimitStore;
   /** The task runner, unless `tasks: false`. */
   tasks: ServerTasks | undefined;
+  /** Set when this server is one worker process of several (`--workers`). */
+  worker?: WorkerRole | undefined;
 }
 
 /**

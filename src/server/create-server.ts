@@ -14,7 +14,7 @@ import { randomId } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { LocalAdminView } from './admin/admin-view.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
-import type { BackendAssembler, ServerTasks } from './backends.js';
+import type { BackendAssembler, ServerTasks, WorkerRole } from './backends.js';
 import { closeSpread } from './drain.js';
 import { assertNoBuiltinRoute, type BuiltinRoute, builtinRoutes } from './http/builtin-routes.js';
 import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http/http-errors.js';
@@ -58,6 +58,18 @@ function logRequests(http: FastifyInstance): void {
   });
 }
 
+/** The header that says which worker process (`--workers`) answered a request or an upgrade. */
+export const WORKER_HEADER = 'x-wirehub-worker';
+
+/** Every response and every upgrade of a `--workers` worker names it (for operators and tests). */
+function nameTheWorker(http: FastifyInstance, wss: WebSocketServer, id: number): void {
+  const value = String(id);
+  http.addHook('onRequest', async (_req, reply) => {
+    reply.header(WORKER_HEADER, value);
+  });
+  wss.on('headers', (headers) => headers.push(`${WORKER_HEADER}: ${value}`));
+}
+
 /** Where a listening server can be reached. */
 export interface ListenAddress {
   host: string;
@@ -93,6 +105,8 @@ export class WirehubServer {
   readonly auth: Authenticator;
   /** Where connection and rate limit state lives. */
   readonly limitStore: LimitStore;
+  /** Set when this server is one worker process of `--workers`. */
+  readonly worker: WorkerRole | undefined;
   private readonly security: UpgradeSecurity;
   private readonly proxyTrust: ProxyTrust;
   private readonly router = new EndpointRouter();
@@ -170,6 +184,7 @@ export class WirehubServer {
     this.hub = backends.hub;
     this.limitStore = backends.limitStore;
     this.tasks = backends.tasks;
+    this.worker = backends.worker;
     this.security = new UpgradeSecurity({
       auth: this.auth,
       origins: new OriginPolicy({ allowed: o.allowedOrigins, allowLocalhost: !this.auth.enabled }),
@@ -206,6 +221,7 @@ export class WirehubServer {
         return spoken.find((p) => offered.has(p)) ?? false;
       },
     });
+    if (this.worker) nameTheWorker(this.http, this.wss, this.worker.id);
     this.heartbeat = new Heartbeat(this.sessions, o.pingIntervalMs, o.pongTimeoutMs, (s) => {
       this.log.debug({ session: s.id }, 'no pong: terminating');
       s.terminate(CloseCode.Abnormal);
@@ -317,7 +333,7 @@ export class WirehubServer {
     installJsonBodyParser(this.http, o.maxJsonDepth);
     // Before the routes: the document lists the routes added after it.
     await installApiDocs(this.http);
-    installOpsRoutes(this.http, this.metrics, () => this.notReadyReason());
+    installOpsRoutes(this.http, this.metrics, () => this.notReadyReason(), this.worker);
     installUpgradeRequiredRoutes(this.http, this.router.endpoints);
     installChannelRoutes(this.http, this.hub, this.tasks?.runs);
     installAdminRoutes(this.http, this.admin, this.hub);

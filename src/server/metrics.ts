@@ -144,6 +144,8 @@ export class ServerMetrics {
         name: 'wirehub_broker_up',
         help: '1 while the link to the broker (Redis) is up; always 1 with the embedded engine',
         registers: [this.registry],
+        // Under --workers the scrape aggregates every worker: up only while every one is.
+        aggregator: 'min',
         collect() {
           this.set(broker().up ? 1 : 0);
         },

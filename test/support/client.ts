@@ -25,7 +25,14 @@ export class TestClient {
   private waiters: { resolve: (m: string | Buffer) => void; reject: (e: Error) => void }[] = [];
   private closeInfo: Closed | undefined;
 
+  /** The worker that accepted the upgrade (`x-wirehub-worker`, with `serve --workers`). */
+  worker: string | undefined;
+
   private constructor(readonly ws: WebSocket) {
+    ws.once('upgrade', (res) => {
+      const header = res.headers['x-wirehub-worker'];
+      this.worker = typeof header === 'string' ? header : undefined;
+    });
     ws.on('message', (data, isBinary) => {
       const msg = isBinary ? (data as Buffer) : (data as Buffer).toString('utf8');
       const waiter = this.waiters.shift();

@@ -40,7 +40,14 @@ export class RtClient {
   private nextId = 1;
   private closeInfo: { code: number; reason: string } | undefined;
 
+  /** The worker that accepted the upgrade (`x-wirehub-worker`, with `serve --workers`). */
+  worker: string | undefined;
+
   private constructor(readonly ws: WebSocket) {
+    ws.once('upgrade', (res) => {
+      const header = res.headers['x-wirehub-worker'];
+      this.worker = typeof header === 'string' ? header : undefined;
+    });
     ws.on('message', (data) => this.onFrame(JSON.parse(String(data)) as RtServerFrame));
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {

@@ -2,20 +2,33 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { EndpointDefinition } from '../../endpoints/endpoint.js';
 import { WirehubError } from '../../protocol/index.js';
+import type { WorkerRole } from '../backends.js';
 import type { ServerMetrics } from '../metrics.js';
 import { BEARER, documented, errorResponses, jsonResponse, textResponse } from './openapi/route-docs.js';
 
-const healthBody = (status: string) => z.object({ status: z.literal(status) });
+const workersBody = z
+  .object({ alive: z.number().int(), wanted: z.number().int() })
+  .describe('With `--workers`: worker processes running and wanted');
+const healthBody = (status: string) =>
+  z.object({
+    status: z.literal(status),
+    worker: z.number().int().optional().describe('With `--workers`: the worker that answered'),
+    workers: workersBody.optional(),
+  });
 
 /**
  * `/healthz`, `/readyz` and `/metrics`. `notReady` says why the node should get no new
- * traffic (draining, broker link down, a store failing), or undefined when it is ready.
+ * traffic (draining, broker link down, a store failing), or undefined when it is ready. With
+ * `worker` (one process of `--workers`), the probes name the worker and count the workers,
+ * and `/metrics` is the whole server's.
  */
 export function installOpsRoutes(
   app: FastifyInstance,
   metrics: ServerMetrics,
   notReady: () => string | undefined,
+  worker?: WorkerRole,
 ): void {
+  const about = () => (worker ? { worker: worker.id, workers: worker.workers() } : {});
   const health = (summary: string, description: string, response: Record<number, unknown>) =>
     documented({ summary, description, tags: ['health'], response });
   app.get(
@@ -23,7 +36,7 @@ export function installOpsRoutes(
     health('Liveness', 'Answers 200 while the process is alive. Open, even with auth on.', {
       200: jsonResponse('Alive.', healthBody('ok')),
     }),
-    async () => ({ status: 'ok' }),
+    async () => ({ status: 'ok', ...about() }),
   );
   const readiness = health(
     'Readiness',
@@ -32,8 +45,8 @@ export function installOpsRoutes(
   );
   app.get('/readyz', readiness, async (_req, reply) => {
     const reason = notReady();
-    if (reason === undefined) return { status: 'ready' };
-    return reply.code(503).send({ error: new WirehubError('not_ready', reason).toJSON() });
+    if (reason === undefined) return { status: 'ready', ...about() };
+    return reply.code(503).send({ error: new WirehubError('not_ready', reason).toJSON(), ...about() });
   });
   const scrape = documented({
     summary: 'Prometheus metrics',
@@ -47,6 +60,11 @@ export function installOpsRoutes(
     },
   });
   app.get('/metrics', scrape, async (_req, reply) => {
+    if (worker) {
+      const all = await worker.metrics();
+      reply.header('Content-Type', all.contentType);
+      return all.text;
+    }
     reply.header('Content-Type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -199,9 +199,10 @@ export class RunService {
 
   /**
    * The task a ref names: this server's own when it has a task of that project/domain/name
-   * (any version), else the remote catalog's (Flyte), if there is one.
+   * (any version), else the remote catalog's (Flyte), if there is one. (Under `--workers` the
+   * primary looks up the tasks of runs a worker hands it this way.)
    */
-  private async resolveTask(ref: TaskRef): Promise<RegisteredTask | undefined> {
+  async resolveTask(ref: TaskRef): Promise<RegisteredTask | undefined> {
     const local = this.registry.resolve(ref);
     if (local || !this.remoteTasks || this.registry.resolve({ ...ref, version: LATEST })) return local;
     return this.remoteTasks.resolve(ref);

@@ -1,0 +1,130 @@
+// `serve --workers 2` against one process, in the same run (same machine, same build, same load
+// generator), so the ratios show what the second worker buys: echo replies/s and fan-out
+// deliveries/s, and the server's CPU per message (the whole process tree: primary + workers).
+// The load generator is `wirehub bench` in its own process; on a 2-core box it shares the cores
+// with the server, which is what the issue asks to measure ("load generator included").
+//
+// Run: npm run bench:workers   (env: SECONDS=5 ROUNDS=2 CONNECTIONS=50 SUBSCRIBERS=500)
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { CLI, type CliServer, startCliServer } from '../test/support/cli.js';
+import { tempDir } from '../test/support/server.js';
+
+const SECONDS = Number(process.env.SECONDS ?? 5);
+const ROUNDS = Number(process.env.ROUNDS ?? 2);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
+const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 500);
+const TICKS_PER_SECOND = 100;
+const run = promisify(execFile);
+
+/** CPU seconds used so far by `pid` and its children (the workers of a primary). */
+function treeCpuSeconds(pid: number): number {
+  const of = (p: number): number => {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    } catch {
+      return 0;
+    }
+  };
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {}
+  return of(pid) + children.reduce((sum, child) => sum + of(child), 0);
+}
+
+/** The first value under `key` anywhere in a bench report. */
+function find(value: unknown, key: string): unknown {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (key in value) return (value as Record<string, unknown>)[key];
+  for (const inner of Object.values(value)) {
+    const found = find(inner, key);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+interface Measured {
+  perSecond: number;
+  cpuPerMessageUs: number;
+}
+
+async function measure(server: CliServer, scenario: 'echo' | 'fanout'): Promise<Measured> {
+  const args =
+    scenario === 'echo'
+      ? ['bench', 'echo', '--url', `${server.wsUrl}/echo`, '--connections', String(CONNECTIONS)]
+      : ['bench', 'fanout', '--url', `${server.wsUrl}/broadcast`, '--subscribers', String(SUBSCRIBERS)];
+  const pid = server.child.pid as number;
+  const cpuBefore = treeCpuSeconds(pid);
+  const { stdout } = await run(
+    process.execPath,
+    [CLI, ...args, '--duration', `${SECONDS}s`, '--warmup', '1s', '--json', '--no-progress'],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const cpu = treeCpuSeconds(pid) - cpuBefore;
+  const perSecond = Number(
+    find(JSON.parse(stdout), scenario === 'echo' ? 'messagesPerSec' : 'deliveriesPerSec'),
+  );
+  if (!Number.isFinite(perSecond)) throw new Error(`no rate in the report: ${stdout.slice(0, 400)}`);
+  // Warm-up included in the CPU window: count its messages at the same rate.
+  const messages = perSecond * (SECONDS + 1);
+  return { perSecond, cpuPerMessageUs: (cpu / messages) * 1e6 };
+}
+
+async function serve(workers: number): Promise<CliServer> {
+  return startCliServer(['--workers', String(workers), '--data-dir', tempDir(), '--dashboard', 'false']);
+}
+
+async function stop(server: CliServer): Promise<void> {
+  server.child.kill('SIGTERM');
+  await server.exited;
+}
+
+const results: Record<string, Record<number, Measured[]>> = { echo: {}, fanout: {} };
+// A fresh server per measurement: nothing one scenario leaves behind skews the next.
+for (let round = 0; round < ROUNDS; round += 1) {
+  for (const scenario of ['echo', 'fanout'] as const) {
+    for (const workers of [1, 2]) {
+      const server = await serve(workers);
+      const m = await measure(server, scenario);
+      await stop(server);
+      const byWorkers = results[scenario] as Record<number, Measured[]>;
+      const list = byWorkers[workers] ?? [];
+      byWorkers[workers] = list;
+      list.push(m);
+      console.error(
+        `round ${round + 1} ${scenario} workers=${workers}: ${Math.round(m.perSecond)}/s, ${m.cpuPerMessageUs.toFixed(1)} µs CPU/msg`,
+      );
+    }
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const summary: Record<string, unknown> = {};
+for (const scenario of ['echo', 'fanout'] as const) {
+  const one = (results[scenario] as Record<number, Measured[]>)[1] ?? [];
+  const two = (results[scenario] as Record<number, Measured[]>)[2] ?? [];
+  const rate1 = median(one.map((m) => m.perSecond));
+  const rate2 = median(two.map((m) => m.perSecond));
+  const cpu1 = median(one.map((m) => m.cpuPerMessageUs));
+  const cpu2 = median(two.map((m) => m.cpuPerMessageUs));
+  summary[scenario] = {
+    oneWorkerPerSecond: Math.round(rate1),
+    twoWorkersPerSecond: Math.round(rate2),
+    throughputRatio: Number((rate2 / rate1).toFixed(2)),
+    cpuPerMessageUs: { one: Number(cpu1.toFixed(1)), two: Number(cpu2.toFixed(1)) },
+  };
+}
+console.log(
+  JSON.stringify(
+    { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, subscribers: SUBSCRIBERS, ...summary },
+    null,
+    2,
+  ),
+);
