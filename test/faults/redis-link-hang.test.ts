@@ -2,7 +2,10 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisEngine } from '../../src/engine/redis/redis-engine.js';
 import { RedisLink } from '../../src/engine/redis/redis-link.js';
+import { WirehubError } from '../../src/protocol/index.js';
+import { RedisRunStore } from '../../src/tasks/runs/redis/store.js';
 import { RedisProcess, redisAvailable } from '../support/redis.js';
 
 /** Counts the calls of `conn.disconnect` (each one adds a listener and a timer to the socket). */
@@ -88,5 +91,75 @@ describe.runIf(redisAvailable())('a hung Redis (SIGSTOP: sockets open, nothing a
     expect(link.connected).toBe(true);
     expect(await link.cmd.ping()).toBe('PONG');
     await link.close();
+  });
+
+  it('a publish on a link found hung fails at once with broker_unavailable, sending nothing', async () => {
+    // The hung socket stays open (status `ready`) for ioredis' disconnect timeout after the
+    // link check drops it; a command written on it waited the whole command timeout, so every
+    // publish of a node whose Redis hung took that long to fail (the soak's seed 1661836835).
+    const engine = new RedisEngine({
+      url: redis.url,
+      prefix: 'hang-publish:',
+      commandTimeoutMs: 200,
+      linkCheckMs: 50,
+      retryDelayMs: () => 50,
+    });
+    let wake = () => {};
+    const linkChanged = () => new Promise<void>((resolve) => (wake = resolve));
+    await engine.start(() => {}, { link: () => wake() });
+    const input = { channel: 'chat:hang', data: { n: 1 }, history: { size: 10, ttlMs: 60_000 } };
+    expect((await engine.publish(input)).offset).toBe(1);
+
+    const cmd = (engine as unknown as { link: RedisLink }).link.cmd;
+    const socket = (cmd as unknown as { stream: Socket }).stream;
+    let socketClosed = false;
+    socket.once('close', () => {
+      socketClosed = true;
+    });
+    const down = linkChanged();
+    redis.pause();
+    await down;
+    let sent = 0;
+    const sendCommand = cmd.sendCommand.bind(cmd);
+    cmd.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
+      sent += 1;
+      return sendCommand(...args);
+    };
+    const failure = await engine.publish(input).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    // Still inside the window where the dropped socket has not closed.
+    expect(socketClosed).toBe(false);
+    expect(failure).toBeInstanceOf(WirehubError);
+    expect((failure as WirehubError).code).toBe('broker_unavailable');
+    expect((failure as WirehubError).message).toMatch(/link is down/);
+    expect(sent).toBe(0);
+    cmd.sendCommand = sendCommand;
+
+    const up = linkChanged();
+    redis.resume();
+    await up;
+    expect((await engine.publish(input)).offset).toBe(2);
+    await engine.close();
+  });
+
+  it('a run store call on a hung Redis fails with broker_unavailable instead of waiting forever', async () => {
+    const store = new RedisRunStore({ url: redis.url, prefix: 'hang-runs:', commandTimeoutMs: 200 });
+    await store.open();
+    expect(await store.updates('r-none')).toEqual([]);
+    redis.pause();
+    try {
+      const failure = await store.updates('r-none').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(failure).toBeInstanceOf(WirehubError);
+      expect((failure as WirehubError).code).toBe('broker_unavailable');
+    } finally {
+      redis.resume();
+    }
+    expect(await store.updates('r-none')).toEqual([]);
+    await store.close();
   });
 });

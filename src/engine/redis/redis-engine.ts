@@ -484,8 +484,16 @@ export class RedisEngine implements Engine {
     };
   }
 
-  /** Runs a Redis call; a failure of the link becomes `broker_unavailable`. */
+  /**
+   * Runs a Redis call; a failure of the link becomes `broker_unavailable`. A link that is
+   * down fails the call at once: a socket to a hung Redis stays open (status `ready`) until
+   * ioredis' disconnect timeout, and a command sent on it would wait the whole command
+   * timeout for an answer that never comes.
+   */
   private call<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.link.connected) {
+      return Promise.reject(brokerUnavailable(new Error('the link is down'), 'the message broker'));
+    }
     return redisCall('the message broker', fn);
   }
 }

@@ -37,6 +37,12 @@ export interface RedisRunStoreOptions {
    * when shorter); 0: never, call `prune()`.
    */
   pruneEveryMs?: number;
+  /**
+   * A command unanswered for this long fails with `broker_unavailable`. Default 5 s, like the
+   * engine's. Without it a hung Redis (frozen, or a silent network) held every run request
+   * until the socket closed, which on an open TCP connection may be never.
+   */
+  commandTimeoutMs?: number;
 }
 
 /** Index entries one prune script looks at. */
@@ -99,6 +105,8 @@ export class RedisRunStore implements RunStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
+      commandTimeout: options.commandTimeoutMs ?? 5_000,
+      keepAlive: 10_000,
       connectionName: redisClientName('runs'),
     });
     // Errors surface on the commands that fail; the connection reconnects by itself.
