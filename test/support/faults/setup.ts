@@ -114,6 +114,11 @@ export class CliProcess {
     private readonly args: string[],
   ) {}
 
+  /** The process id while it runs (a `serve --workers` primary: its workers are its children). */
+  get pid(): number | undefined {
+    return this.running ? this.child?.child.pid : undefined;
+  }
+
   get running(): boolean {
     const child = this.child?.child;
     return child !== undefined && child.exitCode === null && child.signalCode === null;
