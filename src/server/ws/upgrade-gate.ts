@@ -181,8 +181,9 @@ export class UpgradeGate {
     state: unknown;
   }): Promise<void> {
     const { req, socket, head, session, endpoint, info, state } = a;
+    // `on` and `off`, not `once`: once wraps the listener in two more objects per connection.
     const onEarlyClose = () => session.abandon();
-    socket.once('close', onEarlyClose);
+    socket.on('close', onEarlyClose);
     try {
       session.setHandlers(await endpoint.open(session, this.o.context, state));
     } catch (err) {
