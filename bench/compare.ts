@@ -11,6 +11,8 @@
  *   npm run bench -- --quick            # short runs, 1 repetition: checks the harness
  *   npm run bench -- --targets wirehub,raw-ws --scenarios echo,fanout-flat --reps 5
  *   npm run bench -- --profile fanout-flat [--profile-target raw-ws]   # CPU profile of the window
+ *   npx tsx bench/compare.ts --baseline-dist /tmp/base/dist --targets wirehub,wirehub-base,raw-ws
+ *                                       # another build of wirehub as one more target (A/B a change)
  *   npx tsx bench/compare.ts --render bench/results/<date>.json   # docs table from a recorded run
  */
 import { execFileSync } from 'node:child_process';
@@ -45,6 +47,7 @@ const { values: args } = parseArgs({
     'profile-target': { type: 'string', default: 'wirehub' },
     subscribers: { type: 'string', default: '2000' },
     idle: { type: 'string', default: '5000' },
+    'baseline-dist': { type: 'string' },
   },
 });
 
@@ -71,35 +74,36 @@ const ws = (port: number, path: string) => `ws://127.0.0.1:${port}${path}`;
 const dataDir = mkdtempSync(join(tmpdir(), 'wirehub-bench-'));
 
 function targets(uws: UwsBaseline | { skipped: string }): Target[] {
-  const all: Target[] = [
-    {
-      name: 'wirehub',
-      label: 'wirehub',
-      driver: wsDriver,
-      spec: {
-        args: [
-          join(root, 'dist/cli/main.js'),
-          'serve',
-          '--log-level',
-          'warn',
-          '--data-dir',
-          dataDir,
-          '--drain-window',
-          '0',
-          // All load comes from this machine's one address: per-IP and per-connection
-          // limits would refuse it (0 turns a limit off; real clients have addresses of
-          // their own).
-          '--max-connections-per-ip',
-          '0',
-          '--ip-connection-rate',
-          '0',
-          '--message-rate',
-          '0',
-        ],
-        env: {},
-      },
-      url: ws,
+  const wirehub = (name: string, dist: string): Target => ({
+    name,
+    label: name,
+    driver: wsDriver,
+    spec: {
+      args: [
+        join(dist, 'cli/main.js'),
+        'serve',
+        '--log-level',
+        'warn',
+        '--data-dir',
+        dataDir,
+        '--drain-window',
+        '0',
+        // All load comes from this machine's one address: per-IP and per-connection
+        // limits would refuse it (0 turns a limit off; real clients have addresses of
+        // their own).
+        '--max-connections-per-ip',
+        '0',
+        '--ip-connection-rate',
+        '0',
+        '--message-rate',
+        '0',
+      ],
+      env: {},
     },
+    url: ws,
+  });
+  const all: Target[] = [
+    wirehub('wirehub', join(root, 'dist')),
     {
       name: 'raw-ws',
       label: 'raw ws (naive loop)',
@@ -122,6 +126,7 @@ function targets(uws: UwsBaseline | { skipped: string }): Target[] {
       url: (port, path) => `http://127.0.0.1:${port}${path}`,
     },
   ];
+  if (args['baseline-dist']) all.push(wirehub('wirehub-base', args['baseline-dist']));
   if ('binding' in uws) {
     all.push({
       name: 'uws',

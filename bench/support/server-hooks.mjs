@@ -4,10 +4,12 @@
 //                          answers with process.memoryUsage() after the collection
 //   profile-start          start the V8 CPU profiler (only the measured window is profiled)
 //   profile-stop <file>    stop it and write a .cpuprofile
+//   heap-snapshot <file>   collect garbage, then write a V8 heap snapshot (bench/idle-census.ts)
 // and waits for the matching `@@<command>-done` line on stderr.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { createInterface } from 'node:readline';
+import { writeHeapSnapshot } from 'node:v8';
 
 let inspector;
 const done = (what, detail = '') => process.stderr.write(`@@${what}-done ${detail}\n`);
@@ -19,6 +21,10 @@ lines.on('line', (line) => {
     globalThis.gc?.();
     globalThis.gc?.();
     done('gc', JSON.stringify(process.memoryUsage()));
+  } else if (command === 'heap-snapshot' && arg) {
+    globalThis.gc?.();
+    writeHeapSnapshot(arg);
+    done('heap-snapshot', JSON.stringify(process.memoryUsage()));
   } else if (command === 'profile-start') {
     inspector = new Session();
     inspector.connect();

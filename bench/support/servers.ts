@@ -101,10 +101,10 @@ export class ServerProcess {
     return server;
   }
 
-  /** Runs a command of server-hooks.mjs in the server and waits until it is done (at most 10 s). */
-  private command(command: string, arg?: string): Promise<string> {
+  /** Runs a command of server-hooks.mjs in the server and waits until it is done (at most `ms`). */
+  private command(command: string, arg?: string, ms = 10_000): Promise<string> {
     return new Promise<string>((resolve) => {
-      const timer = setTimeout(() => resolve(''), 10_000);
+      const timer = setTimeout(() => resolve(''), ms);
       const list = this.waiters.get(command) ?? [];
       list.push((detail) => {
         clearTimeout(timer);
@@ -121,6 +121,16 @@ export class ServerProcess {
     await new Promise((r) => setTimeout(r, 200));
     try {
       return JSON.parse(detail) as { heapUsed: number };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Collects garbage and writes a V8 heap snapshot to `file`; returns the memory after the collection. */
+  async heapSnapshot(file: string): Promise<Record<string, number> | undefined> {
+    const detail = await this.command('heap-snapshot', file, 120_000);
+    try {
+      return JSON.parse(detail) as Record<string, number>;
     } catch {
       return undefined;
     }

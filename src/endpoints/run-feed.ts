@@ -89,8 +89,12 @@ export class RunFeed {
  * The runs one connection follows: one held `RunFeed` per run, subscribed to `run:<id>`
  * before anything about the run is sent, so the client misses nothing and sees nothing twice.
  */
+/** The feeds of a connection that follows no run: one empty Map read by all of them. */
+const NO_FEEDS = new Map<string, RunFeed>();
+
 export class RunFeeds {
-  private readonly feeds = new Map<string, RunFeed>();
+  /** `NO_FEEDS` until the first run is followed: an idle connection holds no Map of its own. */
+  private feeds = NO_FEEDS;
   private closed = false;
 
   constructor(
@@ -116,6 +120,7 @@ export class RunFeeds {
     const feed = new RunFeed(this.session, runId, this.shape, (f) => {
       if (this.feeds.get(runId) === f) this.feeds.delete(runId);
     });
+    if (this.feeds === NO_FEEDS) this.feeds = new Map();
     this.feeds.set(runId, feed);
     feed.watching(await this.hub.watch(runChannel(runId), (pub) => feed.offer(pub.data as RunUpdate)));
     return feed;

@@ -214,6 +214,9 @@ export class WirehubServer {
       noServer: true,
       maxPayload: o.maxPayloadBytes,
       perMessageDeflate: false,
+      // The server keeps its own set of sessions: ws's would cost every connection a Set
+      // entry and a 'close' listener closure.
+      clientTracking: false,
       // Select the first subprotocol the client offers that its endpoint speaks (`wirehub.v1` for /rt).
       handleProtocols: (offered, req) => {
         const path = new URL(req.url ?? '/', 'http://wirehub.invalid').pathname;

@@ -46,20 +46,24 @@ function makeSession(cap: number, principal: Principal = anonymousPrincipal()) {
   const socket = new StuckSocket();
   const stats = new EndpointStats();
   const closes: number[] = [];
-  const session = new WsSession({
-    id: 'c-test',
-    endpoint: 'test',
-    remoteAddress: '127.0.0.1',
-    user: undefined,
-    principal,
-    socket: socket as unknown as Duplex,
-    maxQueuedBytes: cap,
-    acceptsBinary: false,
-    stats,
-    batcher: new WriteBatcher(),
-    log: silentLogger,
-    onClosed: (_s, code) => closes.push(code),
-  });
+  const session = new WsSession(
+    {
+      id: 'c-test',
+      remoteAddress: '127.0.0.1',
+      user: undefined,
+      principal,
+      socket: socket as unknown as Duplex,
+    },
+    {
+      endpoint: 'test',
+      maxQueuedBytes: cap,
+      acceptsBinary: false,
+      stats,
+      batcher: new WriteBatcher(),
+      log: silentLogger,
+      onClosed: (_s, code) => closes.push(code),
+    },
+  );
   const ws = new FakeWs();
   return { session, socket, stats, ws, closes, attach: () => session.attach(ws as unknown as WebSocket) };
 }

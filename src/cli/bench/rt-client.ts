@@ -28,11 +28,24 @@ export class RtClient {
     };
   }
 
-  /** Subscribes and resolves on the server's reply (rejects on its `error`). */
-  subscribe(channel: string): Promise<unknown> {
+  /**
+   * Subscribes and resolves on the server's reply (rejects on its `error`); with `since`, asks
+   * for the publications after that position (recovery).
+   */
+  subscribe(channel: string, since?: { epoch: string; offset: number }): Promise<unknown> {
     const id = this.nextId++;
     const reply = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    this.socket.send(JSON.stringify({ op: 'subscribe', id, channel }));
+    this.socket.send(
+      JSON.stringify(since ? { op: 'subscribe', id, channel, since } : { op: 'subscribe', id, channel }),
+    );
+    return reply;
+  }
+
+  /** Publishes and resolves on the server's reply (the publication is committed). */
+  publishAcked(channel: string, data: unknown): Promise<unknown> {
+    const id = this.nextId++;
+    const reply = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.socket.send(JSON.stringify({ op: 'publish', id, channel, data }));
     return reply;
   }
 

@@ -88,6 +88,9 @@ export interface RtEndpointOptions {
   runs?: RunService;
 }
 
+/** Where every connection's command and reply chains start: one settled promise for all. */
+const SETTLED: Promise<void> = Promise.resolve();
+
 /**
  * `/rt`: the multiplexed JSON protocol (subprotocol `wirehub.v1`). Many channels over one
  * socket, every command answered, history recovery with offsets and epochs, presence. A
@@ -136,8 +139,8 @@ export function rtEndpoint(options: RtEndpointOptions = {}) {
       };
       // Commands start one after another, in the order they arrived; replies leave in that
       // order too, even when a later command finishes before an earlier publish is committed.
-      let queue: Promise<void> = Promise.resolve();
-      let replies: Promise<void> = Promise.resolve();
+      let queue: Promise<void> = SETTLED;
+      let replies: Promise<void> = SETTLED;
       const failed = (err: unknown) => log.error({ err, session: session.id }, 'rt frame failed');
       return {
         message(data) {

@@ -41,8 +41,12 @@ class ChannelSubscription {
  * grant. Subscribing with `since` replays the missed publications gap-free
  * (`recovered: true`) or says `recovered: false` with the current position: never a silent gap.
  */
+/** The channels of a connection that subscribed to none: one empty Map read by all of them. */
+const NO_CHANNELS = new Map<string, ChannelSubscription>();
+
 export class RtSubscriptions {
-  private readonly channels = new Map<string, ChannelSubscription>();
+  /** `NO_CHANNELS` until the first subscribe: an idle connection holds no Map of its own. */
+  private channels = NO_CHANNELS;
   private closed = false;
 
   constructor(
@@ -76,6 +80,7 @@ export class RtSubscriptions {
       });
     }
     const sub = new ChannelSubscription(ns);
+    if (this.channels === NO_CHANNELS) this.channels = new Map();
     this.channels.set(channel, sub);
     try {
       if (ns.joinLeave && (await this.access.may('presence', channel)))

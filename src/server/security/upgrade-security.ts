@@ -84,27 +84,50 @@ export class UpgradeSecurity {
       );
     }
     this.open += 1;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      this.open -= 1;
-      // A remote store may fail; the slot then expires there, and this process goes on.
-      if (perIp)
-        Promise.resolve()
-          .then(() => store.release(ipKey))
-          .catch((err: unknown) => this.o.log.warn({ err, key: ipKey }, 'limit store release failed'));
-    };
+    const admission = new HeldAdmission(this, perIp ? ipKey : undefined);
     try {
       this.o.origins.check(firstHeader(info.headers.origin), host);
       const principal = await this.o.auth.authenticate(credentialOf(info));
       assertMayPassWithoutAuth(this.o.auth.enabled, ip, { endpoint });
       principal.permissions.assert('endpoint', endpoint.name);
-      return { principal, release };
+      admission.principal = principal;
+      return admission;
     } catch (err) {
-      release();
+      admission.release();
       throw err;
     }
+  }
+
+  /** @internal Gives back what `admit` took (HeldAdmission.release). */
+  releaseSlot(ipKey: string | undefined): void {
+    this.open -= 1;
+    if (ipKey === undefined) return;
+    const { store, log } = this.o;
+    // A remote store may fail; the slot then expires there, and this process goes on.
+    Promise.resolve()
+      .then(() => store.release(ipKey))
+      .catch((err: unknown) => log.warn({ err, key: ipKey }, 'limit store release failed'));
+  }
+}
+
+/**
+ * One admitted connection's slots. An object with a method rather than a closure: every open
+ * connection holds one, and a closure and its context cost twice as much as these fields.
+ */
+class HeldAdmission implements Admission {
+  principal!: Principal;
+  private released = false;
+
+  constructor(
+    private readonly security: UpgradeSecurity,
+    /** The per-IP slot's key when the per-IP limit is on. */
+    private readonly ipKey: string | undefined,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.security.releaseSlot(this.ipKey);
   }
 }
 

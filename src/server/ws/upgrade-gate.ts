@@ -15,7 +15,7 @@ import type { ResolvedLimits } from '../security/limits.js';
 import { MessageLimiter } from '../security/message-limiter.js';
 import { TOKEN_QUERY_PARAM, type UpgradeSecurity } from '../security/upgrade-security.js';
 import type { WriteBatcher } from './write-batcher.js';
-import { WsSession } from './ws-session.js';
+import { type WsEndpointShared, WsSession } from './ws-session.js';
 
 /**
  * A check every upgrade passes after the built-in security (limits, origin, auth, endpoint
@@ -53,6 +53,8 @@ const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
  * the client's subscriptions exist when it sees the socket open), then the handshake.
  */
 export class UpgradeGate {
+  private readonly perEndpoint = new Map<EndpointDefinition<unknown>, WsEndpointShared>();
+
   constructor(private readonly o: UpgradeGateOptions) {}
 
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -102,7 +104,7 @@ export class UpgradeGate {
         admission.release();
         return;
       }
-      session = this.createSession(socket, info, endpoint, user, admission.principal, admission.release);
+      session = this.createSession(socket, info, endpoint, user, admission.principal, admission);
     } catch (err) {
       admission.release();
       throw err;
@@ -116,40 +118,56 @@ export class UpgradeGate {
     endpoint: EndpointDefinition<unknown>,
     user: string | undefined,
     principal: Principal,
-    release: () => void,
+    admission: { release(): void },
   ): WsSession {
     const limits = this.o.limits;
+    const shared = this.shared(endpoint);
+    const session = new WsSession(
+      {
+        id: randomId('c'),
+        remoteAddress: info.remoteAddress,
+        user,
+        principal,
+        limiter:
+          limits.messageRate > 0
+            ? new MessageLimiter(limits.messageRate, limits.messageBurst, limits.messageStrikes)
+            : undefined,
+        socket,
+        admission,
+      },
+      shared,
+    );
+    this.o.sessions.add(session);
+    shared.stats.open += 1;
+    shared.stats.accepted += 1;
+    return session;
+  }
+
+  /** What the sessions of one endpoint share, made on its first connection. */
+  private shared(endpoint: EndpointDefinition<unknown>): WsEndpointShared {
+    let shared = this.perEndpoint.get(endpoint);
+    if (shared) return shared;
     const stats = this.o.metrics.endpoint(endpoint.name);
-    const session = new WsSession({
-      id: randomId('c'),
+    const log = this.o.log;
+    shared = {
       endpoint: endpoint.name,
-      remoteAddress: info.remoteAddress,
-      user,
-      principal,
-      limiter:
-        limits.messageRate > 0
-          ? new MessageLimiter(limits.messageRate, limits.messageBurst, limits.messageStrikes)
-          : undefined,
       errorFrame: endpoint.errorFrame?.bind(endpoint),
-      socket,
       maxQueuedBytes: this.o.maxQueuedBytes,
       acceptsBinary: endpoint.binary === true,
       stats,
       batcher: this.o.batcher,
-      log: this.o.log,
+      log,
       onClosed: (s, code) => {
-        release();
+        s.admission?.release();
         this.o.sessions.delete(s);
         stats.open -= 1;
         stats.countClose(code);
-        this.o.log.debug({ session: s.id, endpoint: s.endpoint, code }, 'connection closed');
+        if (debugging(log)) log.debug({ session: s.id, endpoint: s.endpoint, code }, 'connection closed');
         this.o.onSessionClosed(s, code);
       },
-    });
-    this.o.sessions.add(session);
-    stats.open += 1;
-    stats.accepted += 1;
-    return session;
+    };
+    this.perEndpoint.set(endpoint, shared);
+    return shared;
   }
 
   /** Runs the endpoint's `open` (before the 101), then completes the handshake. */
@@ -163,8 +181,9 @@ export class UpgradeGate {
     state: unknown;
   }): Promise<void> {
     const { req, socket, head, session, endpoint, info, state } = a;
+    // `on` and `off`, not `once`: once wraps the listener in two more objects per connection.
     const onEarlyClose = () => session.abandon();
-    socket.once('close', onEarlyClose);
+    socket.on('close', onEarlyClose);
     try {
       session.setHandlers(await endpoint.open(session, this.o.context, state));
     } catch (err) {
@@ -175,13 +194,23 @@ export class UpgradeGate {
     this.o.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('close', onEarlyClose);
       socket.off('error', destroyOnError);
-      this.o.log.debug(
-        { session: session.id, endpoint: endpoint.name, remote: info.remoteAddress },
-        'connected',
-      );
+      if (debugging(this.o.log))
+        this.o.log.debug(
+          { session: session.id, endpoint: endpoint.name, remote: info.remoteAddress },
+          'connected',
+        );
       session.attach(ws);
     });
   }
+}
+
+/**
+ * Whether debug lines are written: pino's `isLevelEnabled` when the logger has it. Connect and
+ * close lines are skipped, not just muted, so a connection does not build their objects.
+ */
+function debugging(log: Logger): boolean {
+  const pino = log as Logger & { isLevelEnabled?: (level: string) => boolean };
+  return pino.isLevelEnabled ? pino.isLevelEnabled('debug') : true;
 }
 
 /** Until ws owns the socket (it has its own error handling), a socket error just ends it. */

@@ -22,18 +22,14 @@ const OPEN = 1;
 /** Longest delay setTimeout honours; a later expiry is reached in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export interface WsSessionOptions {
-  id: string;
+/**
+ * What every session of one endpoint shares. Built once per endpoint (see UpgradeGate), so an
+ * idle connection does not carry its own copy of these references.
+ */
+export interface WsEndpointShared {
   endpoint: string;
-  remoteAddress: string;
-  user: string | undefined;
-  principal: Principal;
-  /** Inbound message rate; none when the limit is off. */
-  limiter?: MessageLimiter | undefined;
   /** How the endpoint words an error about a dropped message (default `{"error":…}`). */
   errorFrame?: ((err: WirehubError, data: string | Buffer) => Frame) | undefined;
-  /** The raw socket of the upgrade: frames are written to it directly, pre-framed. */
-  socket: Duplex;
   maxQueuedBytes: number;
   acceptsBinary: boolean;
   stats: EndpointStats;
@@ -42,37 +38,66 @@ export interface WsSessionOptions {
   onClosed(session: WsSession, code: number): void;
 }
 
+/** What is this connection's own. */
+export interface WsSessionOptions {
+  id: string;
+  remoteAddress: string;
+  user: string | undefined;
+  principal: Principal;
+  /** Inbound message rate; none when the limit is off. */
+  limiter?: MessageLimiter | undefined;
+  /** The raw socket of the upgrade: frames are written to it directly, pre-framed. */
+  socket: Duplex;
+  /** The slots the upgrade took (connection limits), given back by the endpoint's `onClosed`. */
+  admission?: { release(): void } | undefined;
+}
+
 /**
  * A session over the `ws` library. It exists from the moment the upgrade is accepted, before
  * the handshake completes: frames sent that early are queued and written right after the
  * 101 response. Outbound frames bypass ws's per-send framing: each Frame is framed once
  * (shared by all subscribers) and written to the socket, which is safe because
  * permessage-deflate is off, so ws never queues frames of its own.
+ *
+ * An idle connection holds one of these: its fields are what a connection needs of its own
+ * (bench/idle-census.ts counts them); what all sessions of an endpoint share is in `shared`.
  */
 export class WsSession implements Session {
   readonly id: string;
-  readonly endpoint: string;
   readonly remoteAddress: string;
   /** A number, not a Date, to keep idle sessions small; `connectedAt` makes the Date on demand. */
   private readonly connectedAtMs = Date.now();
   private _principal: Principal;
+  private readonly _user: string | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Heartbeat bookkeeping: when (performance.now()) the last pong came back. */
   lastPongAt = performance.now();
   private ws: WebSocket | undefined;
-  private handlers: ConnectionHandlers = {};
-  private early: Frame[] | undefined = [];
+  private handlers: ConnectionHandlers = NO_HANDLERS;
+  /** Frames sent before the handshake completed; made on the first such frame. */
+  private early: Frame[] | undefined;
   private closed = false;
   private closeCodeSent: number | undefined;
-  private readonly opts: WsSessionOptions;
+  private readonly socket: Duplex;
+  private readonly limiter: MessageLimiter | undefined;
+  /** @internal The upgrade's slots, released when the session closes. */
+  readonly admission: { release(): void } | undefined;
+  private readonly shared: WsEndpointShared;
 
-  constructor(opts: WsSessionOptions) {
-    this.opts = opts;
+  constructor(opts: WsSessionOptions, shared: WsEndpointShared) {
     this.id = opts.id;
-    this.endpoint = opts.endpoint;
     this.remoteAddress = opts.remoteAddress;
     this._principal = opts.principal;
-    this.armExpiry();
+    this._user = opts.user;
+    this.socket = opts.socket;
+    this.limiter = opts.limiter;
+    this.admission = opts.admission;
+    this.shared = shared;
+    if (opts.principal.expiresAt !== undefined) this.armExpiry();
+  }
+
+  get endpoint(): string {
+    return this.shared.endpoint;
   }
 
   get connectedAt(): Date {
@@ -80,7 +105,7 @@ export class WsSession implements Session {
   }
 
   get user(): string | undefined {
-    return this.opts.user ?? this._principal.user;
+    return this._user ?? this._principal.user;
   }
 
   get principal(): Principal {
@@ -111,7 +136,7 @@ export class WsSession implements Session {
   }
 
   get bufferedAmount(): number {
-    return VIA_WS ? (this.ws?.bufferedAmount ?? 0) : this.opts.socket.writableLength;
+    return VIA_WS ? (this.ws?.bufferedAmount ?? 0) : this.socket.writableLength;
   }
 
   get isOpen(): boolean {
@@ -131,38 +156,40 @@ export class WsSession implements Session {
   /** Binds the session to its WebSocket once the handshake is done and flushes early frames. */
   attach(ws: WebSocket): void {
     this.ws = ws;
-    const early = this.early ?? [];
+    const early = this.early;
     this.early = undefined;
     (ws as SessionSocket)[SESSION] = this;
     ws.on('message', onWsMessage);
     ws.on('pong', onWsPong);
     ws.on('error', onWsError);
     ws.on('close', onWsClose);
-    for (const frame of early) this.send(frame);
+    if (early) for (const frame of early) this.send(frame);
     if (this.closeCodeSent !== undefined) ws.close(this.closeCodeSent);
   }
 
   send(frame: Frame, overflow: OverflowPolicy = 'disconnect'): boolean {
     if (this.closed || this.closeCodeSent !== undefined) return false;
-    if (this.early) {
-      this.early.push(frame);
+    if (this.ws === undefined) {
+      if (this.early) this.early.push(frame);
+      else this.early = [frame];
       return true;
     }
-    const socket = this.opts.socket;
-    if (this.ws?.readyState !== OPEN || socket.destroyed) return false;
-    if (this.bufferedAmount > this.opts.maxQueuedBytes) {
+    const socket = this.socket;
+    const shared = this.shared;
+    if (this.ws.readyState !== OPEN || socket.destroyed) return false;
+    if (this.bufferedAmount > shared.maxQueuedBytes) {
       if (overflow === 'drop') {
-        this.opts.stats.drops += 1;
+        shared.stats.drops += 1;
       } else {
-        this.opts.stats.slowDisconnects += 1;
+        shared.stats.slowDisconnects += 1;
         this.close(CloseCode.SlowConsumer, 'slow consumer');
       }
       return false;
     }
     if (VIA_WS) this.ws.send(frame.payload, { binary: frame.binary });
-    else this.opts.batcher.write(socket, wireBytes(frame));
-    this.opts.stats.messagesOut += 1;
-    this.opts.stats.bytesOut += frame.byteLength;
+    else shared.batcher.write(socket, wireBytes(frame));
+    shared.stats.messagesOut += 1;
+    shared.stats.bytesOut += frame.byteLength;
     return true;
   }
 
@@ -192,14 +219,14 @@ export class WsSession implements Session {
   /** @internal Called by the shared `ws` listeners below. */
   onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed || this.closeCodeSent !== undefined) return;
-    const stats = this.opts.stats;
+    const stats = this.shared.stats;
     stats.messagesIn += 1;
     stats.bytesIn += data.byteLength;
-    if (isBinary && !this.opts.acceptsBinary) {
+    if (isBinary && !this.shared.acceptsBinary) {
       this.close(CloseCode.UnsupportedData, 'binary frames are not supported on this endpoint; send text');
       return;
     }
-    const limiter = this.opts.limiter;
+    const limiter = this.limiter;
     if (limiter) {
       const verdict = limiter.take();
       if (verdict !== 'accept') {
@@ -214,7 +241,7 @@ export class WsSession implements Session {
           retryAfterMs: limiter.retryAfterMs(),
         });
         const text = isBinary ? data : data.toString('utf8');
-        this.send(this.opts.errorFrame?.(error, text) ?? Frame.json({ error: error.toJSON() }), 'drop');
+        this.send(this.shared.errorFrame?.(error, text) ?? Frame.json({ error: error.toJSON() }), 'drop');
         return;
       }
     }
@@ -238,7 +265,7 @@ export class WsSession implements Session {
       this.send(Frame.json({ error: err.toJSON() }));
       return;
     }
-    this.opts.log.error({ session: this.id, endpoint: this.endpoint, err }, 'endpoint handler failed');
+    this.shared.log.error({ session: this.id, endpoint: this.endpoint, err }, 'endpoint handler failed');
     this.close(CloseCode.Internal, 'internal error');
   }
 
@@ -246,7 +273,7 @@ export class WsSession implements Session {
   onProtocolError(err: Error & { code?: string }): void {
     // 1007 bad UTF-8, 1009 too big, 1002 protocol.
     this.closeCodeSent ??= wsErrorCloseCode(err.code);
-    this.opts.log.debug({ session: this.id, err: err.message }, 'websocket protocol error');
+    this.shared.log.debug({ session: this.id, err: err.message }, 'websocket protocol error');
   }
 
   /** @internal The WebSocket is gone. */
@@ -259,7 +286,7 @@ export class WsSession implements Session {
     this.closed = true;
     this.early = undefined;
     clearTimeout(this.expiryTimer);
-    this.opts.onClosed(this, code);
+    this.shared.onClosed(this, code);
     this.runCloseHandler(code);
   }
 
@@ -269,12 +296,17 @@ export class WsSession implements Session {
     try {
       const result = close(code);
       if (result)
-        result.catch((err: unknown) => this.opts.log.warn({ err, session: this.id }, 'close handler failed'));
+        result.catch((err: unknown) =>
+          this.shared.log.warn({ err, session: this.id }, 'close handler failed'),
+        );
     } catch (err) {
-      this.opts.log.warn({ err, session: this.id }, 'close handler failed');
+      this.shared.log.warn({ err, session: this.id }, 'close handler failed');
     }
   }
 }
+
+/** The handlers of a session whose endpoint has not opened yet: one object for all. */
+const NO_HANDLERS: ConnectionHandlers = Object.freeze({});
 
 /**
  * The WebSocket's listeners are shared functions that find their session on the socket
