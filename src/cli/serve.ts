@@ -36,6 +36,7 @@ import {
   securityOptions,
   toServerSecurityOptions,
 } from './security-flags.js';
+import { exitOnStartErrors } from './start-guard.js';
 
 interface ServeFlags extends SecurityFlags, FlyteFlags {
   host: string;
@@ -280,6 +281,7 @@ export function serveCommand(): Command {
     }
     // Loaded here, not at the top: every other command (connect, run, tasks…) starts without
     // the server's modules (Fastify, BullMQ, SQLite…), about 3× faster.
+    const started = exitOnStartErrors();
     const { createServer } = await import('../runtime/create-server.js');
     const server = await createServer({
       ...security,
@@ -313,6 +315,7 @@ export function serveCommand(): Command {
       },
     });
     const address = await server.listen();
+    started();
     server.log.info(
       {
         url: address.url,
