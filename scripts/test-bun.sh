@@ -20,6 +20,10 @@ DEFAULT=(
   test/integration/python-client.test.ts test/integration/cli.test.ts
   test/adversarial/auth.test.ts test/adversarial/tls.test.ts test/adversarial/malformed.test.ts
   test/adversarial/hostile-input.test.ts test/browser/dashboard.test.ts
+  # HTTP parser refusals in the catalog shape, exit 1 on a start error, damaged store files,
+  # the Flyte watch stream across resets
+  test/adversarial/http-errors.test.ts test/integration/last-resort.test.ts
+  test/integration/store-health.test.ts test/integration/flyte-faults.test.ts
 )
 if [ "$#" -eq 0 ]; then set -- "${DEFAULT[@]}"; fi
 echo "wirehub: vitest under $("$BUN" --version) ($BUN)"
