@@ -15,6 +15,7 @@ import type { Logger } from '../util/logger.js';
 import { LocalAdminView } from './admin/admin-view.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
 import type { BackendAssembler, ServerTasks } from './backends.js';
+import type { BunTransport } from './bun/bun-transport.js';
 import { closeSpread } from './drain.js';
 import { assertNoBuiltinRoute, type BuiltinRoute, builtinRoutes } from './http/builtin-routes.js';
 import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http/http-errors.js';
@@ -109,6 +110,8 @@ export class WirehubServer {
   private closed: Promise<void> | undefined;
   private onEmpty: (() => void) | undefined;
   private started = false;
+  /** Bun's native server, when `transport` is `bun`. */
+  private bun: BunTransport | undefined;
 
   /**
    * Use `createServer(options)`: it loads the backends the options ask for and passes the
@@ -331,8 +334,25 @@ export class WirehubServer {
       tasksEnabled: this.tasks !== undefined,
       dashboardPath: o.dashboard,
     });
-    this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
-    await this.http.listen({ host: o.host, port: o.port });
+    if (o.transport === 'bun') {
+      // Loaded only here: the Node path never loads the Bun transport.
+      const { BunTransport } = await import('./bun/bun-transport.js');
+      await this.http.ready();
+      this.bun = new BunTransport({
+        host: o.host,
+        port: o.port,
+        tls: o.tls,
+        maxPayloadBytes: o.maxPayloadBytes,
+        maxQueuedBytes: o.maxQueuedBytes,
+        gate,
+        http: this.http,
+        log: this.log,
+      });
+      this.bun.listen();
+    } else {
+      this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
+      await this.http.listen({ host: o.host, port: o.port });
+    }
     this.heartbeat.start();
     // Only now: an error while starting must still stop the process (see LastResort).
     this.lastResort?.install();
@@ -349,6 +369,7 @@ export class WirehubServer {
   }
 
   address(): ListenAddress {
+    if (this.bun) return this.bun.address();
     const addr = this.http.server.address() as AddressInfo | null;
     if (!addr) throw new Error('the server is not listening');
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -399,6 +420,7 @@ export class WirehubServer {
     this.heartbeat.stop();
     for (const session of [...this.sessions]) session.terminate(CloseCode.Abnormal);
     this.wss.close();
+    await this.bun?.close();
     await this.http.close();
     await this.tasks?.close();
     await this.admin.stop();

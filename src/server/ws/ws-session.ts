@@ -8,6 +8,7 @@ import { CloseCode, WirehubError } from '../../protocol/index.js';
 import type { Logger } from '../../util/logger.js';
 import type { EndpointStats } from '../metrics.js';
 import type { MessageLimiter } from '../security/message-limiter.js';
+import type { SessionWire } from './session-wire.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { wireBytes } from './ws-framing.js';
 
@@ -32,12 +33,15 @@ export interface WsSessionOptions {
   limiter?: MessageLimiter | undefined;
   /** How the endpoint words an error about a dropped message (default `{"error":…}`). */
   errorFrame?: ((err: WirehubError, data: string | Buffer) => Frame) | undefined;
-  /** The raw socket of the upgrade: frames are written to it directly, pre-framed. */
-  socket: Duplex;
+  /**
+   * The raw socket of a `ws` upgrade: frames are written to it directly, pre-framed. None for
+   * a transport that brings its own wire (Bun's native server, `attachWire`).
+   */
+  socket?: Duplex | undefined;
   maxQueuedBytes: number;
   acceptsBinary: boolean;
   stats: EndpointStats;
-  batcher: WriteBatcher;
+  batcher?: WriteBatcher | undefined;
   log: Logger;
   onClosed(session: WsSession, code: number): void;
 }
@@ -59,7 +63,7 @@ export class WsSession implements Session {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Heartbeat bookkeeping: when (performance.now()) the last pong came back. */
   lastPongAt = performance.now();
-  private ws: WebSocket | undefined;
+  private wire: SessionWire | undefined;
   private handlers: ConnectionHandlers = {};
   private early: Frame[] | undefined = [];
   private closed = false;
@@ -111,15 +115,11 @@ export class WsSession implements Session {
   }
 
   get bufferedAmount(): number {
-    return VIA_WS ? (this.ws?.bufferedAmount ?? 0) : this.opts.socket.writableLength;
+    return this.wire?.bufferedAmount ?? this.opts.socket?.writableLength ?? 0;
   }
 
   get isOpen(): boolean {
-    return (
-      !this.closed &&
-      this.closeCodeSent === undefined &&
-      (this.ws === undefined || this.ws.readyState === OPEN)
-    );
+    return !this.closed && this.closeCodeSent === undefined && (this.wire === undefined || this.wire.open);
   }
 
   setHandlers(handlers: ConnectionHandlers): void {
@@ -128,18 +128,29 @@ export class WsSession implements Session {
     if (this.closed) this.runCloseHandler(CloseCode.Abnormal);
   }
 
-  /** Binds the session to its WebSocket once the handshake is done and flushes early frames. */
+  /** Binds the session to its `ws` WebSocket once the handshake is done and flushes early frames. */
   attach(ws: WebSocket): void {
-    this.ws = ws;
-    const early = this.early ?? [];
-    this.early = undefined;
+    const socket = this.opts.socket;
+    const batcher = this.opts.batcher;
+    if (!socket || !batcher) throw new Error('a ws session needs its upgrade socket and a write batcher');
     (ws as SessionSocket)[SESSION] = this;
     ws.on('message', onWsMessage);
     ws.on('pong', onWsPong);
     ws.on('error', onWsError);
     ws.on('close', onWsClose);
+    this.attachWire(new WsWire(ws, socket, batcher));
+  }
+
+  /**
+   * Binds the session to its connection once the handshake is done and flushes early frames.
+   * The transport calls `onMessage`, `onSocketClosed` and sets `lastPongAt` from its events.
+   */
+  attachWire(wire: SessionWire): void {
+    this.wire = wire;
+    const early = this.early ?? [];
+    this.early = undefined;
     for (const frame of early) this.send(frame);
-    if (this.closeCodeSent !== undefined) ws.close(this.closeCodeSent);
+    if (this.closeCodeSent !== undefined) wire.close(this.closeCodeSent);
   }
 
   send(frame: Frame, overflow: OverflowPolicy = 'disconnect'): boolean {
@@ -148,9 +159,9 @@ export class WsSession implements Session {
       this.early.push(frame);
       return true;
     }
-    const socket = this.opts.socket;
-    if (this.ws?.readyState !== OPEN || socket.destroyed) return false;
-    if (this.bufferedAmount > this.opts.maxQueuedBytes) {
+    const wire = this.wire;
+    if (!wire?.writable) return false;
+    if (wire.bufferedAmount > this.opts.maxQueuedBytes) {
       if (overflow === 'drop') {
         this.opts.stats.drops += 1;
       } else {
@@ -159,8 +170,7 @@ export class WsSession implements Session {
       }
       return false;
     }
-    if (VIA_WS) this.ws.send(frame.payload, { binary: frame.binary });
-    else this.opts.batcher.write(socket, wireBytes(frame));
+    wire.send(frame);
     this.opts.stats.messagesOut += 1;
     this.opts.stats.bytesOut += frame.byteLength;
     return true;
@@ -169,18 +179,18 @@ export class WsSession implements Session {
   close(code: number, reason?: string): void {
     if (this.closed || this.closeCodeSent !== undefined) return;
     this.closeCodeSent = code;
-    if (this.ws) this.ws.close(code, reason);
+    this.wire?.close(code, reason);
   }
 
   /** Sends a heartbeat ping. */
   ping(): void {
-    this.ws?.ping();
+    this.wire?.ping();
   }
 
   /** Drops the connection without a closing handshake (dead peer). */
   terminate(code: number): void {
     this.closeCodeSent ??= code;
-    if (this.ws) this.ws.terminate();
+    if (this.wire) this.wire.terminate();
     else this.finish(code);
   }
 
@@ -189,12 +199,12 @@ export class WsSession implements Session {
     this.finish(CloseCode.Abnormal);
   }
 
-  /** @internal Called by the shared `ws` listeners below. */
-  onMessage(data: Buffer, isBinary: boolean): void {
+  /** @internal Called by the transport (the shared `ws` listeners below; Bun's handlers). */
+  onMessage(data: Buffer | string, isBinary: boolean): void {
     if (this.closed || this.closeCodeSent !== undefined) return;
     const stats = this.opts.stats;
     stats.messagesIn += 1;
-    stats.bytesIn += data.byteLength;
+    stats.bytesIn += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (isBinary && !this.opts.acceptsBinary) {
       this.close(CloseCode.UnsupportedData, 'binary frames are not supported on this endpoint; send text');
       return;
@@ -213,7 +223,7 @@ export class WsSession implements Session {
         const error = new WirehubError('rate_limited', 'too many messages: this one was dropped', {
           retryAfterMs: limiter.retryAfterMs(),
         });
-        const text = isBinary ? data : data.toString('utf8');
+        const text = isBinary || typeof data === 'string' ? data : data.toString('utf8');
         this.send(this.opts.errorFrame?.(error, text) ?? Frame.json({ error: error.toJSON() }), 'drop');
         return;
       }
@@ -221,7 +231,7 @@ export class WsSession implements Session {
     const handler = this.handlers.message;
     if (!handler) return;
     try {
-      const result = handler(isBinary ? data : data.toString('utf8'), isBinary);
+      const result = handler(isBinary || typeof data === 'string' ? data : data.toString('utf8'), isBinary);
       if (result) result.catch((err: unknown) => this.handlerFailed(err));
     } catch (err) {
       this.handlerFailed(err);
@@ -308,5 +318,43 @@ function wsErrorCloseCode(code: string | undefined): number {
       return CloseCode.TooBig;
     default:
       return CloseCode.ProtocolError;
+  }
+}
+
+/** The `ws` library's WebSocket and its upgrade socket as a session's wire. */
+class WsWire implements SessionWire {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    private readonly batcher: WriteBatcher,
+  ) {}
+
+  get open(): boolean {
+    return this.ws.readyState === OPEN;
+  }
+
+  get writable(): boolean {
+    return this.ws.readyState === OPEN && !this.socket.destroyed;
+  }
+
+  get bufferedAmount(): number {
+    return VIA_WS ? this.ws.bufferedAmount : this.socket.writableLength;
+  }
+
+  send(frame: Frame): void {
+    if (VIA_WS) this.ws.send(frame.payload, { binary: frame.binary });
+    else this.batcher.write(this.socket, wireBytes(frame));
+  }
+
+  close(code: number, reason?: string): void {
+    this.ws.close(code, reason);
+  }
+
+  ping(): void {
+    this.ws.ping();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
   }
 }
