@@ -6,20 +6,23 @@
 //   profile-stop <file>    stop it and write a .cpuprofile
 // and waits for the matching `@@<command>-done` line on stderr.
 import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
 import { createInterface } from 'node:readline';
+
+// Under Bun (bun --preload) there is no --expose-gc: Bun.gc(true) collects synchronously.
+const collect = () => (globalThis.gc ? globalThis.gc() : globalThis.Bun?.gc(true));
 
 let inspector;
 const done = (what, detail = '') => process.stderr.write(`@@${what}-done ${detail}\n`);
 
 const lines = createInterface({ input: process.stdin });
-lines.on('line', (line) => {
+lines.on('line', async (line) => {
   const [command, arg] = line.trim().split(/\s+/, 2);
   if (command === 'gc') {
-    globalThis.gc?.();
-    globalThis.gc?.();
+    collect();
+    collect();
     done('gc', JSON.stringify(process.memoryUsage()));
   } else if (command === 'profile-start') {
+    const { Session } = await import('node:inspector');
     inspector = new Session();
     inspector.connect();
     inspector.post('Profiler.enable', () =>
