@@ -28,6 +28,7 @@ import { installRunRoutes } from './http/routes/runs.js';
 import { installTaskRoutes } from './http/routes/tasks.js';
 import { installWebRoutes } from './http/routes/web.js';
 import { LastResort } from './last-resort.js';
+import { type ListenAddress, listenAddress } from './listen-address.js';
 import { ServerMetrics } from './metrics.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
 import { createPinoLogger } from './pino-logger.js';
@@ -58,15 +59,7 @@ function logRequests(http: FastifyInstance): void {
   });
 }
 
-/** Where a listening server can be reached. */
-export interface ListenAddress {
-  host: string;
-  port: number;
-  /** `http://host:port` (`https://` with TLS) */
-  url: string;
-  /** `ws://host:port` (`wss://` with TLS) */
-  wsUrl: string;
-}
+export type { ListenAddress } from './listen-address.js';
 
 /**
  * A wirehub server: Fastify for HTTP, ws for WebSockets, the hub and its engine.
@@ -372,14 +365,7 @@ export class WirehubServer {
     if (this.bun) return this.bun.address();
     const addr = this.http.server.address() as AddressInfo | null;
     if (!addr) throw new Error('the server is not listening');
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    const secure = this.options.tls !== undefined;
-    return {
-      host: addr.address,
-      port: addr.port,
-      url: `${secure ? 'https' : 'http'}://${host}:${addr.port}`,
-      wsUrl: `${secure ? 'wss' : 'ws'}://${host}:${addr.port}`,
-    };
+    return listenAddress(addr.address, addr.port, this.options.tls !== undefined);
   }
 
   /**

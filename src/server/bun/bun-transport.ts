@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { WirehubError } from '../../protocol/index.js';
 import type { Logger } from '../../util/logger.js';
-import type { ListenAddress } from '../create-server.js';
+import { type ListenAddress, listenAddress } from '../listen-address.js';
 import { refusalHeaders, type UpgradeGate } from '../ws/upgrade-gate.js';
 import type { WsSession } from '../ws/ws-session.js';
 import { type BunServer, type BunServerWebSocket, bunRuntime } from './bun-types.js';
@@ -81,15 +81,7 @@ export class BunTransport {
   address(): ListenAddress {
     const server = this.server;
     if (!server) throw new Error('the server is not listening');
-    const v6 = server.hostname.includes(':');
-    const host = v6 ? `[${server.hostname}]` : server.hostname;
-    const secure = this.o.tls !== undefined;
-    return {
-      host: server.hostname,
-      port: server.port,
-      url: `${secure ? 'https' : 'http'}://${host}:${server.port}`,
-      wsUrl: `${secure ? 'wss' : 'ws'}://${host}:${server.port}`,
-    };
+    return listenAddress(server.hostname, server.port, this.o.tls !== undefined);
   }
 
   async close(): Promise<void> {

@@ -74,8 +74,8 @@ export class UpgradeGate {
    * For a transport that completes the handshake itself (Bun's native server): the same door
    * (draining, routing, handshake shape, security, checks, `accept`, then `open`), resolving
    * with the opened session and the subprotocol to answer, or `undefined` when the client left
-   * meanwhile. Rejects with a `WirehubError` (counted) to refuse with its status; `refusal`
-   * gives the headers to send with it.
+   * meanwhile. Rejects with a `WirehubError` (counted) to refuse with its status;
+   * `refusalHeaders(err)` gives the headers to send with it.
    */
   async admitNative(
     req: IncomingMessage,
