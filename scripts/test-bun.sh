@@ -17,7 +17,7 @@ DEFAULT=(
   test/integration/rt-protocol.test.ts test/integration/drain.test.ts test/integration/limits.test.ts
   test/integration/heartbeat.test.ts test/integration/rt-slow-consumer.test.ts
   test/integration/executor-embedded.test.ts test/integration/task-runner.test.ts test/integration/metrics.test.ts
-  test/integration/python-client.test.ts test/integration/cli.test.ts
+  test/integration/python-client.test.ts test/integration/cli.test.ts test/integration/transport.test.ts
   test/adversarial/auth.test.ts test/adversarial/tls.test.ts test/adversarial/malformed.test.ts
   test/adversarial/hostile-input.test.ts test/browser/dashboard.test.ts
   # exit 1 on a start error, damaged store files, the Flyte watch stream across resets

@@ -322,6 +322,7 @@ export function serveCommand(): Command {
         dataDir: flags.dataDir,
         engine: server.hub.engine.kind,
         executor: server.tasks?.executor.kind,
+        transport: server.transport,
       },
       `wirehub listening on ${address.url}`,
     );

@@ -361,6 +361,11 @@ export class WirehubServer {
     return address;
   }
 
+  /** Which server carries the connections: `node` (node:http + ws) or `bun` (Bun.serve). */
+  get transport(): 'node' | 'bun' {
+    return this.options.transport;
+  }
+
   address(): ListenAddress {
     if (this.bun) return this.bun.address();
     const addr = this.http.server.address() as AddressInfo | null;
