@@ -155,6 +155,8 @@ export class ServerProcess {
 function bunBinary(): string {
   const bun = findBun();
   if (!bun)
-    throw new Error('no Bun binary: run npm ci (optional dependency @oven/bun-linux-x64, Linux x64 only) or set WIREHUB_BUN');
+    throw new Error(
+      'no Bun binary: run npm ci (optional dependency @oven/bun-linux-x64, Linux x64 only) or set WIREHUB_BUN',
+    );
   return bun;
 }
