@@ -73,37 +73,54 @@ interface Target {
 const ws = (port: number, path: string) => `ws://127.0.0.1:${port}${path}`;
 const dataDir = mkdtempSync(join(tmpdir(), 'wirehub-bench-'));
 
+/** `wirehub serve` as the bench runs it, on Node and on Bun alike. */
+/** `wirehub serve` of the build in `dist` as every wirehub target runs it. */
+const wirehubArgs = (dist: string): string[] => [
+  join(dist, 'cli/main.js'),
+  'serve',
+  '--log-level',
+  'warn',
+  '--data-dir',
+  dataDir,
+  '--drain-window',
+  '0',
+  // All load comes from this machine's one address: per-IP and per-connection
+  // limits would refuse it (0 turns a limit off; real clients have addresses of
+  // their own).
+  '--max-connections-per-ip',
+  '0',
+  '--ip-connection-rate',
+  '0',
+  '--message-rate',
+  '0',
+];
+
 function targets(uws: UwsBaseline | { skipped: string }): Target[] {
   const wirehub = (name: string, dist: string): Target => ({
     name,
     label: name,
     driver: wsDriver,
-    spec: {
-      args: [
-        join(dist, 'cli/main.js'),
-        'serve',
-        '--log-level',
-        'warn',
-        '--data-dir',
-        dataDir,
-        '--drain-window',
-        '0',
-        // All load comes from this machine's one address: per-IP and per-connection
-        // limits would refuse it (0 turns a limit off; real clients have addresses of
-        // their own).
-        '--max-connections-per-ip',
-        '0',
-        '--ip-connection-rate',
-        '0',
-        '--message-rate',
-        '0',
-      ],
-      env: {},
-    },
+    spec: { args: wirehubArgs(dist), env: {} },
     url: ws,
   });
   const all: Target[] = [
     wirehub('wirehub', join(root, 'dist')),
+    {
+      name: 'wirehub-bun',
+      label: 'wirehub on Bun (native transport)',
+      driver: wsDriver,
+      countsWrites: false,
+      spec: { args: wirehubArgs(join(root, 'dist')), env: {}, bun: true },
+      url: ws,
+    },
+    {
+      name: 'bun-bare',
+      label: 'bare Bun.serve (topic publish)',
+      driver: wsDriver,
+      countsWrites: false,
+      spec: { args: [join(root, 'bench/baselines/bun-bare.mjs')], bun: true },
+      url: ws,
+    },
     {
       name: 'raw-ws',
       label: 'raw ws (naive loop)',

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Finds the Bun binary: $WIREHUB_BUN, else the one the npm registry package ships
-// (devDependency @oven/bun-linux-x64), else `bun` on PATH. Prints its path when run.
+// (optional dependency @oven/bun-linux-x64, Linux x64 only), else `bun` on PATH. Prints its path when run.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -19,7 +19,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const bun = findBun();
   if (!bun) {
     console.error(
-      'wirehub: no Bun binary: run npm ci (devDependency @oven/bun-linux-x64) or set WIREHUB_BUN',
+      'wirehub: no Bun binary: run npm ci (optional dependency @oven/bun-linux-x64, Linux x64 only) or set WIREHUB_BUN',
     );
     process.exit(1);
   }

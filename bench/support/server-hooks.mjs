@@ -7,25 +7,28 @@
 //   heap-snapshot <file>   collect garbage, then write a V8 heap snapshot (bench/idle-census.ts)
 // and waits for the matching `@@<command>-done` line on stderr.
 import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
 import { createInterface } from 'node:readline';
 import { writeHeapSnapshot } from 'node:v8';
+
+// Under Bun (bun --preload) there is no --expose-gc: Bun.gc(true) collects synchronously.
+const collect = () => (globalThis.gc ? globalThis.gc() : globalThis.Bun?.gc(true));
 
 let inspector;
 const done = (what, detail = '') => process.stderr.write(`@@${what}-done ${detail}\n`);
 
 const lines = createInterface({ input: process.stdin });
-lines.on('line', (line) => {
+lines.on('line', async (line) => {
   const [command, arg] = line.trim().split(/\s+/, 2);
   if (command === 'gc') {
-    globalThis.gc?.();
-    globalThis.gc?.();
+    collect();
+    collect();
     done('gc', JSON.stringify(process.memoryUsage()));
   } else if (command === 'heap-snapshot' && arg) {
     globalThis.gc?.();
     writeHeapSnapshot(arg);
     done('heap-snapshot', JSON.stringify(process.memoryUsage()));
   } else if (command === 'profile-start') {
+    const { Session } = await import('node:inspector');
     inspector = new Session();
     inspector.connect();
     inspector.post('Profiler.enable', () =>

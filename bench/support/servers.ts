@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, connect as tcpConnect } from 'node:net';
+// @ts-expect-error: a plain .mjs script without types
+import { findBun } from '../../scripts/bun-path.mjs';
 
 /** A free TCP port on 127.0.0.1 (bound and released; the server takes it right after). */
 export function freePort(): Promise<number> {
@@ -37,6 +39,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 export interface ServerSpec {
   args: string[];
   env?: Record<string, string>;
+  /** Run under Bun (the binary scripts/bun-path.mjs finds) instead of this Node. */
+  bun?: boolean;
 }
 
 /**
@@ -72,7 +76,10 @@ export class ServerProcess {
   /** Starts `node <node flags> <args>` with PORT set and waits until the port accepts. */
   static async start(spec: ServerSpec, port: number, nodeFlags: string[] = []): Promise<ServerProcess> {
     const hooks = new URL('./server-hooks.mjs', import.meta.url).pathname;
-    const child = spawn(process.execPath, ['--expose-gc', '--import', hooks, ...nodeFlags, ...spec.args], {
+    const [command, runtimeArgs] = spec.bun
+      ? [bunBinary(), ['--preload', hooks]]
+      : [process.execPath, ['--expose-gc', '--import', hooks, ...nodeFlags]];
+    const child = spawn(command, [...runtimeArgs, ...spec.args], {
       env: {
         ...process.env,
         ...spec.env,
@@ -152,4 +159,14 @@ export class ServerProcess {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/** Bun's binary for `bun: true` servers (from the npm registry package, see scripts/bun-path.mjs). */
+function bunBinary(): string {
+  const bun = findBun();
+  if (!bun)
+    throw new Error(
+      'no Bun binary: run npm ci (optional dependency @oven/bun-linux-x64, Linux x64 only) or set WIREHUB_BUN',
+    );
+  return bun;
 }

@@ -38,6 +38,7 @@ import {
   securityOptions,
   toServerSecurityOptions,
 } from './security-flags.js';
+import { exitOnStartErrors } from './start-guard.js';
 
 interface ServeFlags extends SecurityFlags, FlyteFlags {
   host: string;
@@ -324,15 +325,18 @@ export function serveCommand(): Command {
       },
     };
     if (flags.workers > 1) return serveWorkers(command, options, flags.workers);
+    const started = exitOnStartErrors();
     const { createServer } = await import('../runtime/create-server.js');
     const server = await createServer(options);
     const address = await server.listen();
+    started();
     server.log.info(
       {
         url: address.url,
         dataDir: flags.dataDir,
         engine: server.hub.engine.kind,
         executor: server.tasks?.executor.kind,
+        transport: server.transport,
       },
       `wirehub listening on ${address.url}`,
     );

@@ -14,6 +14,7 @@ import {
   parseRedisUrl,
   parseRunRetention,
 } from './parse.js';
+import { exitOnStartErrors } from './start-guard.js';
 
 interface WorkerFlags {
   redis?: string;
@@ -109,6 +110,7 @@ export function workerCommand(): Command {
         });
       }
       // Loaded here so that other commands start without the worker's modules (see serve.ts).
+      const started = exitOnStartErrors();
       const { createWorker } = await import('../runtime/worker-node.js');
       const worker = await createWorker({
         redis: flags.redis,
@@ -122,6 +124,7 @@ export function workerCommand(): Command {
         handleUncaughtErrors: true,
       });
       await worker.start();
+      started();
       worker.log.info(
         { worker: worker.name, concurrency: flags.concurrency, tasks: worker.registry.size },
         `wirehub worker ${worker.name} ready`,

@@ -6,6 +6,8 @@
 export class Frame {
   /** Transport-owned cache of the fully framed bytes (opaque to the hub). */
   wire: Uint8Array | undefined;
+  /** Transport-owned cache of a text payload as a string (Bun sends text frames from strings). */
+  text: string | undefined;
 
   constructor(
     readonly payload: Buffer,

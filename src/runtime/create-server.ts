@@ -19,5 +19,12 @@ import { backendAssembler } from './backends.js';
  * ```
  */
 export async function createServer(options: ServerOptions = {}): Promise<WirehubServer> {
-  return new WirehubServer(options, await backendAssembler(options));
+  const withTransport = { ...options, transport: options.transport ?? defaultTransport() };
+  return new WirehubServer(withTransport, await backendAssembler(withTransport));
+}
+
+/** Bun's native server under Bun (unless `WIREHUB_TRANSPORT=node`), else Node's. */
+function defaultTransport(): 'node' | 'bun' {
+  if (typeof process.versions.bun !== 'string') return 'node';
+  return process.env.WIREHUB_TRANSPORT === 'node' ? 'node' : 'bun';
 }

@@ -15,6 +15,7 @@ import type { Logger } from '../util/logger.js';
 import { LocalAdminView } from './admin/admin-view.js';
 import { ClusterAdmin } from './admin/cluster-admin.js';
 import type { BackendAssembler, ServerTasks, WorkerRole } from './backends.js';
+import type { BunTransport } from './bun/bun-transport.js';
 import { closeSpread } from './drain.js';
 import { assertNoBuiltinRoute, type BuiltinRoute, builtinRoutes } from './http/builtin-routes.js';
 import { errorAnsweringOptions, installErrorHandling, NODE_HTTP_OPTIONS } from './http/http-errors.js';
@@ -28,6 +29,7 @@ import { installRunRoutes } from './http/routes/runs.js';
 import { installTaskRoutes } from './http/routes/tasks.js';
 import { installWebRoutes } from './http/routes/web.js';
 import { LastResort } from './last-resort.js';
+import { type ListenAddress, listenAddress } from './listen-address.js';
 import { ServerMetrics } from './metrics.js';
 import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options.js';
 import { createPinoLogger } from './pino-logger.js';
@@ -70,15 +72,7 @@ function nameTheWorker(http: FastifyInstance, wss: WebSocketServer, id: number):
   wss.on('headers', (headers) => headers.push(`${WORKER_HEADER}: ${value}`));
 }
 
-/** Where a listening server can be reached. */
-export interface ListenAddress {
-  host: string;
-  port: number;
-  /** `http://host:port` (`https://` with TLS) */
-  url: string;
-  /** `ws://host:port` (`wss://` with TLS) */
-  wsUrl: string;
-}
+export type { ListenAddress } from './listen-address.js';
 
 /**
  * A wirehub server: Fastify for HTTP, ws for WebSockets, the hub and its engine.
@@ -124,6 +118,8 @@ export class WirehubServer {
   private closed: Promise<void> | undefined;
   private onEmpty: (() => void) | undefined;
   private started = false;
+  /** Bun's native server, when `transport` is `bun`. */
+  private bun: BunTransport | undefined;
 
   /**
    * Use `createServer(options)`: it loads the backends the options ask for and passes the
@@ -353,8 +349,25 @@ export class WirehubServer {
       tasksEnabled: this.tasks !== undefined,
       dashboardPath: o.dashboard,
     });
-    this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
-    await this.http.listen({ host: o.host, port: o.port });
+    if (o.transport === 'bun') {
+      // Loaded only here: the Node path never loads the Bun transport.
+      const { BunTransport } = await import('./bun/bun-transport.js');
+      await this.http.ready();
+      this.bun = new BunTransport({
+        host: o.host,
+        port: o.port,
+        tls: o.tls,
+        maxPayloadBytes: o.maxPayloadBytes,
+        maxQueuedBytes: o.maxQueuedBytes,
+        gate,
+        http: this.http,
+        log: this.log,
+      });
+      this.bun.listen();
+    } else {
+      this.http.server.on('upgrade', (req, socket, head) => gate.handle(req, socket, head));
+      await this.http.listen({ host: o.host, port: o.port });
+    }
     this.heartbeat.start();
     // Only now: an error while starting must still stop the process (see LastResort).
     this.lastResort?.install();
@@ -370,17 +383,16 @@ export class WirehubServer {
     return address;
   }
 
+  /** Which server carries the connections: `node` (node:http + ws) or `bun` (Bun.serve). */
+  get transport(): 'node' | 'bun' {
+    return this.options.transport;
+  }
+
   address(): ListenAddress {
+    if (this.bun) return this.bun.address();
     const addr = this.http.server.address() as AddressInfo | null;
     if (!addr) throw new Error('the server is not listening');
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    const secure = this.options.tls !== undefined;
-    return {
-      host: addr.address,
-      port: addr.port,
-      url: `${secure ? 'https' : 'http'}://${host}:${addr.port}`,
-      wsUrl: `${secure ? 'wss' : 'ws'}://${host}:${addr.port}`,
-    };
+    return listenAddress(addr.address, addr.port, this.options.tls !== undefined);
   }
 
   /**
@@ -421,6 +433,7 @@ export class WirehubServer {
     this.heartbeat.stop();
     for (const session of [...this.sessions]) session.terminate(CloseCode.Abnormal);
     this.wss.close();
+    await this.bun?.close();
     await this.http.close();
     await this.tasks?.close();
     await this.admin.stop();

@@ -127,6 +127,13 @@ export interface ServerOptions {
    * leaves a host program's process-wide behaviour alone; `wirehub serve` turns it on.
    */
   handleUncaughtErrors?: boolean;
+  /**
+   * Which server carries the connections: `node` (Fastify on node:http, WebSockets by `ws`) or
+   * `bun` (Bun's native server: `Bun.serve` and its uWebSockets WebSockets; the Fastify app
+   * answers HTTP in process). Default: `bun` when the process runs under Bun, else `node`.
+   * `WIREHUB_TRANSPORT=node` keeps the Node-compatible server under Bun.
+   */
+  transport?: 'node' | 'bun';
 }
 
 /** The `tasks` option of `createServer`. */
@@ -251,5 +258,6 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
           ),
     publicMetrics: o.publicMetrics ?? false,
     handleUncaughtErrors: o.handleUncaughtErrors ?? false,
+    transport: o.transport ?? 'node',
   };
 }

@@ -135,7 +135,7 @@ describe('body errors', () => {
   });
 });
 
-describe('what Node refuses before Fastify sees it', () => {
+describe("what the HTTP parser (Node's or Bun's) refuses before Fastify sees it", () => {
   it('answers unparseable requests with 400 bad_request, headers over the limit with 431 headers_too_large', async () => {
     for (const request of [
       'FOO / HTTP/1.1\r\nHost: x\r\n\r\n',
@@ -145,7 +145,9 @@ describe('what Node refuses before Fastify sees it', () => {
       // Request smuggling: both framings, or two lengths.
       'POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
       'POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}',
-      'POST /api/publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      // A JSON body, so that the route must read it: without one, Bun hands the head to the
+      // route before it parses the body, and the route's 415 comes first.
+      'POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
     ]) {
       const a = await raw(request);
       expect(a.headers.connection, request).toBe('close');

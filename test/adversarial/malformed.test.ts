@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient, writeRawFrame } from '../support/client.js';
-import { rawRequest, rawUpgrade, statusOf } from '../support/raw-http.js';
+import { keepsDotSegments, rawRequest, rawUpgrade, statusOf } from '../support/raw-http.js';
 import { Bystander, http } from '../support/security.js';
 import { type RunningServer, startServer } from '../support/server.js';
 
@@ -102,6 +102,11 @@ describe('paths that try to escape', () => {
       'a%2f..',
     ]) {
       const answer = await rawUpgrade(srv.port, `/chat/${room}`);
+      // Bun's native server resolves a path made of dot segments before wirehub sees it.
+      if (!keepsDotSegments && /^(\.\.|%2e%2e)$/.test(room)) {
+        expect(statusOf(answer), room).toBe(404);
+        continue;
+      }
       expect(statusOf(answer), room).toBe(400);
       expect(answer).toMatch(/"code":"bad_(room|request)"/);
     }

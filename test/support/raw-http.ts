@@ -33,3 +33,12 @@ export function rawUpgrade(port: number, path: string, extraHeaders = ''): Promi
 export function statusOf(response: string): number {
   return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
 }
+
+/**
+ * True when the server under test keeps dot segments in a raw request's path (`/chat/..`):
+ * Node's server does; Bun's native server resolves them (WHATWG URL rules, `%2e` too) before
+ * wirehub routes, so such a path arrives as another path and is refused 404 `not_found`.
+ */
+export const keepsDotSegments = !(
+  typeof process.versions.bun === 'string' && process.env.WIREHUB_TRANSPORT !== 'node'
+);

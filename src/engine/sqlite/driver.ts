@@ -97,6 +97,7 @@ interface BunStatement {
   run(...params: unknown[]): { changes: number };
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
+  finalize(): void;
 }
 interface BunDatabase {
   prepare(sql: string): BunStatement;
@@ -128,23 +129,38 @@ class BunSqliteStatement<P extends unknown[], R> implements SqliteStatement<P, R
 }
 
 class BunSqliteDatabase implements SqliteDatabase {
+  /**
+   * Every statement prepared on this connection, finalized on `close`: bun:sqlite closes with
+   * `sqlite3_close_v2`, which leaves a connection with live statements open (a "zombie") until
+   * they are garbage-collected, so its WAL is neither checkpointed into the file nor removed.
+   * better-sqlite3 finalizes its statements on close; this does the same.
+   */
+  private readonly statements = new Set<BunStatement>();
   constructor(private readonly db: BunDatabase) {}
   prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): SqliteStatement<P, R> {
-    return new BunSqliteStatement<P, R>(this.db.prepare(sql));
+    const stmt = this.db.prepare(sql);
+    this.statements.add(stmt);
+    return new BunSqliteStatement<P, R>(stmt);
   }
   exec(sql: string): unknown {
     return this.db.exec(sql);
   }
   pragma(source: string, options?: { simple?: boolean }): unknown {
     const stmt = this.db.prepare(`PRAGMA ${source}`);
-    if (!options?.simple) return stmt.all();
-    const row = stmt.get() as Record<string, unknown> | null;
-    return row === null ? undefined : Object.values(row)[0];
+    try {
+      if (!options?.simple) return stmt.all();
+      const row = stmt.get() as Record<string, unknown> | null;
+      return row === null ? undefined : Object.values(row)[0];
+    } finally {
+      stmt.finalize();
+    }
   }
   transaction<A extends unknown[], T>(fn: (...args: A) => T): SqliteTransaction<A, T> {
     return this.db.transaction(fn);
   }
   close(): void {
+    for (const stmt of this.statements) stmt.finalize();
+    this.statements.clear();
     this.db.close();
   }
 }

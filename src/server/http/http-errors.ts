@@ -104,13 +104,28 @@ export function clientErrorOf(err: NodeJS.ErrnoException): WirehubError {
   if (err.code === 'HPE_HEADER_OVERFLOW') {
     return new WirehubError('headers_too_large', 'the request line and headers are over 16 KiB');
   }
-  // The parser's reason is one of its own fixed phrases ("Duplicate Content-Length"), never
-  // the client's bytes.
-  const reason = (err as { reason?: unknown }).reason;
+  const reason = parserReason(err);
   return new WirehubError(
     'bad_request',
-    typeof reason === 'string' ? `not valid HTTP/1.1: ${reason}` : 'the request is not valid HTTP/1.1',
+    reason === undefined ? 'the request is not valid HTTP/1.1' : `not valid HTTP/1.1: ${reason}`,
   );
+}
+
+/**
+ * The parser's own fixed phrase for a refused request ("Duplicate Content-Length"), never the
+ * client's bytes. Node's llhttp sets `reason`; Bun's parser sets no `reason` and words its
+ * `message` as "Parse Error: <phrase>" or just "Parse Error", so its phrase, else its `HPE_*`
+ * code in words, stands in: the answer has the same shape on both runtimes.
+ */
+function parserReason(err: NodeJS.ErrnoException): string | undefined {
+  const reason = (err as { reason?: unknown }).reason;
+  if (typeof reason === 'string' && reason !== '') return reason;
+  const phrase = /^Parse Error: (.+)$/.exec(err.message)?.[1];
+  if (phrase !== undefined) return phrase;
+  // HPE_UNEXPECTED_CONTENT_LENGTH → "unexpected content length"
+  return typeof err.code === 'string' && err.code.startsWith('HPE_')
+    ? err.code.slice(4).toLowerCase().replaceAll('_', ' ')
+    : undefined;
 }
 
 /**

@@ -68,6 +68,53 @@ export class UpgradeGate {
   }
 
   private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const admitted = await this.prepare(req, socket, () => socket.destroyed);
+    if (admitted) await this.openSession({ req, socket, head, ...admitted });
+  }
+
+  /**
+   * For a transport that completes the handshake itself (Bun's native server): the same door
+   * (draining, routing, handshake shape, security, checks, `accept`, then `open`), resolving
+   * with the opened session and the subprotocol to answer, or `undefined` when the client left
+   * meanwhile. Rejects with a `WirehubError` (counted) to refuse with its status;
+   * `refusalHeaders(err)` gives the headers to send with it.
+   */
+  async admitNative(
+    req: IncomingMessage,
+    isGone: () => boolean,
+  ): Promise<{ session: WsSession; protocol: string | undefined } | undefined> {
+    try {
+      const admitted = await this.prepare(req, undefined, isGone);
+      if (!admitted) return undefined;
+      const { session, endpoint, state } = admitted;
+      try {
+        session.setHandlers(await endpoint.open(session, this.o.context, state));
+      } catch (err) {
+        session.abandon();
+        throw err;
+      }
+      if (isGone()) {
+        session.abandon();
+        return undefined;
+      }
+      return { session, protocol: chooseProtocol(req, endpoint) };
+    } catch (err) {
+      const error = err instanceof WirehubError ? err : new WirehubError('internal');
+      if (!(err instanceof WirehubError)) this.o.log.error({ err }, 'upgrade failed');
+      this.o.metrics.countRejection(error.status);
+      throw error;
+    }
+  }
+
+  /** Everything up to the session, shared by both transports; undefined when the client left. */
+  private async prepare(
+    req: IncomingMessage,
+    socket: Duplex | undefined,
+    isGone: () => boolean,
+  ): Promise<
+    | { session: WsSession; endpoint: EndpointDefinition<unknown>; info: UpgradeInfo; state: unknown }
+    | undefined
+  > {
     if (this.o.isDraining())
       throw new WirehubError('not_ready', 'this node is shutting down; reconnect elsewhere');
     // Route on the raw path: URL parsing would resolve `..` segments before the endpoint
@@ -89,8 +136,6 @@ export class UpgradeGate {
     const endpoint = match.endpoint;
     const admission = await this.o.security.admit(request, endpoint, this.o.proxyTrust.host(req));
     const info: UpgradeInfo = { ...request, principal: admission.principal };
-    let session: WsSession;
-    let state: unknown;
     try {
       // The token has done its job: endpoints and their logs never see it.
       query.delete(TOKEN_QUERY_PARAM);
@@ -99,21 +144,21 @@ export class UpgradeGate {
         const result = await check(info, endpoint, admission.principal);
         if (result?.user !== undefined) user = result.user;
       }
-      state = endpoint.accept ? await endpoint.accept(info, this.o.context) : undefined;
-      if (socket.destroyed) {
+      const state = endpoint.accept ? await endpoint.accept(info, this.o.context) : undefined;
+      if (isGone()) {
         admission.release();
-        return;
+        return undefined;
       }
-      session = this.createSession(socket, info, endpoint, user, admission.principal, admission);
+      const session = this.createSession(socket, info, endpoint, user, admission.principal, admission);
+      return { session, endpoint, info, state };
     } catch (err) {
       admission.release();
       throw err;
     }
-    await this.openSession({ req, socket, head, session, endpoint, info, state });
   }
 
   private createSession(
-    socket: Duplex,
+    socket: Duplex | undefined,
     info: UpgradeInfo,
     endpoint: EndpointDefinition<unknown>,
     user: string | undefined,
@@ -218,8 +263,19 @@ function destroyOnError(this: Duplex): void {
   this.destroy();
 }
 
+/** The first subprotocol the client offers that its endpoint speaks (as the `ws` server picks). */
+function chooseProtocol(req: IncomingMessage, endpoint: EndpointDefinition<unknown>): string | undefined {
+  const offered = req.headers['sec-websocket-protocol'];
+  if (typeof offered !== 'string') return undefined;
+  const spoken = endpoint.protocols ?? [];
+  return offered
+    .split(',')
+    .map((p) => p.trim())
+    .find((p) => spoken.includes(p));
+}
+
 /** Headers that tell a refused client what to do: how to authenticate, when to retry. */
-function refusalHeaders(err: WirehubError): Record<string, string> {
+export function refusalHeaders(err: WirehubError): Record<string, string> {
   if (err.code === 'unauthorized') return { 'WWW-Authenticate': BEARER_CHALLENGE };
   const retryAfterMs = (err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
   if (err.status === 429 && typeof retryAfterMs === 'number') {

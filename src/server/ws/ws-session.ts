@@ -8,6 +8,7 @@ import { CloseCode, WirehubError } from '../../protocol/index.js';
 import type { Logger } from '../../util/logger.js';
 import type { EndpointStats } from '../metrics.js';
 import type { MessageLimiter } from '../security/message-limiter.js';
+import type { SessionWire } from './session-wire.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { wireBytes } from './ws-framing.js';
 
@@ -33,7 +34,8 @@ export interface WsEndpointShared {
   maxQueuedBytes: number;
   acceptsBinary: boolean;
   stats: EndpointStats;
-  batcher: WriteBatcher;
+  /** Writes pre-framed bytes to `ws` upgrade sockets; none for a transport with its own wire. */
+  batcher?: WriteBatcher | undefined;
   log: Logger;
   onClosed(session: WsSession, code: number): void;
 }
@@ -46,8 +48,11 @@ export interface WsSessionOptions {
   principal: Principal;
   /** Inbound message rate; none when the limit is off. */
   limiter?: MessageLimiter | undefined;
-  /** The raw socket of the upgrade: frames are written to it directly, pre-framed. */
-  socket: Duplex;
+  /**
+   * The raw socket of a `ws` upgrade: frames are written to it directly, pre-framed. None for
+   * a transport that brings its own wire (Bun's native server, `attachWire`).
+   */
+  socket?: Duplex | undefined;
   /** The slots the upgrade took (connection limits), given back by the endpoint's `onClosed`. */
   admission?: { release(): void } | undefined;
 }
@@ -72,13 +77,13 @@ export class WsSession implements Session {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Heartbeat bookkeeping: when (performance.now()) the last pong came back. */
   lastPongAt = performance.now();
-  private ws: WebSocket | undefined;
+  private wire: SessionWire | undefined;
   private handlers: ConnectionHandlers = NO_HANDLERS;
   /** Frames sent before the handshake completed; made on the first such frame. */
   private early: Frame[] | undefined;
   private closed = false;
   private closeCodeSent: number | undefined;
-  private readonly socket: Duplex;
+  private readonly socket: Duplex | undefined;
   private readonly limiter: MessageLimiter | undefined;
   /** @internal The upgrade's slots, released when the session closes. */
   readonly admission: { release(): void } | undefined;
@@ -136,15 +141,11 @@ export class WsSession implements Session {
   }
 
   get bufferedAmount(): number {
-    return VIA_WS ? (this.ws?.bufferedAmount ?? 0) : this.socket.writableLength;
+    return this.wire?.bufferedAmount ?? this.socket?.writableLength ?? 0;
   }
 
   get isOpen(): boolean {
-    return (
-      !this.closed &&
-      this.closeCodeSent === undefined &&
-      (this.ws === undefined || this.ws.readyState === OPEN)
-    );
+    return !this.closed && this.closeCodeSent === undefined && (this.wire === undefined || this.wire.open);
   }
 
   setHandlers(handlers: ConnectionHandlers): void {
@@ -153,31 +154,42 @@ export class WsSession implements Session {
     if (this.closed) this.runCloseHandler(CloseCode.Abnormal);
   }
 
-  /** Binds the session to its WebSocket once the handshake is done and flushes early frames. */
+  /** Binds the session to its `ws` WebSocket once the handshake is done and flushes early frames. */
   attach(ws: WebSocket): void {
-    this.ws = ws;
-    const early = this.early;
-    this.early = undefined;
+    const socket = this.socket;
+    const batcher = this.shared.batcher;
+    if (!socket || !batcher) throw new Error('a ws session needs its upgrade socket and a write batcher');
     (ws as SessionSocket)[SESSION] = this;
     ws.on('message', onWsMessage);
     ws.on('pong', onWsPong);
     ws.on('error', onWsError);
     ws.on('close', onWsClose);
+    this.attachWire(new WsWire(ws, socket, batcher));
+  }
+
+  /**
+   * Binds the session to its connection once the handshake is done and flushes early frames.
+   * The transport calls `onMessage`, `onSocketClosed` and sets `lastPongAt` from its events.
+   */
+  attachWire(wire: SessionWire): void {
+    this.wire = wire;
+    const early = this.early;
+    this.early = undefined;
     if (early) for (const frame of early) this.send(frame);
-    if (this.closeCodeSent !== undefined) ws.close(this.closeCodeSent);
+    if (this.closeCodeSent !== undefined) wire.close(this.closeCodeSent);
   }
 
   send(frame: Frame, overflow: OverflowPolicy = 'disconnect'): boolean {
     if (this.closed || this.closeCodeSent !== undefined) return false;
-    if (this.ws === undefined) {
+    const wire = this.wire;
+    if (wire === undefined) {
       if (this.early) this.early.push(frame);
       else this.early = [frame];
       return true;
     }
-    const socket = this.socket;
+    if (!wire.writable) return false;
     const shared = this.shared;
-    if (this.ws.readyState !== OPEN || socket.destroyed) return false;
-    if (this.bufferedAmount > shared.maxQueuedBytes) {
+    if (wire.bufferedAmount > shared.maxQueuedBytes) {
       if (overflow === 'drop') {
         shared.stats.drops += 1;
       } else {
@@ -186,8 +198,7 @@ export class WsSession implements Session {
       }
       return false;
     }
-    if (VIA_WS) this.ws.send(frame.payload, { binary: frame.binary });
-    else shared.batcher.write(socket, wireBytes(frame));
+    wire.send(frame);
     shared.stats.messagesOut += 1;
     shared.stats.bytesOut += frame.byteLength;
     return true;
@@ -196,18 +207,18 @@ export class WsSession implements Session {
   close(code: number, reason?: string): void {
     if (this.closed || this.closeCodeSent !== undefined) return;
     this.closeCodeSent = code;
-    if (this.ws) this.ws.close(code, reason);
+    this.wire?.close(code, reason);
   }
 
   /** Sends a heartbeat ping. */
   ping(): void {
-    this.ws?.ping();
+    this.wire?.ping();
   }
 
   /** Drops the connection without a closing handshake (dead peer). */
   terminate(code: number): void {
     this.closeCodeSent ??= code;
-    if (this.ws) this.ws.terminate();
+    if (this.wire) this.wire.terminate();
     else this.finish(code);
   }
 
@@ -216,12 +227,12 @@ export class WsSession implements Session {
     this.finish(CloseCode.Abnormal);
   }
 
-  /** @internal Called by the shared `ws` listeners below. */
-  onMessage(data: Buffer, isBinary: boolean): void {
+  /** @internal Called by the transport (the shared `ws` listeners below; Bun's handlers). */
+  onMessage(data: Buffer | string, isBinary: boolean): void {
     if (this.closed || this.closeCodeSent !== undefined) return;
     const stats = this.shared.stats;
     stats.messagesIn += 1;
-    stats.bytesIn += data.byteLength;
+    stats.bytesIn += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (isBinary && !this.shared.acceptsBinary) {
       this.close(CloseCode.UnsupportedData, 'binary frames are not supported on this endpoint; send text');
       return;
@@ -240,7 +251,7 @@ export class WsSession implements Session {
         const error = new WirehubError('rate_limited', 'too many messages: this one was dropped', {
           retryAfterMs: limiter.retryAfterMs(),
         });
-        const text = isBinary ? data : data.toString('utf8');
+        const text = isBinary || typeof data === 'string' ? data : data.toString('utf8');
         this.send(this.shared.errorFrame?.(error, text) ?? Frame.json({ error: error.toJSON() }), 'drop');
         return;
       }
@@ -248,7 +259,7 @@ export class WsSession implements Session {
     const handler = this.handlers.message;
     if (!handler) return;
     try {
-      const result = handler(isBinary ? data : data.toString('utf8'), isBinary);
+      const result = handler(isBinary || typeof data === 'string' ? data : data.toString('utf8'), isBinary);
       if (result) result.catch((err: unknown) => this.handlerFailed(err));
     } catch (err) {
       this.handlerFailed(err);
@@ -340,5 +351,43 @@ function wsErrorCloseCode(code: string | undefined): number {
       return CloseCode.TooBig;
     default:
       return CloseCode.ProtocolError;
+  }
+}
+
+/** The `ws` library's WebSocket and its upgrade socket as a session's wire. */
+class WsWire implements SessionWire {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    private readonly batcher: WriteBatcher,
+  ) {}
+
+  get open(): boolean {
+    return this.ws.readyState === OPEN;
+  }
+
+  get writable(): boolean {
+    return this.ws.readyState === OPEN && !this.socket.destroyed;
+  }
+
+  get bufferedAmount(): number {
+    return VIA_WS ? this.ws.bufferedAmount : this.socket.writableLength;
+  }
+
+  send(frame: Frame): void {
+    if (VIA_WS) this.ws.send(frame.payload, { binary: frame.binary });
+    else this.batcher.write(this.socket, wireBytes(frame));
+  }
+
+  close(code: number, reason?: string): void {
+    this.ws.close(code, reason);
+  }
+
+  ping(): void {
+    this.ws.ping();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
   }
 }

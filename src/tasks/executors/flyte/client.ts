@@ -45,9 +45,18 @@ const UNREACHABLE = new Set([
   Code.Internal,
 ]);
 
+/**
+ * Connect's own phrase for a server stream whose body stopped before its end message. Under
+ * Bun a reset HTTP/2 connection ends its streams as if cleanly (Node reports the reset), so
+ * Connect says this, with `invalid_argument`: a cut stream, not a bad request.
+ */
+const CUT_STREAM = 'protocol error: missing EndStreamResponse';
+
 /** True when a failed call is worth retrying later (the cluster is away, a stream was reset). */
 export function isTransient(err: unknown): boolean {
-  if (err instanceof ConnectError) return UNREACHABLE.has(err.code) || err.code === Code.Unauthenticated;
+  if (err instanceof ConnectError) {
+    return UNREACHABLE.has(err.code) || err.code === Code.Unauthenticated || err.rawMessage === CUT_STREAM;
+  }
   return err instanceof WirehubError ? err.code === 'executor_unavailable' : true;
 }
 
