@@ -18,8 +18,8 @@ const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 500);
 const TICKS_PER_SECOND = 100;
 const run = promisify(execFile);
 
-/** CPU seconds used so far by `pid` and its children (the workers of a primary). */
-function treeCpuSeconds(pid: number): number {
+/** CPU seconds used so far by `pid` and by its children (the workers of a primary). */
+function treeCpuSeconds(pid: number): { self: number; children: number } {
   const of = (p: number): number => {
     try {
       const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
@@ -36,7 +36,13 @@ function treeCpuSeconds(pid: number): number {
       .filter(Boolean)
       .map(Number);
   } catch {}
-  return of(pid) + children.reduce((sum, child) => sum + of(child), 0);
+  return { self: of(pid), children: children.reduce((sum, child) => sum + of(child), 0) };
+}
+
+/** CPU seconds of this process's reaped children: the load generator once it has exited. */
+function loadCpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
 }
 
 /** The first value under `key` anywhere in a bench report. */
@@ -52,7 +58,12 @@ function find(value: unknown, key: string): unknown {
 
 interface Measured {
   perSecond: number;
+  /** Server CPU (primary + workers) per message. */
   cpuPerMessageUs: number;
+  /** The part of it spent in the primary (with --workers 1: the whole single process). */
+  primaryCpuPerMessageUs: number;
+  /** CPU the load generator used per message, for what the box had left for the server. */
+  loadCpuPerMessageUs: number;
 }
 
 async function measure(server: CliServer, scenario: 'echo' | 'fanout'): Promise<Measured> {
@@ -62,21 +73,32 @@ async function measure(server: CliServer, scenario: 'echo' | 'fanout'): Promise<
       : ['bench', 'fanout', '--url', `${server.wsUrl}/broadcast`, '--subscribers', String(SUBSCRIBERS)];
   const pid = server.child.pid as number;
   const cpuBefore = treeCpuSeconds(pid);
+  const loadCpuBefore = loadCpuSeconds();
   const { stdout } = await run(
     process.execPath,
     [CLI, ...args, '--duration', `${SECONDS}s`, '--warmup', '1s', '--json', '--no-progress'],
     { maxBuffer: 16 * 1024 * 1024 },
   );
-  const cpu = treeCpuSeconds(pid) - cpuBefore;
+  const cpuAfter = treeCpuSeconds(pid);
+  const self = cpuAfter.self - cpuBefore.self;
+  const cpu = self + cpuAfter.children - cpuBefore.children;
   const report = JSON.parse(stdout) as { errors?: string[] };
   const perSecond = Number(find(report, scenario === 'echo' ? 'messagesPerSec' : 'deliveriesPerSec'));
   // A refused or broken run must not print as a number (a 0/s once hid the rate limits here).
   if (!(perSecond > 0) || (report.errors?.length ?? 0) > 0) {
-    throw new Error(`${scenario} with ${server.wsUrl}: ${perSecond}/s, errors ${JSON.stringify(report.errors)}`);
+    throw new Error(
+      `${scenario} with ${server.wsUrl}: ${perSecond}/s, errors ${JSON.stringify(report.errors)}`,
+    );
   }
   // Warm-up included in the CPU window: count its messages at the same rate.
   const messages = perSecond * (SECONDS + 1);
-  return { perSecond, cpuPerMessageUs: (cpu / messages) * 1e6 };
+  const load = loadCpuSeconds() - loadCpuBefore;
+  return {
+    perSecond,
+    cpuPerMessageUs: (cpu / messages) * 1e6,
+    primaryCpuPerMessageUs: (self / messages) * 1e6,
+    loadCpuPerMessageUs: (load / messages) * 1e6,
+  };
 }
 
 // All load comes from this machine's one address and one flat-out client per connection:
@@ -91,8 +113,6 @@ async function serve(workers: number): Promise<CliServer> {
     tempDir(),
     '--dashboard',
     'false',
-    '--log-level',
-    'warn',
     ...NO_LIMITS,
   ]);
 }
@@ -115,7 +135,7 @@ for (let round = 0; round < ROUNDS; round += 1) {
       byWorkers[workers] = list;
       list.push(m);
       console.error(
-        `round ${round + 1} ${scenario} workers=${workers}: ${Math.round(m.perSecond)}/s, ${m.cpuPerMessageUs.toFixed(1)} µs CPU/msg`,
+        `round ${round + 1} ${scenario} workers=${workers}: ${Math.round(m.perSecond)}/s, server ${m.cpuPerMessageUs.toFixed(2)} µs CPU/msg (primary ${m.primaryCpuPerMessageUs.toFixed(2)}), load generator ${m.loadCpuPerMessageUs.toFixed(2)} µs/msg`,
       );
     }
   }
@@ -130,11 +150,20 @@ for (const scenario of ['echo', 'fanout'] as const) {
   const rate2 = median(two.map((m) => m.perSecond));
   const cpu1 = median(one.map((m) => m.cpuPerMessageUs));
   const cpu2 = median(two.map((m) => m.cpuPerMessageUs));
+  const primary2 = median(two.map((m) => m.primaryCpuPerMessageUs));
+  const load1 = median(one.map((m) => m.loadCpuPerMessageUs));
+  const load2 = median(two.map((m) => m.loadCpuPerMessageUs));
   summary[scenario] = {
     oneWorkerPerSecond: Math.round(rate1),
     twoWorkersPerSecond: Math.round(rate2),
     throughputRatio: Number((rate2 / rate1).toFixed(2)),
-    cpuPerMessageUs: { one: Number(cpu1.toFixed(1)), two: Number(cpu2.toFixed(1)) },
+    cpuPerMessageUs: {
+      one: Number(cpu1.toFixed(2)),
+      two: Number(cpu2.toFixed(2)),
+      twoInPrimary: Number(primary2.toFixed(2)),
+      ratio: Number((cpu2 / cpu1).toFixed(2)),
+    },
+    loadGeneratorCpuPerMessageUs: { one: Number(load1.toFixed(2)), two: Number(load2.toFixed(2)) },
   };
 }
 console.log(
