@@ -1,4 +1,4 @@
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { CloseCode } from '../protocol/close-codes.js';
 import { openSocket } from './open-socket.js';
@@ -69,11 +69,16 @@ interface Update {
 class ProgressView {
   private readonly bar: cliProgress.SingleBar | undefined;
 
-  constructor(tty: boolean) {
-    if (tty) {
-      this.bar = new cliProgress.SingleBar(
+  /** `cli-progress` is loaded here, not at the CLI's start: `wirehub serve` never draws a bar. */
+  static async open(tty: boolean): Promise<ProgressView> {
+    return new ProgressView(tty ? (await import('cli-progress')).default : undefined);
+  }
+
+  private constructor(progress: typeof cliProgress | undefined) {
+    if (progress) {
+      this.bar = new progress.SingleBar(
         { format: ' {bar} {percentage}% | {status} {message}', stream: process.stderr, hideCursor: true },
-        cliProgress.Presets.shades_classic,
+        progress.Presets.shades_classic,
       );
       this.bar.start(100, 0, { status: 'QUEUED', message: '' });
     }
@@ -118,7 +123,7 @@ async function runTask(
   token: string | undefined,
 ): Promise<number> {
   const ws = await openSocket(`${wsBase(url)}/task-runner`, token, undefined, url);
-  const view = new ProgressView(process.stderr.isTTY === true);
+  const view = await ProgressView.open(process.stderr.isTTY === true);
   let runId: string | undefined;
   let settled = false;
   return new Promise<number>((resolve) => {

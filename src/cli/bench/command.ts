@@ -1,13 +1,12 @@
 import { Command, Option } from 'commander';
 import { parseDuration, parseSize } from '../parse.js';
-import { runChurn } from './churn.js';
 import type { CommonOptions } from './common.js';
-import { runConnections } from './connections.js';
-import { runEcho } from './echo.js';
-import { runFanout } from './fanout.js';
 import { parseChannel, parseCount, parseWsUrl } from './flags.js';
-import { Progress } from './progress.js';
 import { type BenchReport, renderTable } from './report.js';
+
+// The scenarios (and hdr-histogram, cli-progress, the drivers) load when a bench runs: every
+// `wirehub serve` and each of its --workers processes parses this CLI, and must not pay
+// ~15 MB of RSS for a load generator it never starts.
 
 interface CommonFlags {
   url: string;
@@ -66,7 +65,8 @@ function applySmoke<T extends object>(cmd: Command, flags: T, smoke: Smoke): T {
   return out as T;
 }
 
-function commonOptions(flags: CommonFlags): CommonOptions {
+async function commonOptions(flags: CommonFlags): Promise<CommonOptions> {
+  const { Progress } = await import('./progress.js');
   return {
     url: flags.url,
     durationMs: flags.duration,
@@ -113,8 +113,9 @@ function echoCommand(): Command {
         raw: CommonFlags & { connections: number; inFlight: number; payload: number; messages: number },
       ) => {
         const f = applySmoke(cmd, raw, { connections: 2, inFlight: 2, messages: 200, duration: 3_000 });
+        const { runEcho } = await import('./echo.js');
         const report = await runEcho({
-          ...commonOptions(f),
+          ...(await commonOptions(f)),
           connections: f.connections,
           inFlight: f.inFlight,
           payloadBytes: f.payload,
@@ -168,8 +169,9 @@ function fanoutCommand(): Command {
         },
       ) => {
         const f = applySmoke(cmd, raw, { subscribers: 10, publications: 50, inFlight: 4, duration: 3_000 });
+        const { runFanout } = await import('./fanout.js');
         const report = await runFanout({
-          ...commonOptions(f),
+          ...(await commonOptions(f)),
           subscribers: f.subscribers,
           ...(f.channel === undefined ? {} : { channel: f.channel }),
           rate: f.rate,
@@ -194,7 +196,8 @@ function connectionsCommand(): Command {
     )
     .action(async (raw: CommonFlags & { count: number }) => {
       const f = applySmoke(cmd, raw, { count: 20, duration: 100 });
-      const report = await runConnections({ ...commonOptions(f), count: f.count });
+      const { runConnections } = await import('./connections.js');
+      const report = await runConnections({ ...(await commonOptions(f)), count: f.count });
       print(report, f.json);
     });
   return cmd;
@@ -211,7 +214,8 @@ function churnCommand(): Command {
     )
     .action(async (raw: CommonFlags & { cycles: number }) => {
       const f = applySmoke(cmd, raw, { cycles: 20, concurrency: 2, duration: 3_000 });
-      const report = await runChurn({ ...commonOptions(f), maxCycles: f.cycles });
+      const { runChurn } = await import('./churn.js');
+      const report = await runChurn({ ...(await commonOptions(f)), maxCycles: f.cycles });
       print(report, f.json);
     });
   return cmd;
