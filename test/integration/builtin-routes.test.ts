@@ -144,6 +144,46 @@ describe('a route of yours on server.http on a built-in path is refused when you
     },
   );
 
+  it('a plugin of yours with a route on a built-in path: listen() throws route_conflict naming both', async () => {
+    for (const [path, builtin] of [
+      ['/metrics', 'the Prometheus metrics at GET /metrics'],
+      ['/api/status', 'the HTTP API at GET /api/status'],
+    ] as const) {
+      const server = await created();
+      // Not awaited: listen() loads the plugin, after the server's own routes.
+      void server.http.register(async (app) => {
+        app.get(path, handler);
+      });
+      const err = await server.listen().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WirehubError);
+      expect(err).toMatchObject({ code: 'route_conflict', details: { path, builtin: path } });
+      expect((err as Error).message).toContain(
+        `the HTTP route GET ${path} (added by a plugin) collides with ${builtin}`,
+      );
+    }
+    // Awaited, the plugin loads at once: its route is refused there, as any route of yours.
+    const early = await created();
+    const awaited = await early.http
+      .register(async (app) => {
+        app.get('/metrics', handler);
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(awaited).toMatchObject({ code: 'route_conflict', details: { path: '/metrics' } });
+    // A plugin's routes elsewhere are served.
+    const ok = await created();
+    await ok.http.register(async (app) => {
+      app.get('/plugin/hello', handler);
+    });
+    const { url } = await ok.listen();
+    expect(await (await fetch(`${url}/plugin/hello`)).json()).toEqual({ mine: true });
+  });
+
   it('under /api yours are served (behind the API guard), but not on a path the API answers itself', async () => {
     const server = await created();
     server.http.post('/api/mine', handler);
