@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     'per-holder': { type: 'string', default: '17000' },
     concurrency: { type: 'string', default: '100' },
     timeout: { type: 'string', default: '600' },
+    'broadcast-timeout': { type: 'string', default: '120' },
   },
 });
 const total = Number(args.connections);
@@ -231,7 +232,10 @@ try {
   const sentAt = performance.now();
   sender.send('one broadcast to every connection');
   let reached = sum(await ask('count', 'counts', 30_000));
-  while (reached.reached < opened.open && performance.now() - sentAt < 120_000) {
+  while (
+    reached.reached < opened.open &&
+    performance.now() - sentAt < Number(args['broadcast-timeout']) * 1000
+  ) {
     await new Promise((r) => setTimeout(r, 250));
     reached = sum(await ask('count', 'counts', 30_000));
   }
