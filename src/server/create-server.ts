@@ -44,6 +44,7 @@ import { UpgradeSecurity } from './security/upgrade-security.js';
 import { Heartbeat } from './ws/heartbeat.js';
 import { type UpgradeCheck, UpgradeGate } from './ws/upgrade-gate.js';
 import { WriteBatcher } from './ws/write-batcher.js';
+import { quietReceiverEnd } from './ws/ws-quiet-end.js';
 import type { WsSession } from './ws/ws-session.js';
 
 /** Probes and scrapes would drown a debug log: every other request is logged. */
@@ -206,6 +207,7 @@ export class WirehubServer {
         log: this.log,
       },
     );
+    quietReceiverEnd();
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: o.maxPayloadBytes,

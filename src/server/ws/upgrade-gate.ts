@@ -15,6 +15,7 @@ import type { ResolvedLimits } from '../security/limits.js';
 import { MessageLimiter } from '../security/message-limiter.js';
 import { TOKEN_QUERY_PARAM, type UpgradeSecurity } from '../security/upgrade-security.js';
 import type { WriteBatcher } from './write-batcher.js';
+import { quietSocketEnd } from './ws-quiet-end.js';
 import { type WsEndpointShared, WsSession } from './ws-session.js';
 
 /**
@@ -239,6 +240,7 @@ export class UpgradeGate {
     this.o.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('close', onEarlyClose);
       socket.off('error', destroyOnError);
+      quietSocketEnd(socket);
       if (debugging(this.o.log))
         this.o.log.debug(
           { session: session.id, endpoint: endpoint.name, remote: info.remoteAddress },
