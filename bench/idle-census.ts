@@ -10,6 +10,7 @@
  *   npx tsx bench/idle-census.ts --server bench/baselines/raw-ws.mjs   # the raw ws baseline
  *   npx tsx bench/idle-census.ts --shapes      # also: the new objects by their property names
  *   npx tsx bench/idle-census.ts --rss-only    # no snapshots (they inflate RSS): memory figures only
+ *   npx tsx bench/idle-census.ts --keep        # keep the .heapsnapshot files (open them in DevTools)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,7 @@ const { values: args } = parseArgs({
     shapes: { type: 'boolean', default: false },
     'rss-only': { type: 'boolean', default: false },
     'node-flags': { type: 'string', default: '' },
+    keep: { type: 'boolean', default: false },
   },
 });
 const count = Number(args.count);
@@ -171,7 +173,8 @@ try {
   if (!args['rss-only']) census2(n);
 } finally {
   await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (args.keep) console.log(`snapshots kept in ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }
 
 /** Prints the snapshots' difference per connection, by class and (with --shapes) by shape. */
