@@ -134,6 +134,7 @@ export class UpgradeGate {
       headers: req.headers,
       remoteAddress: this.o.proxyTrust.clientIp(req),
     };
+    forgetPeername(req.socket);
     const endpoint = match.endpoint;
     const admission = await this.o.security.admit(request, endpoint, this.o.proxyTrust.host(req));
     const info: UpgradeInfo = { ...request, principal: admission.principal };
@@ -258,6 +259,17 @@ export class UpgradeGate {
 function debugging(log: Logger): boolean {
   const pino = log as Logger & { isLevelEnabled?: (level: string) => boolean };
   return pino.isLevelEnabled ? pino.isLevelEnabled('debug') : true;
+}
+
+/**
+ * Reading `socket.remoteAddress` makes Node cache an `{ address, family, port }` object on the
+ * socket (`_peername`) for the socket's life: 56 bytes per idle connection (idle census) that
+ * nothing reads again, as the session keeps the address string. Dropped here; a later read
+ * asks the kernel again (until the socket closes).
+ */
+function forgetPeername(socket: unknown): void {
+  const s = socket as { _peername?: unknown };
+  if (s._peername !== undefined) s._peername = undefined;
 }
 
 /** Until ws owns the socket (it has its own error handling), a socket error just ends it. */
