@@ -109,6 +109,11 @@ export class WsSession implements Session {
     return this.shared.endpoint;
   }
 
+  /** @internal The server's logger (the upgrade gate logs the connect with it). */
+  get log(): Logger {
+    return this.shared.log;
+  }
+
   get connectedAt(): Date {
     return new Date(this.connectedAtMs);
   }
