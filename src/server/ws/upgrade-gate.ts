@@ -171,11 +171,18 @@ export class UpgradeGate {
     socket: Duplex | undefined,
     isGone: (() => boolean) | undefined,
   ): Prepared | undefined | Promise<Prepared | undefined> {
-    const info: UpgradeInfo = { ...request, principal: admission.principal };
+    const info: UpgradeInfo = {
+      path: request.path,
+      params: request.params,
+      query: request.query,
+      headers: request.headers,
+      remoteAddress: request.remoteAddress,
+      principal: admission.principal,
+    };
     let result: Prepared | undefined | Promise<Prepared | undefined>;
     try {
       // The token has done its job: endpoints and their logs never see it.
-      info.query.delete(TOKEN_QUERY_PARAM);
+      if (info.query.size > 0) info.query.delete(TOKEN_QUERY_PARAM);
       result =
         this.o.checks.length > 0 || endpoint.accept
           ? this.checkAndAccept(admission, info, endpoint, socket, isGone)
