@@ -11,6 +11,8 @@
  *   npx tsx bench/idle-census.ts --shapes      # also: the new objects by their property names
  *   npx tsx bench/idle-census.ts --rss-only    # no snapshots (they inflate RSS): memory figures only
  *   npx tsx bench/idle-census.ts --keep        # keep the .heapsnapshot files (open them in DevTools)
+ *   npx tsx bench/idle-census.ts --dist /tmp/base/dist   # another build of wirehub
+ *   npx tsx bench/idle-census.ts --settle 20000   # wait 20 s (not 1 s) before each sample
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +32,8 @@ const { values: args } = parseArgs({
     'rss-only': { type: 'boolean', default: false },
     'node-flags': { type: 'string', default: '' },
     keep: { type: 'boolean', default: false },
+    settle: { type: 'string', default: '1000' },
+    dist: { type: 'string', default: 'dist' },
   },
 });
 const count = Number(args.count);
@@ -121,7 +125,7 @@ const spec = args.server
   ? { args: [join(root, args.server)] }
   : {
       args: [
-        join(root, 'dist/cli/main.js'),
+        join(root, args.dist, 'cli/main.js'),
         'serve',
         '--log-level',
         'warn',
@@ -147,6 +151,9 @@ try {
   await closeAll(warm.sockets);
   const snap = (name: string) =>
     args['rss-only'] ? server.gc() : server.heapSnapshot(join(dir, `${name}.heapsnapshot`));
+  // The same wait before both samples: V8 shrinks what a burst grew (the young generation)
+  // only after a quiet while, and a sample taken sooner counts that as the connections'.
+  await new Promise((r) => setTimeout(r, Number(args.settle)));
   const before = (await snap('before')) as Record<string, number> | undefined;
   const rssBefore = readRss(server.pid);
   const errors = new ErrorLog();
@@ -157,7 +164,7 @@ try {
     protocols ? { protocols } : {},
   );
   const n = opened.sockets.length;
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, Number(args.settle)));
   const after = (await snap('after')) as Record<string, number> | undefined;
   const rssAfter = readRss(server.pid);
   await closeAll(opened.sockets);
