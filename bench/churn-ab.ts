@@ -81,7 +81,9 @@ try {
       const us = report.server?.cpuUsPerMessage ?? Number.NaN;
       const kernel = Math.round((report.server?.systemShare ?? Number.NaN) * 100);
       cpu.get(name)?.push(us);
-      line.push(`${name} ${us.toFixed(0)} µs, ${kernel}% kernel (${report.results.cyclesPerSec.toFixed(0)}/s)`);
+      line.push(
+        `${name} ${us.toFixed(0)} µs, ${kernel}% kernel (${report.results.cyclesPerSec.toFixed(0)}/s)`,
+      );
     }
     console.log(`round ${r + 1}: ${line.join(', ')}`);
   }
