@@ -16,7 +16,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closeAll, connectAll, ErrorLog } from '../src/cli/bench/common.js';
 import { freePort, ServerProcess } from './support/servers.js';
@@ -125,7 +125,7 @@ const spec = args.server
   ? { args: [join(root, args.server)] }
   : {
       args: [
-        join(root, args.dist, 'cli/main.js'),
+        resolve(root, args.dist, 'cli/main.js'),
         'serve',
         '--log-level',
         'warn',
