@@ -191,7 +191,7 @@ export class WsSession implements Session {
 
   /**
    * Binds the session to its connection once the handshake is done and flushes early frames.
-   * The transport calls `onMessage`, `onSocketClosed` and sets `lastPongAt` from its events.
+   * The transport calls `onMessage`, `onPong` and `onSocketClosed` from its events.
    */
   attachWire(wire: SessionWire): void {
     this.wire = wire;
