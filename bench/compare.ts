@@ -13,6 +13,8 @@
  *   npm run bench -- --profile fanout-flat [--profile-target raw-ws]   # CPU profile of the window
  *   npx tsx bench/compare.ts --baseline-dist /tmp/base/dist --targets wirehub,wirehub-base,raw-ws
  *                                       # another build of wirehub as one more target (A/B a change)
+ *   npx tsx bench/compare.ts --scenarios idle --idle-settle 20000   # idle RSS once V8 has shrunk
+ *                                       # its young generation again (20 s quiet before each sample)
  *   npx tsx bench/compare.ts --render bench/results/<date>.json   # docs table from a recorded run
  */
 import { execFileSync } from 'node:child_process';
@@ -47,6 +49,7 @@ const { values: args } = parseArgs({
     'profile-target': { type: 'string', default: 'wirehub' },
     subscribers: { type: 'string', default: '2000' },
     idle: { type: 'string', default: '5000' },
+    'idle-settle': { type: 'string', default: '0' },
     'baseline-dist': { type: 'string' },
   },
 });
@@ -55,6 +58,7 @@ const quick = args.quick;
 const reps = quick ? 1 : Math.max(1, Number(args.reps));
 const subscribers = quick ? 200 : Number(args.subscribers);
 const idleCount = quick ? 500 : Number(args.idle);
+const idleSettleMs = Number(args['idle-settle']);
 const windowMs = quick ? 1_000 : 4_000;
 const warmupMs = quick ? 300 : 1_000;
 /** The fixed publication rate of `fanout-rate`: 5/s to 2000 subscribers = 10k deliveries/s, well below saturation. */
@@ -313,6 +317,9 @@ const scenarios: Scenario[] = [
         count: idleCount,
         concurrency: 200,
         settle: async () => {
+          // --idle-settle: a quiet wait before each sample, after which V8 has shrunk what
+          // the burst of handshakes grew (its young generation): the steady state.
+          if (idleSettleMs > 0) await new Promise((r) => setTimeout(r, idleSettleMs));
           const memory = await s.gc();
           if (memory) heaps.push(memory.heapUsed);
         },

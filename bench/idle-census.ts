@@ -10,10 +10,13 @@
  *   npx tsx bench/idle-census.ts --server bench/baselines/raw-ws.mjs   # the raw ws baseline
  *   npx tsx bench/idle-census.ts --shapes      # also: the new objects by their property names
  *   npx tsx bench/idle-census.ts --rss-only    # no snapshots (they inflate RSS): memory figures only
+ *   npx tsx bench/idle-census.ts --keep        # keep the .heapsnapshot files (open them in DevTools)
+ *   npx tsx bench/idle-census.ts --dist /tmp/base/dist   # another build of wirehub
+ *   npx tsx bench/idle-census.ts --settle 20000   # wait 20 s (not 1 s) before each sample
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closeAll, connectAll, ErrorLog } from '../src/cli/bench/common.js';
 import { freePort, ServerProcess } from './support/servers.js';
@@ -28,6 +31,9 @@ const { values: args } = parseArgs({
     shapes: { type: 'boolean', default: false },
     'rss-only': { type: 'boolean', default: false },
     'node-flags': { type: 'string', default: '' },
+    keep: { type: 'boolean', default: false },
+    settle: { type: 'string', default: '1000' },
+    dist: { type: 'string', default: 'dist' },
   },
 });
 const count = Number(args.count);
@@ -119,7 +125,7 @@ const spec = args.server
   ? { args: [join(root, args.server)] }
   : {
       args: [
-        join(root, 'dist/cli/main.js'),
+        resolve(root, args.dist, 'cli/main.js'),
         'serve',
         '--log-level',
         'warn',
@@ -145,6 +151,9 @@ try {
   await closeAll(warm.sockets);
   const snap = (name: string) =>
     args['rss-only'] ? server.gc() : server.heapSnapshot(join(dir, `${name}.heapsnapshot`));
+  // The same wait before both samples: V8 shrinks what a burst grew (the young generation)
+  // only after a quiet while, and a sample taken sooner counts that as the connections'.
+  await new Promise((r) => setTimeout(r, Number(args.settle)));
   const before = (await snap('before')) as Record<string, number> | undefined;
   const rssBefore = readRss(server.pid);
   const errors = new ErrorLog();
@@ -155,7 +164,7 @@ try {
     protocols ? { protocols } : {},
   );
   const n = opened.sockets.length;
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, Number(args.settle)));
   const after = (await snap('after')) as Record<string, number> | undefined;
   const rssAfter = readRss(server.pid);
   await closeAll(opened.sockets);
@@ -171,7 +180,8 @@ try {
   if (!args['rss-only']) census2(n);
 } finally {
   await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (args.keep) console.log(`snapshots kept in ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }
 
 /** Prints the snapshots' difference per connection, by class and (with --shapes) by shape. */

@@ -44,7 +44,8 @@ import { UpgradeSecurity } from './security/upgrade-security.js';
 import { Heartbeat } from './ws/heartbeat.js';
 import { type UpgradeCheck, UpgradeGate } from './ws/upgrade-gate.js';
 import { WriteBatcher } from './ws/write-batcher.js';
-import type { WsSession } from './ws/ws-session.js';
+import { quietReceiverEnd } from './ws/ws-quiet-end.js';
+import { SessionWebSocket, type WsSession } from './ws/ws-session.js';
 
 /** Probes and scrapes would drown a debug log: every other request is logged. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -206,6 +207,7 @@ export class WirehubServer {
         log: this.log,
       },
     );
+    quietReceiverEnd();
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: o.maxPayloadBytes,
@@ -213,6 +215,8 @@ export class WirehubServer {
       // The server keeps its own set of sessions: ws's would cost every connection a Set
       // entry and a 'close' listener closure.
       clientTracking: false,
+      // Its emit hands events to the session: no listeners on each WebSocket (ws-session.ts).
+      WebSocket: SessionWebSocket,
       // Select the first subprotocol the client offers that its endpoint speaks (`wirehub.v1` for /rt).
       handleProtocols: (offered, req) => {
         const path = new URL(req.url ?? '/', 'http://wirehub.invalid').pathname;

@@ -14,12 +14,21 @@ export interface RouteMatch {
 /** Matches upgrade paths against endpoint patterns (`/chat/:room`): static segments exactly, `:x` one segment. */
 export class EndpointRouter {
   private readonly routes: Route[] = [];
+  /**
+   * Static paths (no `:x`) that no earlier route matches: found by the path string itself, so
+   * routing a handshake to `/echo` or `/rt` splits nothing (one connect+close less work).
+   */
+  private readonly exact = new Map<string, EndpointDefinition<unknown>>();
 
   add(endpoint: EndpointDefinition<unknown>): void {
     if (this.routes.some((r) => r.endpoint.path === endpoint.path)) {
       throw new Error(`two endpoints for ${endpoint.path}`);
     }
-    this.routes.push({ segments: split(endpoint.path), endpoint });
+    const segments = split(endpoint.path);
+    if (!segments.some((s) => s.startsWith(':')) && this.match(endpoint.path) === undefined) {
+      this.exact.set(endpoint.path, endpoint);
+    }
+    this.routes.push({ segments, endpoint });
   }
 
   get endpoints(): EndpointDefinition<unknown>[] {
@@ -28,6 +37,8 @@ export class EndpointRouter {
 
   /** Finds the endpoint for a request path; `undefined` when none. Throws `bad_request` on undecodable params. */
   match(path: string): RouteMatch | undefined {
+    const exact = this.exact.get(path);
+    if (exact) return { endpoint: exact, params: {} };
     const parts = split(path);
     for (const route of this.routes) {
       if (route.segments.length !== parts.length) continue;

@@ -25,6 +25,18 @@ describe('EndpointRouter', () => {
     expect(() => router.match('/chat/%E0%A4%A')).toThrow(expect.objectContaining({ code: 'bad_request' }));
   });
 
+  it('keeps the order of addition when a static path follows a pattern that matches it', () => {
+    const r = new EndpointRouter();
+    r.add(ep('/room/:id'));
+    r.add(ep('/room/lobby'));
+    r.add(ep('/static'));
+    expect(r.match('/room/lobby')?.endpoint.path).toBe('/room/:id');
+    expect(r.match('/static')?.endpoint.path).toBe('/static');
+    const a = r.match('/static');
+    expect(a?.params).toEqual({});
+    expect(r.match('/static')?.params).not.toBe(a?.params);
+  });
+
   it('refuses two endpoints on one path', () => {
     expect(() => router.add(ep('/ws'))).toThrow(/two endpoints/);
   });

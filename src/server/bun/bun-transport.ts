@@ -61,9 +61,7 @@ export class BunTransport {
       websocket: {
         open: (ws) => ws.data.attachWire(new BunWire(ws as BunServerWebSocket<unknown>)),
         message: (ws, message) => ws.data.onMessage(message, typeof message !== 'string'),
-        pong: (ws) => {
-          ws.data.lastPongAt = performance.now();
-        },
+        pong: (ws) => ws.data.onPong(),
         close: (ws, code) => ws.data.onSocketClosed(code),
         maxPayloadLength: o.maxPayloadBytes,
         // wirehub's own heartbeat pings and judges; Bun's would close idle but healthy clients.

@@ -50,13 +50,17 @@ export class UpgradeSecurity {
     return this.open;
   }
 
-  async admit(
+  /**
+   * Admits an upgrade or throws the refusal. Synchronous when every step is (the in-memory
+   * limit store, no auth or an API key), a promise otherwise: a connect+close paid for
+   * three async frames and their awaits even when nothing waited.
+   */
+  admit(
     info: Omit<UpgradeInfo, 'principal'>,
     endpoint: EndpointDefinition<unknown>,
     host: string | undefined,
-  ): Promise<Admission> {
+  ): Admission | Promise<Admission> {
     const { limits, store } = this.o;
-    const ip = info.remoteAddress;
     if (limits.maxConnections > 0 && this.open >= limits.maxConnections) {
       throw new WirehubError(
         'node_full',
@@ -64,38 +68,75 @@ export class UpgradeSecurity {
       );
     }
     if (limits.ipConnectionRate > 0) {
-      const d = await store.take(`conn-rate:ip:${ip}`, {
+      const d = store.take(`conn-rate:ip:${info.remoteAddress}`, {
         ratePerSec: limits.ipConnectionRate,
         burst: Math.max(1, limits.ipConnectionBurst),
       });
-      if (!d.allowed) {
-        throw new WirehubError('rate_limited', 'too many connection attempts from this address', {
-          retryAfterMs: d.retryAfterMs,
+      if (isPromise(d))
+        return d.then((decided) => {
+          assertRateAllowed(decided);
+          return this.admitCounted(info, endpoint, host);
         });
-      }
+      assertRateAllowed(d);
     }
-    const ipKey = `conns:ip:${ip}`;
-    const perIp = limits.maxConnectionsPerIp > 0;
-    if (perIp && !(await store.acquire(ipKey, limits.maxConnectionsPerIp))) {
-      throw new WirehubError(
-        'rate_limited',
-        `too many open connections from this address (limit ${limits.maxConnectionsPerIp})`,
-        { retryAfterMs: 1_000 },
-      );
-    }
+    return this.admitCounted(info, endpoint, host);
+  }
+
+  /** The per-IP count, then the rest of `admit`. */
+  private admitCounted(
+    info: Omit<UpgradeInfo, 'principal'>,
+    endpoint: EndpointDefinition<unknown>,
+    host: string | undefined,
+  ): Admission | Promise<Admission> {
+    const { limits, store } = this.o;
+    if (limits.maxConnectionsPerIp <= 0) return this.hold(info, endpoint, host, undefined);
+    const ipKey = `conns:ip:${info.remoteAddress}`;
+    const acquired = store.acquire(ipKey, limits.maxConnectionsPerIp);
+    if (isPromise(acquired))
+      return acquired.then((ok) => {
+        if (!ok) throw tooManyOpen(limits.maxConnectionsPerIp);
+        return this.hold(info, endpoint, host, ipKey);
+      });
+    if (!acquired) throw tooManyOpen(limits.maxConnectionsPerIp);
+    return this.hold(info, endpoint, host, ipKey);
+  }
+
+  /** Slots taken: origin, credentials, the endpoint's permission; the slots go back on refusal. */
+  private hold(
+    info: Omit<UpgradeInfo, 'principal'>,
+    endpoint: EndpointDefinition<unknown>,
+    host: string | undefined,
+    ipKey: string | undefined,
+  ): Admission | Promise<Admission> {
     this.open += 1;
-    const admission = new HeldAdmission(this, perIp ? ipKey : undefined);
+    const admission = new HeldAdmission(this, ipKey);
     try {
       this.o.origins.check(firstHeader(info.headers.origin), host);
-      const principal = await this.o.auth.authenticate(credentialOf(info));
-      assertMayPassWithoutAuth(this.o.auth.enabled, ip, { endpoint });
-      principal.permissions.assert('endpoint', endpoint.name);
-      admission.principal = principal;
-      return admission;
+      const principal = this.o.auth.authenticateNow(credentialOf(info));
+      if (isPromise(principal))
+        return principal
+          .then((p) => this.authorize(admission, p, info, endpoint))
+          .catch((err: unknown) => {
+            admission.release();
+            throw err;
+          });
+      return this.authorize(admission, principal, info, endpoint);
     } catch (err) {
       admission.release();
       throw err;
     }
+  }
+
+  private authorize(
+    admission: HeldAdmission,
+    principal: Principal,
+    info: Omit<UpgradeInfo, 'principal'>,
+    endpoint: EndpointDefinition<unknown>,
+  ): Admission {
+    assertMayPassWithoutAuth(this.o.auth.enabled, info.remoteAddress, { endpoint });
+    principal.permissions.assert('endpoint', endpoint.name);
+    admission.principal = principal;
+    return admission;
   }
 
   /** @internal Gives back what `admit` took (HeldAdmission.release). */
@@ -129,6 +170,24 @@ class HeldAdmission implements Admission {
     this.released = true;
     this.security.releaseSlot(this.ipKey);
   }
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+function assertRateAllowed(d: { allowed: boolean; retryAfterMs: number }): void {
+  if (!d.allowed) {
+    throw new WirehubError('rate_limited', 'too many connection attempts from this address', {
+      retryAfterMs: d.retryAfterMs,
+    });
+  }
+}
+
+function tooManyOpen(max: number): WirehubError {
+  return new WirehubError('rate_limited', `too many open connections from this address (limit ${max})`, {
+    retryAfterMs: 1_000,
+  });
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

@@ -1,6 +1,19 @@
 import type { WsSession } from './ws-session.js';
 
 /**
+ * Heartbeat rounds started in this process, all servers alike. A pong stamps the session with
+ * the current count, and a round judges dead the sessions stamped before it began: a small
+ * integer per session where a `performance.now()` time cost each idle connection a 16-byte
+ * heap number. Monotonic, so another server's rounds in between cannot make a pong look old.
+ */
+let rounds = 0;
+
+/** The heartbeat round now (what a pong records). */
+export function heartbeatRound(): number {
+  return rounds;
+}
+
+/**
  * One timer for all sessions: every `intervalMs` each session gets a ping, and
  * `timeoutMs` later every session whose pong has not come back is terminated. Two timers
  * per node instead of one per connection.
@@ -30,7 +43,8 @@ export class Heartbeat {
 
   private round(): void {
     const pinged: WsSession[] = [];
-    const sentAt = performance.now();
+    rounds += 1;
+    const round = rounds;
     for (const session of this.sessions) {
       if (!session.isOpen) continue;
       session.ping();
@@ -45,8 +59,7 @@ export class Heartbeat {
         // once this iteration's I/O (the pongs) has been processed. A session is judged on
         // this round's ping only: a later round may already have pinged it again.
         setImmediate(() => {
-          for (const session of pinged)
-            if (session.lastPongAt < sentAt && session.isOpen) this.onDead(session);
+          for (const session of pinged) if (session.pongRound < round && session.isOpen) this.onDead(session);
         });
       },
       Math.min(this.timeoutMs, this.intervalMs),

@@ -2,9 +2,10 @@ import type { Frame } from '../../hub/frame.js';
 
 /**
  * The connection under a `WsSession`, as the session uses it: how a transport writes a frame,
- * tells its queue, pings, closes. The `ws` library on Node (`WsWire`) and Bun's native
- * `ServerWebSocket` (`BunWire`, src/server/bun/) each implement it; the session keeps every
- * rule (output cap, overflow policy, rate limit, expiry) on top, the same for both.
+ * tells its queue, pings, closes. Bun's native `ServerWebSocket` (`BunWire`, src/server/bun/)
+ * implements it; over `ws` on Node the session drives its WebSocket itself (a wire object per
+ * connection cost idle memory). The session keeps every rule (output cap, overflow policy,
+ * rate limit, expiry) on top, the same for both.
  */
 export interface SessionWire {
   /** The WebSocket is open and its connection can take a frame. */

@@ -1,7 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { WebSocketServer } from 'ws';
-import type { EndpointContext, EndpointDefinition, UpgradeInfo } from '../../endpoints/endpoint.js';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type {
+  ConnectionHandlers,
+  EndpointContext,
+  EndpointDefinition,
+  UpgradeInfo,
+} from '../../endpoints/endpoint.js';
 import type { Principal } from '../../hub/principal.js';
 import { WirehubError } from '../../protocol/index.js';
 import { randomId } from '../../util/ids.js';
@@ -13,8 +18,9 @@ import type { ProxyTrust } from '../security/client-ip.js';
 import { BEARER_CHALLENGE } from '../security/http-guard.js';
 import type { ResolvedLimits } from '../security/limits.js';
 import { MessageLimiter } from '../security/message-limiter.js';
-import { TOKEN_QUERY_PARAM, type UpgradeSecurity } from '../security/upgrade-security.js';
+import { type Admission, TOKEN_QUERY_PARAM, type UpgradeSecurity } from '../security/upgrade-security.js';
 import type { WriteBatcher } from './write-batcher.js';
+import { quietSocketEnd } from './ws-quiet-end.js';
 import { type WsEndpointShared, WsSession } from './ws-session.js';
 
 /**
@@ -57,19 +63,34 @@ export class UpgradeGate {
 
   constructor(private readonly o: UpgradeGateOptions) {}
 
+  /**
+   * Runs synchronously as far as every step does (routing, the in-memory limits, no or API-key
+   * auth, an endpoint without `accept` and with a synchronous `open`): then the handshake
+   * completes in this call, with no promise made. The first step that returns a promise
+   * makes the rest wait on it.
+   */
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroyOnError);
-    this.admit(req, socket, head).catch((err: unknown) => {
-      const error = err instanceof WirehubError ? err : new WirehubError('internal');
-      if (!(err instanceof WirehubError)) this.o.log.error({ err }, 'upgrade failed');
-      this.o.metrics.countRejection(error.status);
-      rejectUpgrade(socket, error, refusalHeaders(error));
-    });
+    try {
+      const prepared = this.prepare(req, socket, undefined);
+      if (isPromise(prepared)) {
+        prepared
+          .then((admitted) => (admitted ? this.openSession(req, socket, head, admitted) : undefined))
+          .catch((err: unknown) => this.refuse(socket, err));
+      } else if (prepared) {
+        const opened = this.openSession(req, socket, head, prepared);
+        if (opened) opened.catch((err: unknown) => this.refuse(socket, err));
+      }
+    } catch (err) {
+      this.refuse(socket, err);
+    }
   }
 
-  private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const admitted = await this.prepare(req, socket, () => socket.destroyed);
-    if (admitted) await this.openSession({ req, socket, head, ...admitted });
+  private refuse(socket: Duplex, err: unknown): void {
+    const error = err instanceof WirehubError ? err : new WirehubError('internal');
+    if (!(err instanceof WirehubError)) this.o.log.error({ err }, 'upgrade failed');
+    this.o.metrics.countRejection(error.status);
+    rejectUpgrade(socket, error, refusalHeaders(error));
   }
 
   /**
@@ -106,15 +127,16 @@ export class UpgradeGate {
     }
   }
 
-  /** Everything up to the session, shared by both transports; undefined when the client left. */
-  private async prepare(
+  /**
+   * Everything up to the session, shared by both transports; undefined when the client left
+   * (`socket` destroyed, or `isGone()` for a transport without one). A promise only when a
+   * step returned one.
+   */
+  private prepare(
     req: IncomingMessage,
     socket: Duplex | undefined,
-    isGone: () => boolean,
-  ): Promise<
-    | { session: WsSession; endpoint: EndpointDefinition<unknown>; info: UpgradeInfo; state: unknown }
-    | undefined
-  > {
+    isGone: (() => boolean) | undefined,
+  ): Prepared | undefined | Promise<Prepared | undefined> {
     if (this.o.isDraining())
       throw new WirehubError('not_ready', 'this node is shutting down; reconnect elsewhere');
     // Route on the raw path: URL parsing would resolve `..` segments before the endpoint
@@ -133,28 +155,81 @@ export class UpgradeGate {
       headers: req.headers,
       remoteAddress: this.o.proxyTrust.clientIp(req),
     };
+    forgetPeername(req.socket);
     const endpoint = match.endpoint;
-    const admission = await this.o.security.admit(request, endpoint, this.o.proxyTrust.host(req));
-    const info: UpgradeInfo = { ...request, principal: admission.principal };
+    const admission = this.o.security.admit(request, endpoint, this.o.proxyTrust.host(req));
+    if (isPromise(admission))
+      return admission.then((a) => this.admitted(a, request, endpoint, socket, isGone));
+    return this.admitted(admission, request, endpoint, socket, isGone);
+  }
+
+  /** After the security checks: the pluggable checks, `accept`, the session. */
+  private admitted(
+    admission: Admission,
+    request: Omit<UpgradeInfo, 'principal'>,
+    endpoint: EndpointDefinition<unknown>,
+    socket: Duplex | undefined,
+    isGone: (() => boolean) | undefined,
+  ): Prepared | undefined | Promise<Prepared | undefined> {
+    const info: UpgradeInfo = {
+      path: request.path,
+      params: request.params,
+      query: request.query,
+      headers: request.headers,
+      remoteAddress: request.remoteAddress,
+      principal: admission.principal,
+    };
+    let result: Prepared | undefined | Promise<Prepared | undefined>;
     try {
       // The token has done its job: endpoints and their logs never see it.
-      query.delete(TOKEN_QUERY_PARAM);
-      let user: string | undefined;
-      for (const check of this.o.checks) {
-        const result = await check(info, endpoint, admission.principal);
-        if (result?.user !== undefined) user = result.user;
-      }
-      const state = endpoint.accept ? await endpoint.accept(info, this.o.context) : undefined;
-      if (isGone()) {
-        admission.release();
-        return undefined;
-      }
-      const session = this.createSession(socket, info, endpoint, user, admission.principal, admission);
-      return { session, endpoint, info, state };
+      if (info.query.size > 0) info.query.delete(TOKEN_QUERY_PARAM);
+      result =
+        this.o.checks.length > 0 || endpoint.accept
+          ? this.checkAndAccept(admission, info, endpoint, socket, isGone)
+          : this.createIfThere(admission, info, endpoint, undefined, undefined, socket, isGone);
     } catch (err) {
       admission.release();
       throw err;
     }
+    if (!isPromise(result)) return result;
+    return result.catch((err: unknown) => {
+      admission.release();
+      throw err;
+    });
+  }
+
+  private async checkAndAccept(
+    admission: Admission,
+    info: UpgradeInfo,
+    endpoint: EndpointDefinition<unknown>,
+    socket: Duplex | undefined,
+    isGone: (() => boolean) | undefined,
+  ): Promise<Prepared | undefined> {
+    let user: string | undefined;
+    for (const check of this.o.checks) {
+      const result = await check(info, endpoint, admission.principal);
+      if (result?.user !== undefined) user = result.user;
+    }
+    const state = endpoint.accept ? await endpoint.accept(info, this.o.context) : undefined;
+    return this.createIfThere(admission, info, endpoint, user, state, socket, isGone);
+  }
+
+  /** The session, unless the client left meanwhile (then its slots go back). */
+  private createIfThere(
+    admission: Admission,
+    info: UpgradeInfo,
+    endpoint: EndpointDefinition<unknown>,
+    user: string | undefined,
+    state: unknown,
+    socket: Duplex | undefined,
+    isGone: (() => boolean) | undefined,
+  ): Prepared | undefined {
+    if (socket ? socket.destroyed : isGone?.()) {
+      admission.release();
+      return undefined;
+    }
+    const session = this.createSession(socket, info, endpoint, user, admission.principal, admission);
+    return { session, endpoint, info, state };
   }
 
   private createSession(
@@ -215,38 +290,94 @@ export class UpgradeGate {
     return shared;
   }
 
-  /** Runs the endpoint's `open` (before the 101), then completes the handshake. */
-  private async openSession(a: {
-    req: IncomingMessage;
-    socket: Duplex;
-    head: Buffer;
-    session: WsSession;
-    endpoint: EndpointDefinition<unknown>;
-    info: UpgradeInfo;
-    state: unknown;
-  }): Promise<void> {
-    const { req, socket, head, session, endpoint, info, state } = a;
-    // `on` and `off`, not `once`: once wraps the listener in two more objects per connection.
-    const onEarlyClose = () => session.abandon();
-    socket.on('close', onEarlyClose);
+  /**
+   * Runs the endpoint's `open` (before the 101), then completes the handshake. A promise only
+   * when `open` returned one.
+   */
+  private openSession(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    admitted: Prepared,
+  ): Promise<void> | undefined {
+    const { session, endpoint, state } = admitted;
+    let handlers: ConnectionHandlers | Promise<ConnectionHandlers>;
     try {
-      session.setHandlers(await endpoint.open(session, this.o.context, state));
+      handlers = endpoint.open(session, this.o.context, state);
     } catch (err) {
       session.abandon();
       throw err;
     }
-    if (socket.destroyed) return;
-    this.o.wss.handleUpgrade(req, socket, head, (ws) => {
-      socket.off('close', onEarlyClose);
-      socket.off('error', destroyOnError);
-      if (debugging(this.o.log))
-        this.o.log.debug(
-          { session: session.id, endpoint: endpoint.name, remote: info.remoteAddress },
-          'connected',
-        );
-      session.attach(ws);
-    });
+    if (!isPromise(handlers)) {
+      session.setHandlers(handlers);
+      this.upgrade(req, socket, head, admitted);
+      return undefined;
+    }
+    // The socket may close while `open` runs: the session is then abandoned.
+    // `on` and `off`, not `once`: once wraps the listener in two more objects per connection.
+    const onEarlyClose = () => session.abandon();
+    socket.on('close', onEarlyClose);
+    return handlers.then(
+      (h) => {
+        socket.off('close', onEarlyClose);
+        session.setHandlers(h);
+        if (socket.destroyed) session.abandon();
+        else this.upgrade(req, socket, head, admitted);
+      },
+      (err: unknown) => {
+        socket.off('close', onEarlyClose);
+        session.abandon();
+        throw err;
+      },
+    );
   }
+
+  /** The handshake: `ws` answers 101 and takes the socket (synchronously, no verifyClient). */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admitted: Prepared): void {
+    (req as UpgradingRequest)[ADMITTED] = admitted;
+    try {
+      this.o.wss.handleUpgrade(req, socket, head, onUpgraded);
+    } finally {
+      // ws destroys a socket that is no longer readable and writable instead of answering,
+      // and does not call back: the session never opened.
+      if ((req as UpgradingRequest)[ADMITTED] !== undefined) {
+        (req as UpgradingRequest)[ADMITTED] = undefined;
+        admitted.session.abandon();
+      }
+    }
+  }
+}
+
+type Prepared = {
+  session: WsSession;
+  endpoint: EndpointDefinition<unknown>;
+  info: UpgradeInfo;
+  state: unknown;
+};
+
+/**
+ * The upgrading request carries its admitted session to `onUpgraded`, which `ws` calls with
+ * it: one callback for all upgrades instead of a closure per connection.
+ */
+const ADMITTED = Symbol('wirehub.admitted');
+type UpgradingRequest = IncomingMessage & { [ADMITTED]?: Prepared | undefined };
+
+function onUpgraded(ws: WebSocket, req: IncomingMessage): void {
+  const admitted = (req as UpgradingRequest)[ADMITTED];
+  if (admitted === undefined) return;
+  (req as UpgradingRequest)[ADMITTED] = undefined;
+  const { session, info } = admitted;
+  const socket = req.socket;
+  socket.off('error', destroyOnError);
+  quietSocketEnd(socket);
+  const log = session.log;
+  if (debugging(log))
+    log.debug({ session: session.id, endpoint: session.endpoint, remote: info.remoteAddress }, 'connected');
+  session.attach(ws);
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
 /**
@@ -256,6 +387,17 @@ export class UpgradeGate {
 function debugging(log: Logger): boolean {
   const pino = log as Logger & { isLevelEnabled?: (level: string) => boolean };
   return pino.isLevelEnabled ? pino.isLevelEnabled('debug') : true;
+}
+
+/**
+ * Reading `socket.remoteAddress` makes Node cache an `{ address, family, port }` object on the
+ * socket (`_peername`) for the socket's life: 56 bytes per idle connection (idle census) that
+ * nothing reads again, as the session keeps the address string. Dropped here; a later read
+ * asks the kernel again (until the socket closes).
+ */
+function forgetPeername(socket: unknown): void {
+  const s = socket as { _peername?: unknown };
+  if (s._peername !== undefined) s._peername = undefined;
 }
 
 /** Until ws owns the socket (it has its own error handling), a socket error just ends it. */

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { ConnectionHandlers } from '../../endpoints/endpoint.js';
 import { Frame } from '../../hub/frame.js';
 import type { Principal } from '../../hub/principal.js';
@@ -8,6 +8,7 @@ import { CloseCode, WirehubError } from '../../protocol/index.js';
 import type { Logger } from '../../util/logger.js';
 import type { EndpointStats } from '../metrics.js';
 import type { MessageLimiter } from '../security/message-limiter.js';
+import { heartbeatRound } from './heartbeat.js';
 import type { SessionWire } from './session-wire.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { wireBytes } from './ws-framing.js';
@@ -75,8 +76,11 @@ export class WsSession implements Session {
   private _principal: Principal;
   private readonly _user: string | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
-  /** Heartbeat bookkeeping: when (performance.now()) the last pong came back. */
-  lastPongAt = performance.now();
+  /** Heartbeat bookkeeping: the heartbeat round (heartbeat.ts) of the last pong. */
+  pongRound = heartbeatRound();
+  /** The `ws` WebSocket once the handshake is done (Node). */
+  private ws: WebSocket | undefined;
+  /** The connection of a transport with its own wire (Bun's native server). */
   private wire: SessionWire | undefined;
   private handlers: ConnectionHandlers = NO_HANDLERS;
   /** Frames sent before the handshake completed; made on the first such frame. */
@@ -103,6 +107,11 @@ export class WsSession implements Session {
 
   get endpoint(): string {
     return this.shared.endpoint;
+  }
+
+  /** @internal The server's logger (the upgrade gate logs the connect with it). */
+  get log(): Logger {
+    return this.shared.log;
   }
 
   get connectedAt(): Date {
@@ -141,11 +150,19 @@ export class WsSession implements Session {
   }
 
   get bufferedAmount(): number {
+    if (VIA_WS && this.ws) return this.ws.bufferedAmount;
     return this.wire?.bufferedAmount ?? this.socket?.writableLength ?? 0;
   }
 
   get isOpen(): boolean {
-    return !this.closed && this.closeCodeSent === undefined && (this.wire === undefined || this.wire.open);
+    if (this.closed || this.closeCodeSent !== undefined) return false;
+    if (this.ws) return this.ws.readyState === OPEN;
+    return this.wire === undefined || this.wire.open;
+  }
+
+  /** @internal The transport saw a pong. */
+  onPong(): void {
+    this.pongRound = heartbeatRound();
   }
 
   setHandlers(handlers: ConnectionHandlers): void {
@@ -156,40 +173,55 @@ export class WsSession implements Session {
 
   /** Binds the session to its `ws` WebSocket once the handshake is done and flushes early frames. */
   attach(ws: WebSocket): void {
-    const socket = this.socket;
-    const batcher = this.shared.batcher;
-    if (!socket || !batcher) throw new Error('a ws session needs its upgrade socket and a write batcher');
-    (ws as SessionSocket)[SESSION] = this;
-    ws.on('message', onWsMessage);
-    ws.on('pong', onWsPong);
-    ws.on('error', onWsError);
-    ws.on('close', onWsClose);
-    this.attachWire(new WsWire(ws, socket, batcher));
+    if (!this.socket || !this.shared.batcher)
+      throw new Error('a ws session needs its upgrade socket and a write batcher');
+    if (ws instanceof SessionWebSocket) {
+      ws.session = this;
+    } else {
+      // A WebSocketServer that ignores the `WebSocket` option (Bun's `ws`): listeners.
+      (ws as ListenedWebSocket)[SESSION] = this;
+      ws.on('message', onWsMessage);
+      ws.on('pong', onWsPong);
+      ws.on('error', onWsError);
+      ws.on('close', onWsClose);
+    }
+    this.ws = ws;
+    this.flushEarly();
   }
 
   /**
    * Binds the session to its connection once the handshake is done and flushes early frames.
-   * The transport calls `onMessage`, `onSocketClosed` and sets `lastPongAt` from its events.
+   * The transport calls `onMessage`, `onPong` and `onSocketClosed` from its events.
    */
   attachWire(wire: SessionWire): void {
     this.wire = wire;
+    this.flushEarly();
+  }
+
+  private flushEarly(): void {
     const early = this.early;
     this.early = undefined;
     if (early) for (const frame of early) this.send(frame);
-    if (this.closeCodeSent !== undefined) wire.close(this.closeCodeSent);
+    if (this.closeCodeSent !== undefined) {
+      if (this.ws) this.ws.close(this.closeCodeSent);
+      else this.wire?.close(this.closeCodeSent);
+    }
   }
 
   send(frame: Frame, overflow: OverflowPolicy = 'disconnect'): boolean {
     if (this.closed || this.closeCodeSent !== undefined) return false;
+    const ws = this.ws;
     const wire = this.wire;
-    if (wire === undefined) {
+    if (ws === undefined && wire === undefined) {
       if (this.early) this.early.push(frame);
       else this.early = [frame];
       return true;
     }
-    if (!wire.writable) return false;
+    const socket = this.socket;
+    if (ws ? ws.readyState !== OPEN || socket === undefined || socket.destroyed : !wire?.writable)
+      return false;
     const shared = this.shared;
-    if (wire.bufferedAmount > shared.maxQueuedBytes) {
+    if (this.bufferedAmount > shared.maxQueuedBytes) {
       if (overflow === 'drop') {
         shared.stats.drops += 1;
       } else {
@@ -198,7 +230,9 @@ export class WsSession implements Session {
       }
       return false;
     }
-    wire.send(frame);
+    if (ws === undefined) wire?.send(frame);
+    else if (VIA_WS) ws.send(frame.payload, { binary: frame.binary });
+    else shared.batcher?.write(socket as Duplex, wireBytes(frame));
     shared.stats.messagesOut += 1;
     shared.stats.bytesOut += frame.byteLength;
     return true;
@@ -207,18 +241,21 @@ export class WsSession implements Session {
   close(code: number, reason?: string): void {
     if (this.closed || this.closeCodeSent !== undefined) return;
     this.closeCodeSent = code;
-    this.wire?.close(code, reason);
+    if (this.ws) this.ws.close(code, reason);
+    else this.wire?.close(code, reason);
   }
 
   /** Sends a heartbeat ping. */
   ping(): void {
-    this.wire?.ping();
+    if (this.ws) this.ws.ping();
+    else this.wire?.ping();
   }
 
   /** Drops the connection without a closing handshake (dead peer). */
   terminate(code: number): void {
     this.closeCodeSent ??= code;
-    if (this.wire) this.wire.terminate();
+    if (this.ws) this.ws.terminate();
+    else if (this.wire) this.wire.terminate();
     else this.finish(code);
   }
 
@@ -256,10 +293,14 @@ export class WsSession implements Session {
         return;
       }
     }
-    const handler = this.handlers.message;
-    if (!handler) return;
+    const handlers = this.handlers;
+    if (!handlers.message) return;
     try {
-      const result = handler(isBinary || typeof data === 'string' ? data : data.toString('utf8'), isBinary);
+      // Called as a method: an endpoint's handlers may be a class instance (see echo.ts).
+      const result = handlers.message(
+        isBinary || typeof data === 'string' ? data : data.toString('utf8'),
+        isBinary,
+      );
       if (result) result.catch((err: unknown) => this.handlerFailed(err));
     } catch (err) {
       this.handlerFailed(err);
@@ -302,10 +343,10 @@ export class WsSession implements Session {
   }
 
   private runCloseHandler(code: number): void {
-    const close = this.handlers.close;
-    if (!close) return;
+    const handlers = this.handlers;
+    if (!handlers.close) return;
     try {
-      const result = close(code);
+      const result = handlers.close(code);
       if (result)
         result.catch((err: unknown) =>
           this.shared.log.warn({ err, session: this.id }, 'close handler failed'),
@@ -320,19 +361,52 @@ export class WsSession implements Session {
 const NO_HANDLERS: ConnectionHandlers = Object.freeze({});
 
 /**
- * The WebSocket's listeners are shared functions that find their session on the socket
- * (EventEmitter calls them with `this` = the socket), not four closures per connection.
+ * The `ws` WebSocket of a session: `ws` builds one per upgrade (WebSocketServer's `WebSocket`
+ * option) and reports to it by `emit`; this one hands the events straight to its session.
+ * Four listeners per connection would each cost an entry in the WebSocket's `_events`
+ * (a dictionary-mode object: the idle census measured ~100 bytes more per connection with
+ * them), and a registration per handshake.
+ */
+export class SessionWebSocket extends WebSocket {
+  /** @internal Set by `WsSession.attach`, right after `ws` took the socket. */
+  session: WsSession | undefined = undefined;
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const session = this.session;
+    if (session !== undefined) {
+      switch (event) {
+        case 'message':
+          session.onMessage(args[0] as Buffer, args[1] as boolean);
+          return true;
+        case 'pong':
+          session.onPong();
+          return true;
+        case 'error':
+          session.onProtocolError(args[0] as Error & { code?: string });
+          return true;
+        case 'close':
+          session.onSocketClosed(args[0] as number);
+          return true;
+      }
+    }
+    return super.emit(event, ...args);
+  }
+}
+
+/**
+ * Where `ws` ignores the `WebSocket` option (Bun's own `ws`), the session listens: shared
+ * functions that find their session on the socket, not four closures per connection.
  */
 const SESSION = Symbol('wirehub.session');
-type SessionSocket = WebSocket & { [SESSION]: WsSession };
-const sessionOf = (ws: WebSocket) => (ws as SessionSocket)[SESSION];
+type ListenedWebSocket = WebSocket & { [SESSION]: WsSession };
+const sessionOf = (ws: WebSocket) => (ws as ListenedWebSocket)[SESSION];
 
 function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
   sessionOf(this).onMessage(data, isBinary);
 }
 
 function onWsPong(this: WebSocket): void {
-  sessionOf(this).lastPongAt = performance.now();
+  sessionOf(this).onPong();
 }
 
 function onWsError(this: WebSocket, err: Error & { code?: string }): void {
@@ -351,43 +425,5 @@ function wsErrorCloseCode(code: string | undefined): number {
       return CloseCode.TooBig;
     default:
       return CloseCode.ProtocolError;
-  }
-}
-
-/** The `ws` library's WebSocket and its upgrade socket as a session's wire. */
-class WsWire implements SessionWire {
-  constructor(
-    private readonly ws: WebSocket,
-    private readonly socket: Duplex,
-    private readonly batcher: WriteBatcher,
-  ) {}
-
-  get open(): boolean {
-    return this.ws.readyState === OPEN;
-  }
-
-  get writable(): boolean {
-    return this.ws.readyState === OPEN && !this.socket.destroyed;
-  }
-
-  get bufferedAmount(): number {
-    return VIA_WS ? this.ws.bufferedAmount : this.socket.writableLength;
-  }
-
-  send(frame: Frame): void {
-    if (VIA_WS) this.ws.send(frame.payload, { binary: frame.binary });
-    else this.batcher.write(this.socket, wireBytes(frame));
-  }
-
-  close(code: number, reason?: string): void {
-    this.ws.close(code, reason);
-  }
-
-  ping(): void {
-    this.ws.ping();
-  }
-
-  terminate(): void {
-    this.ws.terminate();
   }
 }
