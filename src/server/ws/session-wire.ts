@@ -1,3 +1,4 @@
+import type { FanoutTransport } from '../../hub/fanout.js';
 import type { Frame } from '../../hub/frame.js';
 
 /**
@@ -18,4 +19,12 @@ export interface SessionWire {
   ping(): void;
   /** Drops the connection without a closing handshake. */
   terminate(): void;
+  /**
+   * The transport's fan-out groups, when it has them (Bun's topics); `subscribe` and
+   * `unsubscribe` then put this connection in a group and take it out. None on `ws`.
+   */
+  readonly fanout?: FanoutTransport | undefined;
+  /** Joins a group; false when closed or already in it. */
+  subscribe?(group: string): boolean;
+  unsubscribe?(group: string): void;
 }

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { ConnectionHandlers } from '../../endpoints/endpoint.js';
+import type { FanoutMember, FanoutTransport } from '../../hub/fanout.js';
 import { Frame } from '../../hub/frame.js';
 import type { Principal } from '../../hub/principal.js';
 import type { OverflowPolicy, Session } from '../../hub/session.js';
@@ -67,7 +68,7 @@ export interface WsSessionOptions {
  * An idle connection holds one of these: its fields are what a connection needs of its own
  * (bench/idle-census.ts counts them); what all sessions of an endpoint share is in `shared`.
  */
-export class WsSession implements Session {
+export class WsSession implements Session, FanoutMember {
   readonly id: string;
   readonly remoteAddress: string;
   /** A number, not a Date, to keep idle sessions small; `connectedAt` makes the Date on demand. */
@@ -187,6 +188,49 @@ export class WsSession implements Session {
       else this.early = [frame];
       return true;
     }
+    if (!this.mayWrite(wire, overflow)) return false;
+    wire.send(frame);
+    this.counted(frame);
+    return true;
+  }
+
+  /**
+   * The session's transport fan-out (Bun's topics), once its connection is up: this session
+   * itself, so an idle connection carries no extra object. Undefined on `ws`.
+   */
+  get fanout(): FanoutMember | undefined {
+    return this.wire?.fanout !== undefined ? this : undefined;
+  }
+
+  /** @internal See `FanoutMember`. */
+  get fanoutTransport(): FanoutTransport {
+    const fanout = this.wire?.fanout;
+    if (!fanout) throw new Error('this session has no fan-out transport');
+    return fanout;
+  }
+
+  /** @internal See `FanoutMember`. */
+  joinGroup(group: string): boolean {
+    if (this.closed || this.closeCodeSent !== undefined) return false;
+    return this.wire?.subscribe?.(group) ?? false;
+  }
+
+  /** @internal See `FanoutMember`. */
+  leaveGroup(group: string): void {
+    this.wire?.unsubscribe?.(group);
+  }
+
+  /** @internal `send`'s rules and accounting for a frame a group publish writes (see `FanoutMember`). */
+  admit(frame: Frame, overflow: OverflowPolicy): boolean {
+    const wire = this.wire;
+    if (this.closed || this.closeCodeSent !== undefined || wire === undefined) return false;
+    if (!this.mayWrite(wire, overflow)) return false;
+    this.counted(frame);
+    return true;
+  }
+
+  /** The connection takes a frame now: open, and its queue under the cap (else the overflow policy). */
+  private mayWrite(wire: SessionWire, overflow: OverflowPolicy): boolean {
     if (!wire.writable) return false;
     const shared = this.shared;
     if (wire.bufferedAmount > shared.maxQueuedBytes) {
@@ -198,10 +242,13 @@ export class WsSession implements Session {
       }
       return false;
     }
-    wire.send(frame);
-    shared.stats.messagesOut += 1;
-    shared.stats.bytesOut += frame.byteLength;
     return true;
+  }
+
+  private counted(frame: Frame): void {
+    const stats = this.shared.stats;
+    stats.messagesOut += 1;
+    stats.bytesOut += frame.byteLength;
   }
 
   close(code: number, reason?: string): void {
