@@ -42,6 +42,13 @@ export class BunFanout implements FanoutTransport {
  * frame; its own queue (`getBufferedAmount`) is the one the session's output cap watches.
  */
 export class BunWire implements SessionWire {
+  /** `close` or `terminate` was called: no frame may follow. */
+  private ended = false;
+  /** `getBufferedAmount` touches the native socket (see `SessionWire.boundsQueue`). */
+  get boundsQueue(): boolean {
+    return true;
+  }
+
   constructor(
     private readonly ws: BunServerWebSocket<unknown>,
     readonly fanout: BunFanout,
@@ -61,8 +68,14 @@ export class BunWire implements SessionWire {
     return this.ws.readyState === OPEN;
   }
 
+  /**
+   * From JS state, not `readyState`: fan-out asks it of every subscriber for every delivery, and
+   * reading the native socket of each (a cache miss apiece) was most of the hub's CPU time in a
+   * flat-out fan-out. A socket's end is known without it: `close`/`terminate` here, and Bun runs
+   * the close handler (which closes the session, checked before this) as soon as it is gone.
+   */
   get writable(): boolean {
-    return this.ws.readyState === OPEN;
+    return !this.ended;
   }
 
   get bufferedAmount(): number {
@@ -80,6 +93,7 @@ export class BunWire implements SessionWire {
   }
 
   close(code: number, reason?: string): void {
+    this.ended = true;
     this.ws.close(code, reason);
   }
 
@@ -88,6 +102,7 @@ export class BunWire implements SessionWire {
   }
 
   terminate(): void {
+    this.ended = true;
     this.ws.terminate();
   }
 }

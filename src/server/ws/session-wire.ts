@@ -14,6 +14,12 @@ export interface SessionWire {
   readonly open: boolean;
   /** Bytes written and not yet taken by the kernel. */
   readonly bufferedAmount: number;
+  /**
+   * Reading `bufferedAmount` costs a native call per socket (Bun): the session may then bound
+   * the queue by what it wrote since its last read instead of reading it for every frame (see
+   * `WsSession.mayWrite`). Absent on `ws`, whose queue length is a plain property.
+   */
+  readonly boundsQueue?: boolean;
   send(frame: Frame): void;
   close(code: number, reason?: string): void;
   ping(): void;

@@ -21,6 +21,13 @@ import { wireBytes } from './ws-framing.js';
 const VIA_WS = typeof process.versions.bun === 'string';
 
 const OPEN = 1;
+/** What a frame adds to a socket's queue beyond its payload: at most a 10-byte header. */
+const FRAME_OVERHEAD = 10;
+/**
+ * A session that bounds its queue (`SessionWire.boundsQueue`) still reads it after this many
+ * frames: bytes it did not write itself (pongs to the client's pings, a ping of ours) count too.
+ */
+const QUEUE_READ_EVERY = 32;
 /** Longest delay setTimeout honours; a later expiry is reached in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -89,6 +96,12 @@ export class WsSession implements Session, FanoutMember {
   /** @internal The upgrade's slots, released when the session closes. */
   readonly admission: { release(): void } | undefined;
   private readonly shared: WsEndpointShared;
+  /**
+   * On a wire that `boundsQueue`: the queue's size at the last read plus what was written since
+   * (never less than the real one), and the frames written since that read.
+   */
+  private queueBound = 0;
+  private framesSinceRead = 0;
 
   constructor(opts: WsSessionOptions, shared: WsEndpointShared) {
     this.id = opts.id;
@@ -188,7 +201,7 @@ export class WsSession implements Session, FanoutMember {
       else this.early = [frame];
       return true;
     }
-    if (!this.mayWrite(wire, overflow)) return false;
+    if (!this.mayWrite(wire, overflow, frame)) return false;
     wire.send(frame);
     this.counted(frame);
     return true;
@@ -224,25 +237,40 @@ export class WsSession implements Session, FanoutMember {
   admit(frame: Frame, overflow: OverflowPolicy): boolean {
     const wire = this.wire;
     if (this.closed || this.closeCodeSent !== undefined || wire === undefined) return false;
-    if (!this.mayWrite(wire, overflow)) return false;
+    if (!this.mayWrite(wire, overflow, frame)) return false;
     this.counted(frame);
     return true;
   }
 
   /** The connection takes a frame now: open, and its queue under the cap (else the overflow policy). */
-  private mayWrite(wire: SessionWire, overflow: OverflowPolicy): boolean {
+  private mayWrite(wire: SessionWire, overflow: OverflowPolicy, frame: Frame): boolean {
     if (!wire.writable) return false;
     const shared = this.shared;
-    if (wire.bufferedAmount > shared.maxQueuedBytes) {
-      if (overflow === 'drop') {
-        shared.stats.drops += 1;
-      } else {
-        shared.stats.slowDisconnects += 1;
-        this.close(CloseCode.SlowConsumer, 'slow consumer');
+    if (wire.boundsQueue === true) {
+      // The same decision as reading the queue for every frame: while the bound is under the
+      // cap, so is the queue. Read it when the bound says it may be over, and now and then.
+      if (this.queueBound <= shared.maxQueuedBytes && this.framesSinceRead < QUEUE_READ_EVERY) {
+        this.queueBound += frame.byteLength + FRAME_OVERHEAD;
+        this.framesSinceRead += 1;
+        return true;
       }
-      return false;
+      this.queueBound = wire.bufferedAmount;
+      this.framesSinceRead = 0;
+      if (this.queueBound <= shared.maxQueuedBytes) {
+        this.queueBound += frame.byteLength + FRAME_OVERHEAD;
+        this.framesSinceRead = 1;
+        return true;
+      }
+    } else if (wire.bufferedAmount <= shared.maxQueuedBytes) {
+      return true;
     }
-    return true;
+    if (overflow === 'drop') {
+      shared.stats.drops += 1;
+    } else {
+      shared.stats.slowDisconnects += 1;
+      this.close(CloseCode.SlowConsumer, 'slow consumer');
+    }
+    return false;
   }
 
   private counted(frame: Frame): void {
