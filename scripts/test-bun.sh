@@ -16,6 +16,8 @@ DEFAULT=(
   test/integration/endpoints.test.ts test/integration/rt-recovery.test.ts test/integration/rt-interop.test.ts
   test/integration/rt-protocol.test.ts test/integration/drain.test.ts test/integration/limits.test.ts
   test/integration/heartbeat.test.ts test/integration/rt-slow-consumer.test.ts
+  # fan-out through Bun's topics: taken when it should be, and every per-subscriber rule kept
+  test/integration/fanout-groups.test.ts test/unit/hub-fanout.test.ts
   test/integration/executor-embedded.test.ts test/integration/task-runner.test.ts test/integration/metrics.test.ts
   test/integration/python-client.test.ts test/integration/cli.test.ts test/integration/transport.test.ts
   test/adversarial/auth.test.ts test/adversarial/tls.test.ts test/adversarial/malformed.test.ts

@@ -26,6 +26,7 @@ export { SqliteEngine, type SqliteEngineOptions } from './engine/sqlite/sqlite-e
 export type { SqliteSync } from './engine/sqlite/sync-mode.js';
 export { StoreHealth } from './engine/store-health.js';
 export type * from './engine/types.js';
+export type { FanoutMember, FanoutTransport } from './hub/fanout.js';
 export { Frame } from './hub/frame.js';
 export type { Encoder, HubOptions, Subscriber } from './hub/hub.js';
 export { Hub } from './hub/hub.js';

@@ -10,6 +10,7 @@ import type {
 } from '../engine/types.js';
 import { defaults, WirehubError } from '../protocol/index.js';
 import { type Logger, silentLogger } from '../util/logger.js';
+import type { FanoutTransport } from './fanout.js';
 import { Frame } from './frame.js';
 import { type Namespace, type NamespaceConfig, Namespaces } from './namespaces.js';
 import { isInternalChannel, PresenceKeeper } from './presence.js';
@@ -60,8 +61,35 @@ export type ChannelWatcher = (pub: Publication) => void;
 /** What `Hub.encode` hands back for a publication its encoder could not encode. */
 const UNENCODABLE = new Frame(Buffer.alloc(0), false);
 
+/**
+ * A subscriber as the hub keeps it: with the transport fan-out group its session is in for
+ * this channel (see `FanoutMember`), if any.
+ */
+interface Entry {
+  readonly sub: Subscriber;
+  /** The group the session joined for this subscription; undefined while it is in none. */
+  group: string | undefined;
+  /** A join failed (the session already is in the group through another subscription): sends only. */
+  solo: boolean;
+  /** Unsubscribed: a fan-out still iterating its snapshot must not join it again. */
+  removed: boolean;
+}
+
+/** One group publish a delivery makes after its loop. */
+interface GroupWrite {
+  transport: FanoutTransport;
+  group: string;
+  frame: Frame;
+}
+
+/** Group names are unique in the process: one Bun server's topics may serve several hubs. */
+let groupSeq = 0;
+
 interface ChannelState {
-  subscribers: Subscriber[];
+  /** Copy-on-write: a fan-out in progress keeps iterating its own snapshot. */
+  subscribers: Entry[];
+  /** The fan-out group of each encoder of this channel, named on first join. */
+  groups: Map<Encoder, string> | undefined;
   /** In-process listeners; copy-on-write like `subscribers`. */
   watchers: ChannelWatcher[];
   /** Resolves once the engine delivers this channel to this node. */
@@ -106,6 +134,10 @@ export class Hub {
    */
   readonly counters = {
     deliveries: 0,
+    /** Of `deliveries`, those written through a transport fan-out group (one write for many). */
+    groupDeliveries: 0,
+    /** Group publishes: one per publication and group, whatever the number of its members. */
+    groupWrites: 0,
     overflows: 0,
     brokerDowns: 0,
     brokerReconnects: 0,
@@ -160,10 +192,11 @@ export class Hub {
     const ns = isInternalChannel(channel) ? undefined : this.namespaces.require(channel);
     const state = this.channelState(channel);
     // Copy-on-write: a fan-out in progress keeps iterating its own snapshot.
-    state.subscribers = [...state.subscribers, subscriber];
+    const entry: Entry = { sub: subscriber, group: undefined, solo: false, removed: false };
+    state.subscribers = [...state.subscribers, entry];
     await state.ready;
     // Unsubscribed while the engine was subscribing: do not leave a ghost member behind.
-    const stillThere = this.channels.get(channel)?.subscribers.includes(subscriber) ?? false;
+    const stillThere = this.channels.get(channel)?.subscribers.includes(entry) ?? false;
     if (ns?.presence && stillThere) await this.presenceKeeper.join(channel, ns, memberOf(subscriber.session));
   }
 
@@ -176,7 +209,12 @@ export class Hub {
     const state = this.channels.get(channel);
     if (!state) return Promise.resolve();
     const before = state.subscribers.length;
-    state.subscribers = state.subscribers.filter((s) => s.session !== session);
+    state.subscribers = state.subscribers.filter((entry) => {
+      if (entry.sub.session !== session) return true;
+      entry.removed = true;
+      this.leave(entry);
+      return false;
+    });
     if (state.subscribers.length === before) return Promise.resolve();
     this.releaseIfUnused(channel, state);
     const ns = isInternalChannel(channel) ? undefined : this.namespaces.find(channel);
@@ -215,7 +253,7 @@ export class Hub {
   subscriptionsBySession(): Map<Session, string[]> {
     const out = new Map<Session, string[]>();
     for (const [channel, state] of this.channels) {
-      for (const sub of state.subscribers) {
+      for (const { sub } of state.subscribers) {
         const list = out.get(sub.session);
         if (list) list.push(channel);
         else out.set(sub.session, [channel]);
@@ -303,6 +341,12 @@ export class Hub {
    * publication one encoder cannot encode (data too deep or not JSON, which only code on the
    * server can publish) is skipped for that encoder's subscribers, logged once and counted;
    * a subscriber whose delivery throws is skipped; the others get it.
+   *
+   * Every subscriber passes the same rules (sender excluded, its filter, its session's output
+   * cap and overflow policy). Those on a transport with fan-out groups (`Session.fanout`) are
+   * then written with one group publish per encoder after the loop, not one send each; one
+   * that a rule keeps out of this delivery leaves the group first, and joins again when it
+   * next takes one, so the publish reaches exactly the sessions the rules let through.
    */
   deliver(pub: Publication): void {
     const state = this.channels.get(pub.channel);
@@ -317,10 +361,17 @@ export class Hub {
     let enc2: Encoder | undefined;
     let frame2: Frame | undefined;
     let others: Map<Encoder, Frame> | undefined;
-    for (const sub of state.subscribers) {
+    let writes: GroupWrite[] | undefined;
+    for (const entry of state.subscribers) {
+      const sub = entry.sub;
       try {
-        if (sub.excludeOwn && own !== undefined && own.client === sub.session.id) continue;
-        if (sub.accept && !sub.accept(pub)) continue;
+        if (
+          (sub.excludeOwn && own !== undefined && own.client === sub.session.id) ||
+          (sub.accept && !sub.accept(pub))
+        ) {
+          if (entry.group !== undefined) this.leave(entry);
+          continue;
+        }
         let frame: Frame;
         if (sub.encoder === enc1 && frame1) frame = frame1;
         else if (sub.encoder === enc2 && frame2) frame = frame2;
@@ -339,17 +390,82 @@ export class Hub {
           }
           frame = f;
         }
-        if (frame === UNENCODABLE) continue;
-        if (sub.session.send(frame, sub.overflow ?? 'disconnect')) this.counters.deliveries += 1;
+        if (frame === UNENCODABLE) {
+          if (entry.group !== undefined) this.leave(entry);
+          continue;
+        }
+        const overflow = sub.overflow ?? 'disconnect';
+        const fanout = entry.solo || entry.removed ? undefined : sub.session.fanout;
+        const group = fanout && (entry.group ?? this.join(state, entry));
+        if (fanout && group !== undefined) {
+          if (fanout.admit(frame, overflow)) {
+            this.counters.deliveries += 1;
+            this.counters.groupDeliveries += 1;
+            writes = addWrite(writes, fanout.fanoutTransport, group, frame);
+          } else {
+            this.counters.overflows += 1;
+            this.leave(entry);
+          }
+          continue;
+        }
+        if (sub.session.send(frame, overflow)) this.counters.deliveries += 1;
         else this.counters.overflows += 1;
       } catch (err) {
         this.counters.deliveryFailures += 1;
+        // Out of the group too: a later group publish must not reach it either.
+        if (entry.group !== undefined) this.leave(entry);
         this.log.error(
           { err, channel: pub.channel, publication: pub.id, session: sub.session.id },
           'delivering a publication to a subscriber failed: skipped for that subscriber',
         );
       }
     }
+    if (writes) this.writeGroups(writes, pub);
+  }
+
+  /** The group publishes of one delivery, after every member passed its rules. */
+  private writeGroups(writes: readonly GroupWrite[], pub: Publication): void {
+    for (const write of writes) {
+      try {
+        write.transport.publish(write.group, write.frame);
+        this.counters.groupWrites += 1;
+      } catch (err) {
+        this.counters.deliveryFailures += 1;
+        this.log.error(
+          { err, channel: pub.channel, publication: pub.id, group: write.group },
+          'writing a publication to a fan-out group failed',
+        );
+      }
+    }
+  }
+
+  /** Joins an entry's session to its encoder's group of the channel; undefined when it cannot. */
+  private join(state: ChannelState, entry: Entry): string | undefined {
+    const fanout = entry.sub.session.fanout;
+    if (!fanout) return undefined;
+    state.groups ??= new Map();
+    let group = state.groups.get(entry.sub.encoder);
+    if (group === undefined) {
+      groupSeq += 1;
+      group = `wirehub.${groupSeq}`;
+      state.groups.set(entry.sub.encoder, group);
+    }
+    if (!fanout.joinGroup(group)) {
+      // Already in it through another subscription of the same session, or closed: one
+      // topic message would stand for two deliveries, so this one is sent on its own.
+      entry.solo = true;
+      return undefined;
+    }
+    entry.group = group;
+    return group;
+  }
+
+  /** Takes an entry's session out of its group (it does not take the delivery in progress). */
+  private leave(entry: Entry): void {
+    const group = entry.group;
+    if (group === undefined) return;
+    entry.group = undefined;
+    entry.sub.session.fanout?.leaveGroup(group);
   }
 
   /**
@@ -394,6 +510,7 @@ export class Hub {
     if (!state) {
       state = {
         subscribers: [],
+        groups: undefined,
         watchers: [],
         ready: this.engine.subscribe(channel),
         windowCount: 0,
@@ -446,7 +563,7 @@ export class Hub {
       { channel, subscribers: state?.subscribers.length ?? 0 },
       'publications lost to this node: offset-tracking subscribers must resync',
     );
-    for (const sub of state?.subscribers ?? []) {
+    for (const { sub } of state?.subscribers ?? []) {
       try {
         sub.lost?.();
       } catch (err) {
@@ -466,4 +583,17 @@ function memberOf(session: Session): PresenceMember {
   const member: PresenceMember = { client: session.id, connectedAt: session.connectedAt.getTime() };
   if (session.user !== undefined) member.user = session.user;
   return member;
+}
+
+/** Adds a group publish to a delivery's list, once per transport and group. */
+function addWrite(
+  writes: GroupWrite[] | undefined,
+  transport: FanoutTransport,
+  group: string,
+  frame: Frame,
+): GroupWrite[] {
+  if (!writes) return [{ transport, group, frame }];
+  for (const w of writes) if (w.group === group && w.transport === transport) return writes;
+  writes.push({ transport, group, frame });
+  return writes;
 }

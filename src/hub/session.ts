@@ -1,3 +1,4 @@
+import type { FanoutMember } from './fanout.js';
 import type { Frame } from './frame.js';
 import type { Principal } from './principal.js';
 
@@ -31,6 +32,12 @@ export interface Session {
    */
   send(frame: Frame, overflow?: OverflowPolicy): boolean;
   close(code: number, reason?: string): void;
+  /**
+   * Present when the session's transport can write one frame to many connections at once
+   * (Bun's native server): the hub then fans publications out through a group instead of one
+   * `send` per subscriber. Undefined on Node's transport and before the handshake completes.
+   */
+  readonly fanout?: FanoutMember | undefined;
   /**
    * Replaces the session's credentials with fresh ones for the same user (`/rt` `refresh`):
    * the expiry close (4001) moves to the new `expiresAt`. Throws `forbidden` when the new

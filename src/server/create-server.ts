@@ -197,6 +197,7 @@ export class WirehubServer {
       queuedBytes: () => this.queuedBytes(),
       broker: () => ({ up: this.hub.brokerUp, ...this.hub.counters }),
       failures: () => this.hub.counters,
+      fanout: () => this.hub.counters,
       ...(lastResort ? { uncaught: () => lastResort.stats } : {}),
       stores: () => this.storeHealth(),
     });

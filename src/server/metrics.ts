@@ -41,6 +41,12 @@ export interface DeliveryFailureStats {
   deliveryFailures: number;
 }
 
+/** How fan-out wrote its deliveries (see `Hub.counters`). */
+export interface FanoutStats {
+  deliveries: number;
+  groupDeliveries: number;
+}
+
 /**
  * The server's Prometheus registry (one per server, so several servers in one process do
  * not share counters).
@@ -61,6 +67,7 @@ export class ServerMetrics {
       queuedBytes?: () => number;
       broker?: () => BrokerStats;
       failures?: () => DeliveryFailureStats;
+      fanout?: () => FanoutStats;
       /** The process's last-resort handlers, when this server installed them. */
       uncaught?: () => LastResortStats;
       /** The stores with a file of their own (channels.db, runs.db). */
@@ -190,6 +197,18 @@ export class ServerMetrics {
         () => {
           const stats = failures();
           return { encode: stats.encodeFailures, deliver: stats.deliveryFailures };
+        },
+      );
+    }
+    const fanout = opts.fanout;
+    if (fanout) {
+      this.labelledTotals(
+        'wirehub_fanout_deliveries_total',
+        'Publications delivered to local subscribers, by how they were written: one send per subscriber, or one group publish for many (Bun topics)',
+        'path',
+        () => {
+          const stats = fanout();
+          return { send: stats.deliveries - stats.groupDeliveries, group: stats.groupDeliveries };
         },
       );
     }

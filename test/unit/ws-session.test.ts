@@ -8,6 +8,7 @@ import { Permissions } from '../../src/hub/permissions.js';
 import { anonymousPrincipal, type Principal } from '../../src/hub/principal.js';
 import type { OverflowPolicy, Session } from '../../src/hub/session.js';
 import { EndpointStats } from '../../src/server/metrics.js';
+import type { SessionWire } from '../../src/server/ws/session-wire.js';
 import { WriteBatcher } from '../../src/server/ws/write-batcher.js';
 import { WsSession } from '../../src/server/ws/ws-session.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -100,6 +101,58 @@ describe('WsSession output cap', () => {
     expect(stats.slowDisconnects).toBe(1);
     expect(session.send(frame)).toBe(false);
     expect(stats.slowDisconnects).toBe(1);
+  });
+});
+
+describe('WsSession over a wire that bounds its queue (Bun)', () => {
+  /** A wire whose queue takes every byte (nothing drains) and counts how often it is read. */
+  function boundedWire() {
+    const wire = {
+      queued: 0,
+      reads: 0,
+      boundsQueue: true,
+      writable: true,
+      open: true,
+      get bufferedAmount() {
+        wire.reads += 1;
+        return wire.queued;
+      },
+      send(frame: Frame) {
+        wire.queued += frame.byteLength + 2;
+      },
+      close() {
+        wire.writable = false;
+      },
+      ping() {},
+      terminate() {},
+    };
+    return wire;
+  }
+
+  it('decides at the same frame as a read per frame would, reading the queue far less often', () => {
+    for (const policy of ['drop', 'disconnect'] as const) {
+      const { session, stats } = makeSession(10_000);
+      const wire = boundedWire();
+      session.attachWire(wire as unknown as SessionWire);
+      const frame = Frame.text('x'.repeat(98));
+      let sent = 0;
+      while (session.send(frame, policy)) sent += 1;
+      // Per-frame reads admit while the queue (100 bytes a frame) is at most 10,000: 101 frames.
+      expect(sent).toBe(101);
+      expect(wire.reads).toBeLessThan(sent / 4);
+      expect(policy === 'drop' ? stats.drops : stats.slowDisconnects).toBe(1);
+    }
+  });
+
+  it('still reads now and then: bytes it did not write (pongs) count', () => {
+    const { session } = makeSession(10_000);
+    const wire = boundedWire();
+    session.attachWire(wire as unknown as SessionWire);
+    wire.queued = 20_000; // the client's pings answered while it reads nothing
+    const frame = Frame.text('x');
+    let sent = 0;
+    while (session.send(frame, 'drop')) sent += 1;
+    expect(sent).toBeLessThanOrEqual(32);
   });
 });
 

@@ -6,7 +6,7 @@ import { type ListenAddress, listenAddress } from '../listen-address.js';
 import { refusalHeaders, type UpgradeGate } from '../ws/upgrade-gate.js';
 import type { WsSession } from '../ws/ws-session.js';
 import { type BunServer, type BunServerWebSocket, bunRuntime } from './bun-types.js';
-import { BunWire } from './bun-wire.js';
+import { BunFanout, BunWire } from './bun-wire.js';
 
 export interface BunTransportOptions {
   host: string;
@@ -45,6 +45,8 @@ const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'c
  */
 export class BunTransport {
   private server: BunServer | undefined;
+  /** The fan-out groups (topics) of this server's connections; see `BunFanout`. */
+  readonly fanout = new BunFanout();
 
   constructor(private readonly o: BunTransportOptions) {}
 
@@ -59,7 +61,7 @@ export class BunTransport {
       maxRequestBodySize: MAX_BODY_BYTES,
       fetch: (req, server) => this.fetch(req, server),
       websocket: {
-        open: (ws) => ws.data.attachWire(new BunWire(ws as BunServerWebSocket<unknown>)),
+        open: (ws) => ws.data.attachWire(new BunWire(ws as BunServerWebSocket<unknown>, this.fanout)),
         message: (ws, message) => ws.data.onMessage(message, typeof message !== 'string'),
         pong: (ws) => ws.data.onPong(),
         close: (ws, code) => ws.data.onSocketClosed(code),
@@ -73,6 +75,7 @@ export class BunTransport {
         closeOnBackpressureLimit: false,
       },
     });
+    this.fanout.bind(this.server);
     return this.address();
   }
 

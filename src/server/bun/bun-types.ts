@@ -13,6 +13,11 @@ export interface BunServerWebSocket<T> {
   terminate(): void;
   ping(data?: string | Uint8Array): number;
   getBufferedAmount(): number;
+  /** Joins a topic (false when closed; true also when already in it). */
+  subscribe(topic: string): boolean;
+  /** Leaves a topic (false when not in it or closed). */
+  unsubscribe(topic: string): boolean;
+  isSubscribed(topic: string): boolean;
 }
 
 export interface BunWebSocketHandler<T> {
@@ -34,6 +39,8 @@ export interface BunServer {
   upgrade(req: Request, options?: { headers?: Record<string, string>; data?: unknown }): boolean;
   requestIP(req: Request): { address: string; family: string; port: number } | null;
   stop(closeActiveConnections?: boolean): Promise<void>;
+  /** Sends to every socket subscribed to `topic` (a string as a text frame, bytes as binary). */
+  publish(topic: string, data: string | Uint8Array, compress?: boolean): number;
 }
 
 export interface BunServeOptions<T> {

@@ -158,8 +158,17 @@ export function installErrorHandling(app: FastifyInstance): void {
         .header('Allow', allowed.join(', '))
         .send({ error: err.toJSON() });
     }
-    if (wantsHtmlPage(req)) return sendNotFoundPage(reply, `There is no page at ${path}.`);
-    const err = new WirehubError('not_found', `no route for ${req.method} ${path}`);
-    return reply.code(404).headers(ERROR_HEADERS).send({ error: err.toJSON() });
+    return answerNotFound(req, reply);
   });
+}
+
+/**
+ * The 404 of a path nothing answers: the not-found page for a browser, the catalog's
+ * `not_found` otherwise. For routes that pass a request on and find nothing there (/docs/*).
+ */
+export function answerNotFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = req.url.split('?')[0] ?? '/';
+  if (wantsHtmlPage(req)) return sendNotFoundPage(reply, `There is no page at ${path}.`);
+  const err = new WirehubError('not_found', `no route for ${req.method} ${path}`);
+  return reply.code(404).headers(ERROR_HEADERS).send({ error: err.toJSON() });
 }

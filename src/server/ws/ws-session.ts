@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import type { ConnectionHandlers } from '../../endpoints/endpoint.js';
+import type { FanoutMember, FanoutTransport } from '../../hub/fanout.js';
 import { Frame } from '../../hub/frame.js';
 import type { Principal } from '../../hub/principal.js';
 import type { OverflowPolicy, Session } from '../../hub/session.js';
@@ -21,6 +22,13 @@ import { wireBytes } from './ws-framing.js';
 const VIA_WS = typeof process.versions.bun === 'string';
 
 const OPEN = 1;
+/** What a frame adds to a socket's queue beyond its payload: at most a 10-byte header. */
+const FRAME_OVERHEAD = 10;
+/**
+ * A session that bounds its queue (`SessionWire.boundsQueue`) still reads it after this many
+ * frames: bytes it did not write itself (pongs to the client's pings, a ping of ours) count too.
+ */
+const QUEUE_READ_EVERY = 32;
 /** Longest delay setTimeout honours; a later expiry is reached in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -68,7 +76,7 @@ export interface WsSessionOptions {
  * An idle connection holds one of these: its fields are what a connection needs of its own
  * (bench/idle-census.ts counts them); what all sessions of an endpoint share is in `shared`.
  */
-export class WsSession implements Session {
+export class WsSession implements Session, FanoutMember {
   readonly id: string;
   readonly remoteAddress: string;
   /** A number, not a Date, to keep idle sessions small; `connectedAt` makes the Date on demand. */
@@ -92,6 +100,12 @@ export class WsSession implements Session {
   /** @internal The upgrade's slots, released when the session closes. */
   readonly admission: { release(): void } | undefined;
   private readonly shared: WsEndpointShared;
+  /**
+   * On a wire that `boundsQueue`: the queue's size at the last read plus what was written since
+   * (never less than the real one), and the frames written since that read.
+   */
+  private queueBound = 0;
+  private framesSinceRead = 0;
 
   constructor(opts: WsSessionOptions, shared: WsEndpointShared) {
     this.id = opts.id;
@@ -217,25 +231,96 @@ export class WsSession implements Session {
       else this.early = [frame];
       return true;
     }
-    const socket = this.socket;
-    if (ws ? ws.readyState !== OPEN || socket === undefined || socket.destroyed : !wire?.writable)
-      return false;
-    const shared = this.shared;
-    if (this.bufferedAmount > shared.maxQueuedBytes) {
-      if (overflow === 'drop') {
-        shared.stats.drops += 1;
-      } else {
-        shared.stats.slowDisconnects += 1;
-        this.close(CloseCode.SlowConsumer, 'slow consumer');
-      }
-      return false;
+    if (ws !== undefined) {
+      const socket = this.socket;
+      if (ws.readyState !== OPEN || socket === undefined || socket.destroyed) return false;
+      if (this.bufferedAmount > this.shared.maxQueuedBytes) return this.overflowed(overflow);
+      if (VIA_WS) ws.send(frame.payload, { binary: frame.binary });
+      else this.shared.batcher?.write(socket, wireBytes(frame));
+    } else {
+      if (!this.mayWrite(wire as SessionWire, overflow, frame)) return false;
+      (wire as SessionWire).send(frame);
     }
-    if (ws === undefined) wire?.send(frame);
-    else if (VIA_WS) ws.send(frame.payload, { binary: frame.binary });
-    else shared.batcher?.write(socket as Duplex, wireBytes(frame));
-    shared.stats.messagesOut += 1;
-    shared.stats.bytesOut += frame.byteLength;
+    this.counted(frame);
     return true;
+  }
+
+  /**
+   * The session's transport fan-out (Bun's topics), once its connection is up: this session
+   * itself, so an idle connection carries no extra object. Undefined on `ws`.
+   */
+  get fanout(): FanoutMember | undefined {
+    return this.wire?.fanout !== undefined ? this : undefined;
+  }
+
+  /** @internal See `FanoutMember`. */
+  get fanoutTransport(): FanoutTransport {
+    const fanout = this.wire?.fanout;
+    if (!fanout) throw new Error('this session has no fan-out transport');
+    return fanout;
+  }
+
+  /** @internal See `FanoutMember`. */
+  joinGroup(group: string): boolean {
+    if (this.closed || this.closeCodeSent !== undefined) return false;
+    return this.wire?.subscribe?.(group) ?? false;
+  }
+
+  /** @internal See `FanoutMember`. */
+  leaveGroup(group: string): void {
+    this.wire?.unsubscribe?.(group);
+  }
+
+  /** @internal `send`'s rules and accounting for a frame a group publish writes (see `FanoutMember`). */
+  admit(frame: Frame, overflow: OverflowPolicy): boolean {
+    const wire = this.wire;
+    if (this.closed || this.closeCodeSent !== undefined || wire === undefined) return false;
+    if (!this.mayWrite(wire, overflow, frame)) return false;
+    this.counted(frame);
+    return true;
+  }
+
+  /** The connection takes a frame now: open, and its queue under the cap (else the overflow policy). */
+  private mayWrite(wire: SessionWire, overflow: OverflowPolicy, frame: Frame): boolean {
+    if (!wire.writable) return false;
+    const shared = this.shared;
+    if (wire.boundsQueue === true) {
+      // The same decision as reading the queue for every frame: while the bound is under the
+      // cap, so is the queue. Read it when the bound says it may be over, and now and then.
+      if (this.queueBound <= shared.maxQueuedBytes && this.framesSinceRead < QUEUE_READ_EVERY) {
+        this.queueBound += frame.byteLength + FRAME_OVERHEAD;
+        this.framesSinceRead += 1;
+        return true;
+      }
+      this.queueBound = wire.bufferedAmount;
+      this.framesSinceRead = 0;
+      if (this.queueBound <= shared.maxQueuedBytes) {
+        this.queueBound += frame.byteLength + FRAME_OVERHEAD;
+        this.framesSinceRead = 1;
+        return true;
+      }
+    } else if (wire.bufferedAmount <= shared.maxQueuedBytes) {
+      return true;
+    }
+    return this.overflowed(overflow);
+  }
+
+  /** The queue is over the cap: the overflow policy decides. Always false (nothing written). */
+  private overflowed(overflow: OverflowPolicy): false {
+    const shared = this.shared;
+    if (overflow === 'drop') {
+      shared.stats.drops += 1;
+    } else {
+      shared.stats.slowDisconnects += 1;
+      this.close(CloseCode.SlowConsumer, 'slow consumer');
+    }
+    return false;
+  }
+
+  private counted(frame: Frame): void {
+    const stats = this.shared.stats;
+    stats.messagesOut += 1;
+    stats.bytesOut += frame.byteLength;
   }
 
   close(code: number, reason?: string): void {

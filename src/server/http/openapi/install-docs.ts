@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { DOCS_PREFIX } from '../builtin-routes.js';
+import { answerNotFound } from '../http-errors.js';
 import { BEARER_SCHEME, docSchema, ERROR_SCHEMA_ID, httpErrorSchema } from './route-docs.js';
 
 const PACKAGE = new URL('../../../../package.json', import.meta.url);
@@ -65,7 +65,46 @@ export async function installApiDocs(app: FastifyInstance): Promise<void> {
     // Shared schemas keep their own names under components/schemas.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, {
+  // Swagger UI (its pages, assets and the document's routes) is its own small app, built on
+  // the first request under /docs: registering it costs an idle server ~4 MB (Bun) it may
+  // never use. The document is the one @fastify/swagger above makes of this app's routes.
+  let ui: Promise<FastifyInstance> | undefined;
+  const serve = async (req: FastifyRequest, reply: FastifyReply) => {
+    ui ??= docsApp(() => app.swagger() as Record<string, unknown>).catch((err: unknown) => {
+      ui = undefined;
+      throw err;
+    });
+    const res = await (await ui).inject({
+      method: req.method as 'GET',
+      url: req.url,
+      headers: req.headers,
+    });
+    // What Swagger UI does not have is a 404 as anywhere else (its app's own words are Fastify's).
+    if (res.statusCode === 404) return answerNotFound(req, reply);
+    // The Swagger UI page gets the pages' security headers (its other routes are files).
+    const path = req.url.split('?')[0];
+    if (path === DOCS_PREFIX || path === `${DOCS_PREFIX}/`) reply.helmet();
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value === undefined || HOP_HEADERS.has(name)) continue;
+      reply.header(name, value);
+    }
+    reply.code(res.statusCode);
+    // A redirect has no body, and gets no content type either.
+    return res.rawPayload.byteLength > 0 ? reply.send(res.rawPayload) : reply.send();
+  };
+  for (const url of [DOCS_PREFIX, `${DOCS_PREFIX}/*`]) app.get(url, { schema: { hide: true } }, serve);
+}
+
+/** Headers of the inner answer that belong to its connection, not to the answer. */
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date']);
+
+/** Swagger UI under /docs, serving `document` (read once, when the UI is first asked for). */
+async function docsApp(document: () => Record<string, unknown>): Promise<FastifyInstance> {
+  const { default: swaggerUi } = await import('@fastify/swagger-ui');
+  const ui = Fastify({ logger: false });
+  // The document is complete: the outer app is ready (no route can be added any more).
+  await ui.register(swagger, { mode: 'static', specification: { document: document() as never } });
+  await ui.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,
     // wirehub's icon and a bar with a link back to the dashboard instead of Fastify's icon.
     theme: {
@@ -92,10 +131,9 @@ export async function installApiDocs(app: FastifyInstance): Promise<void> {
       onRequest: async (req, reply) => {
         if (req.routeOptions.url === `${DOCS_PREFIX}/static/index.html`)
           return reply.redirect(`${DOCS_PREFIX}/`);
-        // The Swagger UI page gets the pages' security headers (its other routes are files).
-        if (req.routeOptions.url === DOCS_PREFIX || req.routeOptions.url === `${DOCS_PREFIX}/`)
-          reply.helmet();
       },
     },
   });
+  await ui.ready();
+  return ui;
 }
