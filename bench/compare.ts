@@ -48,6 +48,7 @@ const { values: args } = parseArgs({
     render: { type: 'string' },
     'profile-target': { type: 'string', default: 'wirehub' },
     subscribers: { type: 'string', default: '2000' },
+    rate: { type: 'string', default: '5' },
     idle: { type: 'string', default: '5000' },
     'idle-settle': { type: 'string', default: '0' },
     'baseline-dist': { type: 'string' },
@@ -61,8 +62,11 @@ const idleCount = quick ? 500 : Number(args.idle);
 const idleSettleMs = Number(args['idle-settle']);
 const windowMs = quick ? 1_000 : 4_000;
 const warmupMs = quick ? 300 : 1_000;
-/** The fixed publication rate of `fanout-rate`: 5/s to 2000 subscribers = 10k deliveries/s, well below saturation. */
-const ratePerSec = 5;
+/**
+ * The fixed publication rate of `fanout-rate` (`--rate`): by default 5/s to 2000 subscribers =
+ * 10k deliveries/s, well below saturation; issue #16 names 100/s to 5,000 and 20/s to 1,000.
+ */
+const ratePerSec = Math.max(1, Number(args.rate));
 
 interface Target {
   name: string;
