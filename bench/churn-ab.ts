@@ -13,6 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runChurn } from '../src/cli/bench/churn.js';
+import { NO_LIMITS } from './support/no-limits.js';
 import { freePort, ServerProcess, type ServerSpec } from './support/servers.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -39,12 +40,7 @@ const wirehub = (dist: string, name: string): ServerSpec => ({
     join(dataDir, name),
     '--drain-window',
     '0',
-    '--max-connections-per-ip',
-    '0',
-    '--ip-connection-rate',
-    '0',
-    '--message-rate',
-    '0',
+    ...NO_LIMITS,
   ],
 });
 const specs: [string, ServerSpec][] = [

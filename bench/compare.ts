@@ -30,6 +30,7 @@ import { runEcho } from '../src/cli/bench/echo.js';
 import { runFanout } from '../src/cli/bench/fanout.js';
 import type { BenchReport } from '../src/cli/bench/report.js';
 import { socketIoDriver } from './drivers/socketio.js';
+import { NO_LIMITS } from './support/no-limits.js';
 import { summarizeProfile } from './support/profile-summary.js';
 import { freePort, ServerProcess, type ServerSpec } from './support/servers.js';
 import { prepareUws, type UwsBaseline } from './support/uws.js';
@@ -81,7 +82,6 @@ interface Target {
 const ws = (port: number, path: string) => `ws://127.0.0.1:${port}${path}`;
 const dataDir = mkdtempSync(join(tmpdir(), 'wirehub-bench-'));
 
-/** `wirehub serve` as the bench runs it, on Node and on Bun alike. */
 /** `wirehub serve` of the build in `dist` as every wirehub target runs it. */
 const wirehubArgs = (dist: string): string[] => [
   join(dist, 'cli/main.js'),
@@ -92,15 +92,7 @@ const wirehubArgs = (dist: string): string[] => [
   dataDir,
   '--drain-window',
   '0',
-  // All load comes from this machine's one address: per-IP and per-connection
-  // limits would refuse it (0 turns a limit off; real clients have addresses of
-  // their own).
-  '--max-connections-per-ip',
-  '0',
-  '--ip-connection-rate',
-  '0',
-  '--message-rate',
-  '0',
+  ...NO_LIMITS,
 ];
 
 function targets(uws: UwsBaseline | { skipped: string }): Target[] {

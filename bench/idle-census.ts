@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closeAll, connectAll, ErrorLog } from '../src/cli/bench/common.js';
+import { NO_LIMITS } from './support/no-limits.js';
 import { freePort, ServerProcess } from './support/servers.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -133,12 +134,7 @@ const spec = args.server
         dir,
         '--drain-window',
         '0',
-        '--max-connections-per-ip',
-        '0',
-        '--ip-connection-rate',
-        '0',
-        '--message-rate',
-        '0',
+        ...NO_LIMITS,
       ],
     };
 const port = await freePort();

@@ -20,6 +20,7 @@ import { openFilesLimit } from '../src/cli/bench/connect.js';
 import { wsDriver } from '../src/cli/bench/driver.js';
 import { startCliServer } from '../test/support/cli.js';
 import { tempDir } from '../test/support/server.js';
+import { NO_LIMITS } from './support/no-limits.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const { values: args } = parseArgs({
@@ -148,16 +149,10 @@ const server = await startCliServer([
   'false',
   '--drain-window',
   '0',
-  // One box, a few source addresses: per-IP limits would refuse the load (0 = off), and the
-  // default cap of open WebSockets (20,000) is what this bench goes past.
+  // The default cap of open WebSockets (20,000) is what this bench goes past.
   '--max-connections',
   '0',
-  '--max-connections-per-ip',
-  '0',
-  '--ip-connection-rate',
-  '0',
-  '--message-rate',
-  '0',
+  ...NO_LIMITS,
 ]);
 const pid = server.child.pid as number;
 

@@ -24,6 +24,7 @@ import { openFilesLimit } from '../src/cli/bench/connect.js';
 import { wsDriver } from '../src/cli/bench/driver.js';
 import { readProcSample } from '../src/cli/bench/proc-stats.js';
 import { RtClient } from '../src/cli/bench/rt-client.js';
+import { NO_LIMITS } from './support/no-limits.js';
 import { freePort, ServerProcess } from './support/servers.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -79,12 +80,7 @@ const spec = {
     dataDir,
     '--drain-window',
     '0',
-    '--max-connections-per-ip',
-    '0',
-    '--ip-connection-rate',
-    '0',
-    '--message-rate',
-    '0',
+    ...NO_LIMITS,
   ],
 };
 const url = `ws://127.0.0.1:${port}/rt`;

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { CLI, type CliServer, startCliServer } from '../test/support/cli.js';
 import { tempDir } from '../test/support/server.js';
+import { NO_LIMITS } from './support/no-limits.js';
 
 const SECONDS = Number(process.env.SECONDS ?? 5);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
@@ -100,10 +101,6 @@ async function measure(server: CliServer, scenario: 'echo' | 'fanout'): Promise<
     loadCpuPerMessageUs: (load / messages) * 1e6,
   };
 }
-
-// All load comes from this machine's one address and one flat-out client per connection:
-// the per-IP and per-connection limits would refuse it (0 turns a limit off), as in compare.ts.
-const NO_LIMITS = ['--max-connections-per-ip', '0', '--ip-connection-rate', '0', '--message-rate', '0'];
 
 async function serve(workers: number): Promise<CliServer> {
   return startCliServer([

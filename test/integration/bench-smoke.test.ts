@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchReport } from '../../src/cli/bench/report.js';
-import { CLI, ROOT } from '../support/cli.js';
+import { CLI, runNode } from '../support/cli.js';
 import { type RunningServer, startServer } from '../support/server.js';
 
 /**
@@ -10,35 +9,8 @@ import { type RunningServer, startServer } from '../support/server.js';
  * report must add up. The server runs in this process, so `--server-pid` is our own pid.
  */
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    // Only turns a hang into a clear failure; the smoke runs finish in about a second.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** The CLI to completion; the timeout only turns a hang into a clear failure (a smoke run takes ~1 s). */
+const cli = (args: string[]) => runNode([CLI, ...args], { timeoutMs: 25_000 });
 
 async function bench<R extends object>(scenario: string, args: string[]): Promise<BenchReport<R>> {
   const r = await cli(['bench', scenario, '--smoke', '--json', '--server-pid', String(process.pid), ...args]);

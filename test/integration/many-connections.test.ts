@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../support/cli.js';
+import { runNode } from '../support/cli.js';
 
 /**
  * bench/many-connections.ts (`npm run bench:100k`) in small, so the bench cannot rot: idle
@@ -8,28 +7,13 @@ import { ROOT } from '../support/cli.js';
  * `serve --workers 2`, and one broadcast sent on one worker reaches every connection on
  * both, once.
  */
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/many-connections.ts', ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('many idle connections bench', () => {
   it('holds every connection across the workers and one broadcast reaches each once', async () => {
-    const run = await bench([
+    const run = await runNode([
+      '--import',
+      'tsx',
+      'bench/many-connections.ts',
       '--connections',
       '300',
       '--workers',

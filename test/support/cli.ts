@@ -127,17 +127,37 @@ export function runCli(
   env: NodeJS.ProcessEnv = {},
   input?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-    if (input !== undefined) child.stdin.end(input);
+  return runNode([CLI, ...args], { env, ...(input === undefined ? {} : { input }), until: 'exit' });
+}
+
+/**
+ * Runs `node <args>` from the repository root to completion (e.g. a bench script:
+ * `['--import', 'tsx', 'bench/x.ts', …]`) and returns its exit code and output. `until: 'close'`
+ * (the default) waits for its output streams too; `timeoutMs` turns a hang into a SIGKILL.
+ */
+export function runNode(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; until?: 'exit' | 'close' } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...options.env } });
+    if (options.input !== undefined) child.stdin.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
     });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
     });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.once('error', reject);
+    child.once(options.until ?? 'close', (code: number | null) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
