@@ -30,6 +30,7 @@ import { runEcho } from '../src/cli/bench/echo.js';
 import { runFanout } from '../src/cli/bench/fanout.js';
 import type { BenchReport } from '../src/cli/bench/report.js';
 import { socketIoDriver } from './drivers/socketio.js';
+import { asBenchReport, type NativeLoadOptions, runNativeLoad } from './support/native-load.js';
 import { NO_LIMITS } from './support/no-limits.js';
 import { summarizeProfile } from './support/profile-summary.js';
 import { freePort, ServerProcess, type ServerSpec } from './support/servers.js';
@@ -53,6 +54,7 @@ const { values: args } = parseArgs({
     idle: { type: 'string', default: '5000' },
     'idle-settle': { type: 'string', default: '0' },
     'baseline-dist': { type: 'string' },
+    loadgen: { type: 'string', default: 'js' },
   },
 });
 
@@ -68,6 +70,14 @@ const warmupMs = quick ? 300 : 1_000;
  * 10k deliveries/s, well below saturation; issue #16 names 100/s to 5,000 and 20/s to 1,000.
  */
 const ratePerSec = Math.max(1, Number(args.rate));
+/**
+ * `--loadgen native` drives echo and fan-out with wsload (bench/support/wsload.c) instead of the
+ * `ws` client in this process: the JavaScript client cannot take 500k deliveries/s (issue #16's
+ * 5,000 x 100/s saturates it) and on two cores it takes CPU the server would use. Targets whose
+ * protocol it does not speak (Socket.IO) keep the JavaScript driver.
+ */
+const loadgen = args.loadgen === 'native' ? 'native' : 'js';
+if (args.loadgen !== loadgen) throw new Error(`--loadgen must be js or native, not ${args.loadgen}`);
 
 interface Target {
   name: string;
@@ -180,8 +190,29 @@ interface Scenario {
 
 const need = (value: number | undefined) => value ?? Number.NaN;
 
+/** With `--loadgen native`, the run goes to wsload for every target that speaks plain ws. */
+async function native(
+  t: Target,
+  o: NativeLoadOptions,
+): Promise<BenchReport<Record<string, number>> | undefined> {
+  if (loadgen !== 'native' || t.driver !== wsDriver) return undefined;
+  return asBenchReport(o, await runNativeLoad(o)) as BenchReport<Record<string, number>>;
+}
+
 /** The fan-out run both fan-out scenarios make: 64-byte broadcasts to `subscribers`. */
-function fanout(t: Target, s: ServerProcess, extra: Pick<CommonOptions, 'window'>, rate: number) {
+async function fanout(t: Target, s: ServerProcess, extra: Pick<CommonOptions, 'window'>, rate: number) {
+  const viaNative = await native(t, {
+    mode: 'fanout',
+    url: t.url(s.port, '/broadcast'),
+    connections: subscribers,
+    rate,
+    inFlight: 8,
+    payloadBytes: 64,
+    warmupMs,
+    durationMs: windowMs,
+    serverPid: s.pid,
+  });
+  if (viaNative) return viaNative;
   return runFanout({
     ...extra,
     url: t.url(s.port, '/broadcast'),
@@ -213,22 +244,34 @@ const scenarios: Scenario[] = [
       },
     ],
     async run(t, s, extra) {
-      const report = await runEcho({
-        ...extra,
+      const viaNative = await native(t, {
+        mode: 'echo',
         url: t.url(s.port, '/echo'),
-        driver: t.driver,
-        durationMs: windowMs,
-        warmupMs,
-        serverPid: s.pid,
         connections: 50,
-        inFlight: 10,
+        window: 10,
         payloadBytes: 64,
-        maxMessages: 50_000_000,
+        warmupMs,
+        durationMs: windowMs,
+        serverPid: s.pid,
       });
+      const report =
+        viaNative ??
+        (await runEcho({
+          ...extra,
+          url: t.url(s.port, '/echo'),
+          driver: t.driver,
+          durationMs: windowMs,
+          warmupMs,
+          serverPid: s.pid,
+          connections: 50,
+          inFlight: 10,
+          payloadBytes: 64,
+          maxMessages: 50_000_000,
+        }));
       return {
         report,
         values: {
-          echoPerSec: report.results.messagesPerSec,
+          echoPerSec: need(report.results.messagesPerSec),
           echoCpuUs: need(report.server?.cpuUsPerMessage),
           echoWrites: need(report.server?.writesPerMessage),
         },
@@ -254,7 +297,7 @@ const scenarios: Scenario[] = [
       return {
         report,
         values: {
-          flatPerSec: report.results.deliveriesPerSec,
+          flatPerSec: need(report.results.deliveriesPerSec),
           flatCpuUs: need(report.server?.cpuUsPerMessage),
           flatWrites: need(report.server?.writesPerMessage),
         },
@@ -515,7 +558,7 @@ function markdown(
       return `| ${f.label} (${f.unit}, ${f.better} is better) | ${cells.join(' | ')} |`;
     });
   const lines = [
-    `Run of ${date}: \`npm run bench\` with ${runReps} repetition(s), medians; in parentheses the ratio to raw ws measured in the same run.`,
+    `Run of ${date}: \`npm run bench\` with ${runReps} repetition(s), medians; in parentheses the ratio to raw ws measured in the same run. Load generator: ${loadgen === 'native' ? 'wsload (C, bench/support/wsload.c)' : 'the ws client in the bench process'}.`,
     `Machine: ${m.cpu}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}; load average ${m.loadAverageAtStart.join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at end.`,
     '',
     head,
@@ -670,7 +713,7 @@ async function main(): Promise<void> {
       {
         date,
         machine: end,
-        params: { reps, subscribers, idleCount, windowMs, warmupMs, ratePerSec },
+        params: { reps, subscribers, idleCount, windowMs, warmupMs, ratePerSec, loadgen },
         targets: all.map((t) => ({
           name: t.name,
           label: t.label,

@@ -12,6 +12,8 @@ command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # Clients from another address (test/support/remote-host.ts) live in a network namespace.
 command -v ip >/dev/null || missing+=(iproute2)
+# The benchmarks' C load generator (bench/support/wsload.c) is built and tested with cc.
+command -v cc >/dev/null || missing+=(gcc)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
