@@ -1,3 +1,4 @@
+import { deserialize, serialize } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 
 /**
@@ -23,10 +24,26 @@ export interface ProcessChannel {
   readonly connected?: boolean;
 }
 
+/** How many frames, or bytes, one channel message carries at most before it leaves at once. */
+const BATCH_FRAMES = 512;
+const BATCH_BYTES = 4 * 1024 * 1024;
+
 /**
  * A port over Node's IPC channel: `processPort(process)` in a worker process,
  * `processPort(cluster.fork())` in the primary. Other messages on the channel (cluster's own,
  * anything not tagged for wirehub) pass by untouched.
+ *
+ * Frames are batched: each is serialised at `send` (`v8.serialize`, so one that cannot be
+ * serialised throws there and fails alone), and the frames sent during one turn of the event
+ * loop leave together as one channel message, from a `setImmediate`, or at once when a batch
+ * reaches {@link BATCH_FRAMES} frames or {@link BATCH_BYTES}. Why: each channel message is a
+ * `write(2)` and a serialisation on both sides; under fan-out the primary sent one per
+ * publication to every worker, and the workers each delivered it in a turn of its own, so a
+ * socket got one write per publication instead of one per burst. `setImmediate` (not a timer)
+ * runs after the poll phase that read the requests, so everything they cause goes out together
+ * and a lone frame waits for no clock. Order holds: one queue per port, sent in order.
+ * The channel needs `serialization: 'advanced'` (the primary sets it), which carries the
+ * batch's buffers as bytes.
  *
  * @example
  * ```ts
@@ -39,14 +56,41 @@ export function processPort(channel: ProcessChannel): IpcPort {
   let open = true;
   const closers: (() => void)[] = [];
   const listeners: ((message: unknown) => void)[] = [];
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  let scheduled: NodeJS.Immediate | undefined;
+  const flush = () => {
+    if (scheduled) clearImmediate(scheduled);
+    scheduled = undefined;
+    if (batch.length === 0) return;
+    const frames = batch;
+    batch = [];
+    batchBytes = 0;
+    if (!open || channel.connected === false) return;
+    try {
+      channel.send?.({ [TAG]: frames });
+    } catch {
+      // Nothing in the batch can fail to serialise (it is bytes), so the channel itself broke:
+      // treat the other end as gone, so calls waiting on an answer fail instead of hanging.
+      shut();
+    }
+  };
   const onMessage = (raw: unknown) => {
-    if (typeof raw !== 'object' || raw === null || (raw as { [TAG]?: unknown })[TAG] === undefined) return;
-    const message = (raw as Record<string, unknown>)[TAG];
-    for (const listener of listeners) listener(message);
+    if (typeof raw !== 'object' || raw === null) return;
+    const frames = (raw as { [TAG]?: unknown })[TAG];
+    if (!Array.isArray(frames)) return;
+    for (const bytes of frames) {
+      if (!(bytes instanceof Uint8Array)) continue;
+      const message: unknown = deserialize(bytes);
+      for (const listener of listeners) listener(message);
+    }
   };
   const shut = () => {
     if (!open) return;
     open = false;
+    batch = [];
+    if (scheduled) clearImmediate(scheduled);
+    scheduled = undefined;
     channel.off('message', onMessage);
     for (const closer of closers) closer();
   };
@@ -56,7 +100,11 @@ export function processPort(channel: ProcessChannel): IpcPort {
     send(message) {
       if (!open || channel.connected === false) return;
       // Throws when the message cannot be serialised (the caller fails that message alone).
-      channel.send?.({ [TAG]: message });
+      const bytes = serialize(message);
+      batch.push(bytes);
+      batchBytes += bytes.byteLength;
+      if (batch.length >= BATCH_FRAMES || batchBytes >= BATCH_BYTES) flush();
+      else scheduled ??= setImmediate(flush);
     },
     onMessage(listener) {
       listeners.push(listener);
@@ -65,6 +113,8 @@ export function processPort(channel: ProcessChannel): IpcPort {
       closers.push(listener);
     },
     close() {
+      // What was sent before the close still leaves, as it did before frames were batched.
+      flush();
       shut();
     },
   };

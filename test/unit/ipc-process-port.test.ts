@@ -1,0 +1,146 @@
+import { EventEmitter } from 'node:events';
+import { deserialize, serialize } from 'node:v8';
+import { describe, expect, it } from 'vitest';
+import { type ProcessChannel, processPort } from '../../src/engine/ipc/port.js';
+import { RpcPeer } from '../../src/engine/ipc/rpc.js';
+
+/**
+ * One end of a fake IPC channel as Node's 'advanced' serialisation behaves: every `send` is one
+ * channel message, structured-cloned and delivered later (not in the sender's turn).
+ */
+class FakeChannel extends EventEmitter implements ProcessChannel {
+  other?: FakeChannel;
+  connected = true;
+  readonly sent: unknown[] = [];
+  send(message: unknown): boolean {
+    this.sent.push(message);
+    const copy = deserialize(serialize(message));
+    setImmediate(() => this.other?.emit('message', copy));
+    return true;
+  }
+}
+
+function pair(): [FakeChannel, FakeChannel] {
+  const a = new FakeChannel();
+  const b = new FakeChannel();
+  a.other = b;
+  b.other = a;
+  return [a, b];
+}
+
+/** Resolves once `n` messages have arrived on `port`'s listener list. */
+function collect(port: ReturnType<typeof processPort>, n: number): Promise<unknown[]> {
+  const got: unknown[] = [];
+  return new Promise((resolve) => {
+    port.onMessage((m) => {
+      got.push(m);
+      if (got.length === n) resolve(got);
+    });
+  });
+}
+
+describe('processPort batching', () => {
+  it('sends the frames of one turn as one channel message, in order', async () => {
+    const [a, b] = pair();
+    const sender = processPort(a);
+    const received = collect(processPort(b), 100);
+    for (let i = 0; i < 100; i += 1) sender.send({ i });
+    expect(await received).toEqual(Array.from({ length: 100 }, (_, i) => ({ i })));
+    expect(a.sent).toHaveLength(1);
+  });
+
+  it('bounds a batch: a burst leaves in several channel messages', async () => {
+    const [a, b] = pair();
+    const sender = processPort(a);
+    const received = collect(processPort(b), 1_300);
+    for (let i = 0; i < 1_300; i += 1) sender.send(i);
+    expect(await received).toEqual(Array.from({ length: 1_300 }, (_, i) => i));
+    expect(a.sent).toHaveLength(3);
+  });
+
+  it('a lone frame leaves without waiting for a timer', async () => {
+    const [a, b] = pair();
+    const received = collect(processPort(b), 1);
+    const t0 = performance.now();
+    processPort(a).send('ping');
+    expect(await received).toEqual(['ping']);
+    // setImmediate twice (flush, then the fake channel's delivery), far below any timer tick.
+    expect(performance.now() - t0).toBeLessThan(50);
+  });
+
+  it('a frame that cannot be serialised throws at send and the rest of the batch still goes', async () => {
+    const [a, b] = pair();
+    const sender = processPort(a);
+    const received = collect(processPort(b), 2);
+    sender.send('first');
+    expect(() => sender.send({ fn: () => 1 })).toThrow();
+    sender.send('second');
+    expect(await received).toEqual(['first', 'second']);
+  });
+
+  it('sends nothing once the other end is gone, and drops what was queued', async () => {
+    const [a] = pair();
+    const sender = processPort(a);
+    let closed = false;
+    sender.onClose(() => {
+      closed = true;
+    });
+    sender.send('queued');
+    a.connected = false;
+    a.emit('disconnect');
+    sender.send('after');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(true);
+    expect(a.sent).toEqual([]);
+  });
+
+  it('close() still sends what was queued before it', async () => {
+    const [a, b] = pair();
+    const sender = processPort(a);
+    const received = collect(processPort(b), 1);
+    sender.send('last words');
+    sender.close();
+    expect(await received).toEqual(['last words']);
+  });
+
+  it('a channel that breaks at send fails the calls waiting on it instead of hanging them', async () => {
+    const [a, b] = pair();
+    a.send = () => {
+      throw new Error('channel closed');
+    };
+    const caller = new RpcPeer(processPort(a), () => new Error('gone'));
+    new RpcPeer(processPort(b), () => new Error('gone')).serve('svc', { echo: (x: unknown) => x });
+    await expect(caller.call('svc', 'echo', [1])).rejects.toThrow('gone');
+  });
+
+  it('keeps the order of pushes and answers over an RPC peer', async () => {
+    const [a, b] = pair();
+    const server = new RpcPeer(processPort(a), () => new Error('gone'));
+    const client = new RpcPeer(processPort(b), () => new Error('gone'));
+    const seen: string[] = [];
+    client.onPush('svc', (event, args) => seen.push(`${event} ${args[0]}`));
+    server.serve('svc', {
+      work: async (n: number) => {
+        server.push('svc', 'event', [n]);
+        return n;
+      },
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, n) =>
+        client.call<number>('svc', 'work', [n]).then((v) => {
+          seen.push(`answer ${v}`);
+          return v;
+        }),
+      ),
+    );
+    expect(answers).toEqual(Array.from({ length: 20 }, (_, n) => n));
+    // Each answer follows the push its call made.
+    for (let n = 0; n < 20; n += 1) {
+      expect(seen).toContain(`event ${n}`);
+      expect(seen.indexOf(`answer ${n}`)).toBeGreaterThan(seen.indexOf(`event ${n}`));
+    }
+    // 20 calls in one turn: one channel message each way for the calls, pushes and answers.
+    expect(b.sent.length).toBeLessThanOrEqual(2);
+    expect(a.sent.length).toBeLessThanOrEqual(3);
+  });
+});
