@@ -7,7 +7,11 @@
 // client) spends more CPU per message than the server, so with it the load generator, not the
 // server, is what a second worker competes with. LOADGEN=js measures with `wirehub bench`.
 //
-// Run: npm run bench:workers   (env: SECONDS=5 ROUNDS=2 CONNECTIONS=50 SUBSCRIBERS=500 LOADGEN=native|js)
+// Run: npm run bench:workers
+//   env: SECONDS=5 ROUNDS=2 CONNECTIONS=50 SUBSCRIBERS=500 LOADGEN=native|js
+//        WINDOW=10 (echo messages in flight per connection) IN_FLIGHT=8 (fan-out publications
+//        in flight; with wsload only: a publication's trip through the primary is longer, so
+//        a deeper pipeline shows what the workers can do rather than the round trip)
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -20,6 +24,8 @@ const SECONDS = Number(process.env.SECONDS ?? 5);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 500);
+const WINDOW = Number(process.env.WINDOW ?? 10);
+const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 8);
 const LOADGEN = process.env.LOADGEN ?? 'native';
 if (LOADGEN !== 'native' && LOADGEN !== 'js') throw new Error(`LOADGEN must be native or js, not ${LOADGEN}`);
 const TICKS_PER_SECOND = 100;
@@ -79,8 +85,8 @@ async function measureNative(server: CliServer, scenario: 'echo' | 'fanout'): Pr
     mode: scenario,
     url: `${server.wsUrl}/${scenario === 'echo' ? 'echo' : 'broadcast'}`,
     connections: scenario === 'echo' ? CONNECTIONS : SUBSCRIBERS,
-    window: 10,
-    inFlight: 8,
+    window: WINDOW,
+    inFlight: IN_FLIGHT,
     payloadBytes: 64,
     warmupMs: 1_000,
     durationMs: SECONDS * 1_000,
@@ -202,6 +208,8 @@ console.log(
       rounds: ROUNDS,
       connections: CONNECTIONS,
       subscribers: SUBSCRIBERS,
+      window: WINDOW,
+      inFlight: IN_FLIGHT,
       ...summary,
     },
     null,
