@@ -484,6 +484,14 @@ static void on_echo_message(conn *c, int64_t seq, uint64_t now) {
 
 static int is_fanout;
 
+// Everything sent has been answered (echo) or received by every subscriber (fan-out).
+static int settled(void) {
+  if (is_fanout) return outstanding == 0;
+  for (int i = 0; i < opt.connections; i++)
+    if (conns[i].open && conns[i].next_reply != conns[i].next_send) return 0;
+  return 1;
+}
+
 // Parses every complete frame in the connection's input; returns -1 if it closed.
 static int on_readable(conn *c, uint64_t now) {
   for (;;) {
@@ -680,6 +688,9 @@ int main(int argc, char **argv) {
       sent0 = sent_total;
       t0 = now;
     }
+    // A run bounded by --count ends its window once all of it is sent and settled: the
+    // duration is then only an upper bound (a slow machine must not cut a counted run short).
+    if (phase == MEASURE && opt.count && sent_total >= (uint64_t)opt.count && settled()) stop_at = now;
     if (phase == MEASURE && now >= stop_at) {
       s1 = sample_server();
       self1 = self_cpu_ms();
@@ -691,11 +702,7 @@ int main(int argc, char **argv) {
       drain_until = now + (uint64_t)opt.drain_ms * 1000000ull;
     }
     if (phase == DRAIN) {
-      int settled = is_fanout ? outstanding == 0 : 1;
-      if (!is_fanout)
-        for (int i = 0; i < opt.connections && settled; i++)
-          if (conns[i].open && conns[i].next_reply != conns[i].next_send) settled = 0;
-      if (settled || now >= drain_until || n_open == 0) {
+      if (settled() || now >= drain_until || n_open == 0) {
         phase = DONE;
         break;
       }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { deserialize, serialize } from 'node:v8';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type ProcessChannel, processPort } from '../../src/engine/ipc/port.js';
 import { RpcPeer } from '../../src/engine/ipc/rpc.js';
 
@@ -59,13 +59,19 @@ describe('processPort batching', () => {
   });
 
   it('a lone frame leaves without waiting for a timer', async () => {
-    const [a, b] = pair();
-    const received = collect(processPort(b), 1);
-    const t0 = performance.now();
-    processPort(a).send('ping');
-    expect(await received).toEqual(['ping']);
-    // setImmediate twice (flush, then the fake channel's delivery), far below any timer tick.
-    expect(performance.now() - t0).toBeLessThan(50);
+    // Timers frozen: a flush on setTimeout would never run, one on setImmediate does.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval'] });
+    try {
+      const [a, b] = pair();
+      const got: unknown[] = [];
+      processPort(b).onMessage((m) => got.push(m));
+      processPort(a).send('ping');
+      for (let turn = 0; turn < 10 && got.length === 0; turn += 1)
+        await new Promise((resolve) => setImmediate(resolve));
+      expect(got).toEqual(['ping']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a frame that cannot be serialised throws at send and the rest of the batch still goes', async () => {
