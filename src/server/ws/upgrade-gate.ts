@@ -19,6 +19,7 @@ import { BEARER_CHALLENGE } from '../security/http-guard.js';
 import type { ResolvedLimits } from '../security/limits.js';
 import { MessageLimiter } from '../security/message-limiter.js';
 import { type Admission, TOKEN_QUERY_PARAM, type UpgradeSecurity } from '../security/upgrade-security.js';
+import type { SessionWire } from './session-wire.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { quietSocketEnd } from './ws-quiet-end.js';
 import { type WsEndpointShared, WsSession } from './ws-session.js';
@@ -60,8 +61,19 @@ const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
  */
 export class UpgradeGate {
   private readonly perEndpoint = new Map<EndpointDefinition<unknown>, WsEndpointShared>();
+  /** The wire of a transport with its own connections (`useWire`); none over `ws`. */
+  private wire: SessionWire | undefined;
 
   constructor(private readonly o: UpgradeGateOptions) {}
+
+  /**
+   * For a transport that brings its own connections (Bun's native server): the one wire its
+   * sessions write through (`WsSession.attachWire`). Set before the first upgrade.
+   */
+  useWire(wire: SessionWire): void {
+    if (this.perEndpoint.size > 0) throw new Error('the wire is set before the first upgrade');
+    this.wire = wire;
+  }
 
   /**
    * Runs synchronously as far as every step does (routing, the in-memory limits, no or API-key
@@ -276,6 +288,7 @@ export class UpgradeGate {
       acceptsBinary: endpoint.binary === true,
       stats,
       batcher: this.o.batcher,
+      wire: this.wire,
       log,
       onClosed: (s, code) => {
         s.admission?.release();
