@@ -240,7 +240,7 @@ export class UpgradeGate {
       admission.release();
       return undefined;
     }
-    const session = this.createSession(socket, info, endpoint, user, admission.principal, admission);
+    const session = this.createSession(socket, info, endpoint, user, admission);
     return { session, endpoint, info, state };
   }
 
@@ -249,8 +249,7 @@ export class UpgradeGate {
     info: UpgradeInfo,
     endpoint: EndpointDefinition<unknown>,
     user: string | undefined,
-    principal: Principal,
-    admission: { release(): void },
+    admission: Admission,
   ): WsSession {
     const limits = this.o.limits;
     const shared = this.shared(endpoint);
@@ -259,13 +258,14 @@ export class UpgradeGate {
         id: randomId('c'),
         remoteAddress: info.remoteAddress,
         user,
-        principal,
+        principal: admission.principal,
         limiter:
           limits.messageRate > 0
             ? new MessageLimiter(limits.messageRate, limits.messageBurst, limits.messageStrikes)
             : undefined,
         socket,
-        admission,
+        // From here the session holds the slots: a key, not the admission object.
+        ipSlot: admission.handOver(),
       },
       shared,
     );
@@ -291,7 +291,7 @@ export class UpgradeGate {
       wire: this.wire,
       log,
       onClosed: (s, code) => {
-        s.admission?.release();
+        this.o.security.releaseSlot(s.ipSlot);
         this.o.sessions.delete(s);
         stats.open -= 1;
         stats.countClose(code);

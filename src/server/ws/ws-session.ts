@@ -67,8 +67,11 @@ export interface WsSessionOptions {
    * a transport that brings its own wire (Bun's native server, `attachWire`).
    */
   socket?: Duplex | undefined;
-  /** The slots the upgrade took (connection limits), given back by the endpoint's `onClosed`. */
-  admission?: { release(): void } | undefined;
+  /**
+   * The per-IP connection slot the upgrade took (`Admission.handOver`), given back by the
+   * endpoint's `onClosed`; undefined when that limit is off.
+   */
+  ipSlot?: string | undefined;
 }
 
 /**
@@ -104,8 +107,8 @@ export class WsSession implements Session, FanoutMember {
   private closeCodeSent: number | undefined;
   private readonly socket: Duplex | undefined;
   private readonly limiter: MessageLimiter | undefined;
-  /** @internal The upgrade's slots, released when the session closes. */
-  readonly admission: { release(): void } | undefined;
+  /** @internal The upgrade's per-IP slot, given back when the session closes. */
+  readonly ipSlot: string | undefined;
   private readonly shared: WsEndpointShared;
   /**
    * On a wire that `boundsQueue`: the queue's size at the last read plus what was written since
@@ -121,7 +124,7 @@ export class WsSession implements Session, FanoutMember {
     if (opts.user !== undefined) this.rare = { user: opts.user, expiryTimer: undefined };
     this.socket = opts.socket;
     this.limiter = opts.limiter;
-    this.admission = opts.admission;
+    this.ipSlot = opts.ipSlot;
     this.shared = shared;
     if (opts.principal.expiresAt !== undefined) this.armExpiry();
   }
