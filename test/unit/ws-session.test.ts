@@ -43,7 +43,7 @@ class FakeWs extends EventEmitter {
   ping() {}
 }
 
-function makeSession(cap: number, principal: Principal = anonymousPrincipal()) {
+function makeSession(cap: number, principal: Principal = anonymousPrincipal(), wire?: SessionWire) {
   const socket = new StuckSocket();
   const stats = new EndpointStats();
   const closes: number[] = [];
@@ -61,6 +61,7 @@ function makeSession(cap: number, principal: Principal = anonymousPrincipal()) {
       acceptsBinary: false,
       stats,
       batcher: new WriteBatcher(),
+      wire,
       log: silentLogger,
       onClosed: (_s, code) => closes.push(code),
     },
@@ -111,17 +112,17 @@ describe('WsSession over a wire that bounds its queue (Bun)', () => {
       queued: 0,
       reads: 0,
       boundsQueue: true,
-      writable: true,
-      open: true,
-      get bufferedAmount() {
+      isOpen: true,
+      open: () => wire.isOpen,
+      bufferedAmount() {
         wire.reads += 1;
         return wire.queued;
       },
-      send(frame: Frame) {
+      send(_conn: unknown, frame: Frame) {
         wire.queued += frame.byteLength + 2;
       },
       close() {
-        wire.writable = false;
+        wire.isOpen = false;
       },
       ping() {},
       terminate() {},
@@ -131,9 +132,9 @@ describe('WsSession over a wire that bounds its queue (Bun)', () => {
 
   it('decides at the same frame as a read per frame would, reading the queue far less often', () => {
     for (const policy of ['drop', 'disconnect'] as const) {
-      const { session, stats } = makeSession(10_000);
       const wire = boundedWire();
-      session.attachWire(wire as unknown as SessionWire);
+      const { session, stats } = makeSession(10_000, anonymousPrincipal(), wire);
+      session.attachWire({});
       const frame = Frame.text('x'.repeat(98));
       let sent = 0;
       while (session.send(frame, policy)) sent += 1;
@@ -145,9 +146,9 @@ describe('WsSession over a wire that bounds its queue (Bun)', () => {
   });
 
   it('still reads now and then: bytes it did not write (pongs) count', () => {
-    const { session } = makeSession(10_000);
     const wire = boundedWire();
-    session.attachWire(wire as unknown as SessionWire);
+    const { session } = makeSession(10_000, anonymousPrincipal(), wire);
+    session.attachWire({});
     wire.queued = 20_000; // the client's pings answered while it reads nothing
     const frame = Frame.text('x');
     let sent = 0;

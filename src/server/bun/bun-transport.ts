@@ -5,7 +5,7 @@ import type { Logger } from '../../util/logger.js';
 import { type ListenAddress, listenAddress } from '../listen-address.js';
 import { refusalHeaders, type UpgradeGate } from '../ws/upgrade-gate.js';
 import type { WsSession } from '../ws/ws-session.js';
-import { type BunServer, type BunServerWebSocket, bunRuntime } from './bun-types.js';
+import { type BunServer, bunRuntime } from './bun-types.js';
 import { BunFanout, BunWire } from './bun-wire.js';
 
 export interface BunTransportOptions {
@@ -31,7 +31,7 @@ const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'c
  * The transport under Bun: one `Bun.serve` on the public port. WebSocket upgrades pass the
  * same `UpgradeGate` as on Node and then run on Bun's native (uWebSockets) server: frames are
  * read and written by native code, each session's rules (output cap, overflow policy, rate
- * limit, heartbeats) are the `WsSession`'s as on Node, over a `BunWire`. Plain HTTP requests
+ * limit, heartbeats) are the `WsSession`'s as on Node, through the server's `BunWire`. Plain HTTP requests
  * are handed to the Fastify app in process with `inject`, with the client's address, so every
  * route, hook, guard and error answer is the one Node serves; only what Bun's own HTTP parser
  * refuses before the app (a malformed request line, headers over its limit) is worded by Bun.
@@ -47,8 +47,12 @@ export class BunTransport {
   private server: BunServer | undefined;
   /** The fan-out groups (topics) of this server's connections; see `BunFanout`. */
   readonly fanout = new BunFanout();
+  /** How every session writes to its socket: one for all, not an object per connection. */
+  private readonly wire = new BunWire(this.fanout);
 
-  constructor(private readonly o: BunTransportOptions) {}
+  constructor(private readonly o: BunTransportOptions) {
+    o.gate.useWire(this.wire);
+  }
 
   listen(): ListenAddress {
     const bun = bunRuntime();
@@ -61,7 +65,7 @@ export class BunTransport {
       maxRequestBodySize: MAX_BODY_BYTES,
       fetch: (req, server) => this.fetch(req, server),
       websocket: {
-        open: (ws) => ws.data.attachWire(new BunWire(ws as BunServerWebSocket<unknown>, this.fanout)),
+        open: (ws) => ws.data.attachWire(ws),
         message: (ws, message) => ws.data.onMessage(message, typeof message !== 'string'),
         pong: (ws) => ws.data.onPong(),
         close: (ws, code) => ws.data.onSocketClosed(code),

@@ -38,71 +38,55 @@ export class BunFanout implements FanoutTransport {
 }
 
 /**
- * Bun's native `ServerWebSocket` as a session's wire: uWebSockets frames and writes each
- * frame; its own queue (`getBufferedAmount`) is the one the session's output cap watches.
+ * Bun's native `ServerWebSocket` as the sessions' wire: uWebSockets frames and writes each
+ * frame; a socket's own queue (`getBufferedAmount`) is the one the session's output cap
+ * watches. One per server: the session holds its socket and passes it in.
  */
-export class BunWire implements SessionWire {
-  /** `close` or `terminate` was called: no frame may follow. */
-  private ended = false;
+export class BunWire implements SessionWire<BunServerWebSocket<unknown>> {
   /** `getBufferedAmount` touches the native socket (see `SessionWire.boundsQueue`). */
   get boundsQueue(): boolean {
     return true;
   }
 
-  constructor(
-    private readonly ws: BunServerWebSocket<unknown>,
-    readonly fanout: BunFanout,
-  ) {}
+  constructor(readonly fanout: BunFanout) {}
 
-  subscribe(group: string): boolean {
+  subscribe(ws: BunServerWebSocket<unknown>, group: string): boolean {
     // Bun answers true for a topic the socket is already in; the hub must know (see Hub.join).
-    if (this.ws.isSubscribed(group)) return false;
-    return this.ws.subscribe(group);
+    if (ws.isSubscribed(group)) return false;
+    return ws.subscribe(group);
   }
 
-  unsubscribe(group: string): void {
-    this.ws.unsubscribe(group);
+  unsubscribe(ws: BunServerWebSocket<unknown>, group: string): void {
+    ws.unsubscribe(group);
   }
 
-  get open(): boolean {
-    return this.ws.readyState === OPEN;
+  open(ws: BunServerWebSocket<unknown>): boolean {
+    return ws.readyState === OPEN;
   }
 
-  /**
-   * From JS state, not `readyState`: fan-out asks it of every subscriber for every delivery, and
-   * reading the native socket of each (a cache miss apiece) was most of the hub's CPU time in a
-   * flat-out fan-out. A socket's end is known without it: `close`/`terminate` here, and Bun runs
-   * the close handler (which closes the session, checked before this) as soon as it is gone.
-   */
-  get writable(): boolean {
-    return !this.ended;
+  bufferedAmount(ws: BunServerWebSocket<unknown>): number {
+    return ws.getBufferedAmount();
   }
 
-  get bufferedAmount(): number {
-    return this.ws.getBufferedAmount();
-  }
-
-  send(frame: Frame): void {
+  send(ws: BunServerWebSocket<unknown>, frame: Frame): void {
     if (frame.binary) {
-      this.ws.sendBinary(frame.payload, false);
+      ws.sendBinary(frame.payload, false);
       return;
     }
     // Bun sends text frames from strings only: decoded once per frame, shared by its subscribers.
     frame.text ??= frame.payload.toString('utf8');
-    this.ws.sendText(frame.text, false);
+    ws.sendText(frame.text, false);
   }
 
-  close(code: number, reason?: string): void {
-    this.ended = true;
-    this.ws.close(code, reason);
+  close(ws: BunServerWebSocket<unknown>, code: number, reason?: string): void {
+    ws.close(code, reason);
   }
 
-  ping(): void {
-    this.ws.ping();
+  ping(ws: BunServerWebSocket<unknown>): void {
+    ws.ping();
   }
 
-  terminate(): void {
-    this.ended = true;
-    this.ws.terminate();
+  terminate(ws: BunServerWebSocket<unknown>): void {
+    ws.terminate();
   }
 }

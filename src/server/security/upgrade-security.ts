@@ -16,6 +16,13 @@ export interface Admission {
   principal: Principal;
   /** Frees the connection's slots; safe to call more than once. */
   release(): void;
+  /**
+   * Hands the slots to the session that holds them from now on: answers the per-IP slot's key
+   * (undefined when that limit is off), which the session gives back with
+   * `UpgradeSecurity.releaseSlot` when it closes; `release` does nothing after this. An open
+   * connection then keeps a string (or nothing), not this object: 48 bytes each on Bun.
+   */
+  handOver(): string | undefined;
 }
 
 export interface UpgradeSecurityOptions {
@@ -152,8 +159,8 @@ export class UpgradeSecurity {
 }
 
 /**
- * One admitted connection's slots. An object with a method rather than a closure: every open
- * connection holds one, and a closure and its context cost twice as much as these fields.
+ * One admitted connection's slots while its upgrade runs; the session then holds just the key
+ * (`handOver`). An object with a method rather than a closure (half the bytes).
  */
 class HeldAdmission implements Admission {
   principal!: Principal;
@@ -169,6 +176,12 @@ class HeldAdmission implements Admission {
     if (this.released) return;
     this.released = true;
     this.security.releaseSlot(this.ipKey);
+  }
+
+  handOver(): string | undefined {
+    if (this.released) throw new Error('the admission was already released');
+    this.released = true;
+    return this.ipKey;
   }
 }
 

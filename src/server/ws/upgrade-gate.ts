@@ -19,6 +19,7 @@ import { BEARER_CHALLENGE } from '../security/http-guard.js';
 import type { ResolvedLimits } from '../security/limits.js';
 import { MessageLimiter } from '../security/message-limiter.js';
 import { type Admission, TOKEN_QUERY_PARAM, type UpgradeSecurity } from '../security/upgrade-security.js';
+import type { SessionWire } from './session-wire.js';
 import type { WriteBatcher } from './write-batcher.js';
 import { quietSocketEnd } from './ws-quiet-end.js';
 import { type WsEndpointShared, WsSession } from './ws-session.js';
@@ -60,8 +61,19 @@ const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
  */
 export class UpgradeGate {
   private readonly perEndpoint = new Map<EndpointDefinition<unknown>, WsEndpointShared>();
+  /** The wire of a transport with its own connections (`useWire`); none over `ws`. */
+  private wire: SessionWire | undefined;
 
   constructor(private readonly o: UpgradeGateOptions) {}
+
+  /**
+   * For a transport that brings its own connections (Bun's native server): the one wire its
+   * sessions write through (`WsSession.attachWire`). Set before the first upgrade.
+   */
+  useWire(wire: SessionWire): void {
+    if (this.perEndpoint.size > 0) throw new Error('the wire is set before the first upgrade');
+    this.wire = wire;
+  }
 
   /**
    * Runs synchronously as far as every step does (routing, the in-memory limits, no or API-key
@@ -228,7 +240,7 @@ export class UpgradeGate {
       admission.release();
       return undefined;
     }
-    const session = this.createSession(socket, info, endpoint, user, admission.principal, admission);
+    const session = this.createSession(socket, info, endpoint, user, admission);
     return { session, endpoint, info, state };
   }
 
@@ -237,8 +249,7 @@ export class UpgradeGate {
     info: UpgradeInfo,
     endpoint: EndpointDefinition<unknown>,
     user: string | undefined,
-    principal: Principal,
-    admission: { release(): void },
+    admission: Admission,
   ): WsSession {
     const limits = this.o.limits;
     const shared = this.shared(endpoint);
@@ -247,13 +258,14 @@ export class UpgradeGate {
         id: randomId('c'),
         remoteAddress: info.remoteAddress,
         user,
-        principal,
+        principal: admission.principal,
         limiter:
           limits.messageRate > 0
             ? new MessageLimiter(limits.messageRate, limits.messageBurst, limits.messageStrikes)
             : undefined,
         socket,
-        admission,
+        // From here the session holds the slots: a key, not the admission object.
+        ipSlot: admission.handOver(),
       },
       shared,
     );
@@ -276,9 +288,10 @@ export class UpgradeGate {
       acceptsBinary: endpoint.binary === true,
       stats,
       batcher: this.o.batcher,
+      wire: this.wire,
       log,
       onClosed: (s, code) => {
-        s.admission?.release();
+        this.o.security.releaseSlot(s.ipSlot);
         this.o.sessions.delete(s);
         stats.open -= 1;
         stats.countClose(code);
