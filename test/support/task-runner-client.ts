@@ -116,7 +116,8 @@ export class TaskRunnerClient {
       };
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`no ${what} within ${timeoutMs} ms`));
+        const seen = this.frames.slice(-5).map((f) => JSON.stringify(f));
+        reject(new Error(`no ${what} within ${timeoutMs} ms; last frames: ${seen.join(' ') || 'none'}`));
       }, timeoutMs);
       this.waiters.push(waiter);
     });

@@ -8,6 +8,7 @@ import type { Executor } from '../executors/executor.js';
 import type { RegisteredTask, TaskRef, TaskRegistry } from '../registry.js';
 import { type RecoveryHost, recoverInterruptedRuns, recoverLostRuns } from './recovery.js';
 import type { RunRequester } from './run-access.js';
+import { RunPublisher } from './run-publisher.js';
 import type { RunChange, RunListQuery, RunQuota, RunStore } from './run-store.js';
 import { isTerminal } from './state-machine.js';
 import { type RunRecord, type RunUpdate, runChannel } from './types.js';
@@ -110,6 +111,8 @@ export class RunService {
   private readonly maxJsonDepth: number;
   /** Per run, the tail of its applies: a run's updates are stored and published in order. */
   private readonly chains = new SerialByKey();
+  /** Publishes stored updates in order, retrying those the broker refused. */
+  private readonly publisher: RunPublisher;
   private closed = false;
 
   constructor(options: RunServiceOptions) {
@@ -119,6 +122,7 @@ export class RunService {
     this.store = options.store;
     this.hub = options.hub;
     this.log = options.log ?? silentLogger;
+    this.publisher = new RunPublisher(this.hub, { log: this.log });
     this.publicUrl = options.publicUrl?.replace(/\/+$/, '');
     this.recoverAtStart = options.recover ?? true;
     this.lostSweepMs = Math.max(100, options.lostSweepMs ?? 30_000);
@@ -354,6 +358,8 @@ export class RunService {
     await this.sweeping;
     await this.executor.close();
     await this.chains.settled();
+    this.publisher.close();
+    await this.publisher.settled();
     await this.store.close();
   }
 
@@ -394,12 +400,7 @@ export class RunService {
   }
 
   private publish(update: RunUpdate): Promise<void> {
-    return this.hub.publish({ channel: runChannel(update.run_id), data: update }).then(
-      () => undefined,
-      (err: unknown) => {
-        this.log.error({ err, run: update.run_id }, 'publishing a run update failed');
-      },
-    );
+    return this.publisher.publish(update);
   }
 
   /** What restart and lost-attempt recovery use of this service. */
