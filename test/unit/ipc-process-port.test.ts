@@ -1,8 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { deserialize, serialize } from 'node:v8';
 import { describe, expect, it, vi } from 'vitest';
-import { type ProcessChannel, processPort } from '../../src/engine/ipc/port.js';
+import { EngineHost } from '../../src/engine/ipc/engine-host.js';
+import { IpcEngine } from '../../src/engine/ipc/ipc-engine.js';
+import { encodeMessage, type ProcessChannel, processPort } from '../../src/engine/ipc/port.js';
 import { RpcPeer } from '../../src/engine/ipc/rpc.js';
+import { MemoryEngine } from '../../src/engine/memory/memory-engine.js';
+import type { Publication } from '../../src/engine/types.js';
 
 /**
  * One end of a fake IPC channel as Node's 'advanced' serialisation behaves: every `send` is one
@@ -149,4 +153,75 @@ describe('processPort batching', () => {
     expect(b.sent.length).toBeLessThanOrEqual(2);
     expect(a.sent.length).toBeLessThanOrEqual(3);
   });
+
+  it('packs a batch into one buffer, each frame behind its length', async () => {
+    const [a, b] = pair();
+    const sender = processPort(a);
+    const received = collect(processPort(b), 3);
+    sender.send('one');
+    sender.send({ two: [2] });
+    sender.send(3);
+    expect(await received).toEqual(['one', { two: [2] }, 3]);
+    expect(a.sent).toHaveLength(1);
+    expect((a.sent[0] as { wirehub: unknown }).wirehub).toBeInstanceOf(Uint8Array);
+  });
+
+  it('skips a damaged or truncated frame without throwing, and keeps the others', () => {
+    const [, b] = pair();
+    const got: unknown[] = [];
+    processPort(b).onMessage((m) => got.push(m));
+    const good = serialize('kept');
+    const frame = (bytes: Uint8Array) => Buffer.concat([lengthOf(bytes.byteLength), bytes]);
+    const damaged = Buffer.from([0xff, 0x0f, 0x99, 0x01]);
+    const packed = Buffer.concat([frame(good), frame(damaged), frame(good), lengthOf(50), Buffer.from([1])]);
+    expect(() => b.emit('message', { wirehub: packed })).not.toThrow();
+    expect(() => b.emit('message', { wirehub: 'not bytes' })).not.toThrow();
+    expect(got).toEqual(['kept', 'kept']);
+  });
+
+  it('sends one encoded message on several ports: each gets it, serialised once', async () => {
+    const [a1, b1] = pair();
+    const [a2, b2] = pair();
+    const got1 = collect(processPort(b1), 1);
+    const got2 = collect(processPort(b2), 1);
+    const encoded = encodeMessage({ k: 'push', a: [{ channel: 'x', data: [1, 'two'] }] });
+    processPort(a1).send(encoded);
+    processPort(a2).send(encoded);
+    expect(await got1).toEqual([{ k: 'push', a: [{ channel: 'x', data: [1, 'two'] }] }]);
+    expect(await got2).toEqual(await got1);
+  });
+
+  it('an engine host forwards each publication once to every worker with subscribers, in order', async () => {
+    const host = new EngineHost(new MemoryEngine());
+    await host.start();
+    const workers = [pair(), pair(), pair()].map(([primarySide, workerSide]) => {
+      host.attach(new RpcPeer(processPort(primarySide), () => new Error('worker gone')));
+      return {
+        primarySide,
+        engine: new IpcEngine(new RpcPeer(processPort(workerSide), () => new Error('gone'))),
+      };
+    });
+    const seen = workers.map(() => [] as unknown[]);
+    for (const [i, w] of workers.entries())
+      await w.engine.start((pub: Publication) => seen[i]?.push(pub.data));
+    const [first, second] = workers;
+    await first?.engine.subscribe('room');
+    await second?.engine.subscribe('room');
+    const sentBefore = workers.map((w) => w.primarySide.sent.length);
+    for (let n = 0; n < 50; n += 1) void first?.engine.publish({ channel: 'room', data: { n } });
+    await first?.engine.publish({ channel: 'room', data: { n: 50 } });
+    await new Promise((resolve) => setImmediate(resolve));
+    const expected = Array.from({ length: 51 }, (_, n) => ({ n }));
+    expect(seen[0]).toEqual(expected);
+    expect(seen[1]).toEqual(expected);
+    expect(seen[2]).toEqual([]); // not subscribed: nothing crosses to it
+    expect(workers[2]?.primarySide.sent.length).toBe(sentBefore[2]);
+    await host.close();
+  });
 });
+
+function lengthOf(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}

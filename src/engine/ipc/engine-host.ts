@@ -1,6 +1,7 @@
 import type { Logger } from '../../util/logger.js';
 import type { Engine, PresenceMember, Publication, PublishInput } from '../types.js';
-import type { RpcPeer, Service } from './rpc.js';
+import type { EncodedMessage } from './port.js';
+import { RpcPeer, type Service } from './rpc.js';
 
 /** The service name engine calls and pushes use on a port. */
 export const ENGINE_SERVICE = 'engine';
@@ -109,7 +110,15 @@ export class EngineHost {
   private forward(pub: Publication): void {
     const workers = this.byChannel.get(pub.channel);
     if (!workers) return;
-    for (const worker of workers) worker.peer.push(ENGINE_SERVICE, 'pub', [pub]);
+    let push: EncodedMessage;
+    try {
+      // Serialised once for all the workers it goes to.
+      push = RpcPeer.encodePush(ENGINE_SERVICE, 'pub', [pub]);
+    } catch (err) {
+      this.log?.error({ err, channel: pub.channel }, 'a publication could not be sent to the workers');
+      return;
+    }
+    for (const worker of workers) worker.peer.pushEncoded(push);
   }
 
   private async subscribe(worker: Attached, channel: string): Promise<void> {

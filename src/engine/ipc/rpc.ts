@@ -1,6 +1,6 @@
 import { isErrorCode, WirehubError } from '../../protocol/errors.js';
 import { jsonEncodeError } from '../../protocol/json.js';
-import type { IpcPort } from './port.js';
+import { type EncodedMessage, encodeMessage, type IpcPort } from './port.js';
 
 /** What crosses a port: calls and their answers, and one-way pushes. */
 type Frame =
@@ -114,6 +114,21 @@ export class RpcPeer {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * A push encoded once, for {@link pushEncoded} on many peers (the same publication to every
+   * worker). Throws when its arguments cannot be serialised.
+   */
+  static encodePush(service: string, event: string, args: unknown[]): EncodedMessage {
+    return encodeMessage({ k: 'push', s: service, e: event, a: args } satisfies Frame);
+  }
+
+  /** Sends a push made by {@link RpcPeer.encodePush}. False when the other end is gone. */
+  pushEncoded(push: EncodedMessage): boolean {
+    if (this.closed) return false;
+    this.port.send(push);
+    return true;
   }
 
   /** Closes this end: pending calls fail. */
