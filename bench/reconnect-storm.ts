@@ -12,11 +12,14 @@
  *   npm run bench:storm
  *   npx tsx bench/reconnect-storm.ts --connections 5000 --workers 2 --drop drain
  *
+ * `--join-leave off` keeps presence but pushes no join/leave events (the channels are `chat:*`
+ * otherwise as built in).
+ *
  * `--drop kill` (default) is a crash or node loss; `--drop drain` is a deploy: SIGTERM with
  * `--drain-window 0` closes every connection with 1001 at once, then the restart.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,6 +39,7 @@ const { values: args } = parseArgs({
     publications: { type: 'string', default: '3' },
     drop: { type: 'string', default: 'kill' },
     timeout: { type: 'string', default: '120' },
+    'join-leave': { type: 'string', default: 'on' },
   },
 });
 const total = Number(args.connections);
@@ -69,6 +73,14 @@ if (limit !== undefined && limit < total + 200) {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'wirehub-storm-'));
+// `--join-leave off`: the channels keep presence but push no join/leave to their subscribers,
+// to tell that part of a storm's cost (each join goes to every member of the channel).
+const joinLeave = args['join-leave'] !== 'off';
+const namespacesFile = join(dataDir, 'namespaces.json');
+writeFileSync(
+  namespacesFile,
+  JSON.stringify([{ pattern: 'chat:*', history: { size: 100, ttlMs: 86_400_000 }, presence: true, joinLeave }]),
+);
 const port = await freePort();
 const spec = {
   args: [
@@ -80,6 +92,8 @@ const spec = {
     dataDir,
     '--drain-window',
     '0',
+    '--namespaces',
+    namespacesFile,
     ...NO_LIMITS,
   ],
 };
