@@ -32,7 +32,11 @@ export interface NamespaceConfig {
   presence?: boolean;
   /** Push `join`/`leave` to `/rt` subscribers. Default: same as `presence`. */
   joinLeave?: boolean;
-  /** Debounce of join/leave pushes in ms. Default 1000. */
+  /**
+   * Debounce of join/leave pushes in ms: changes are announced together at the end of the next
+   * window of this length (one to two debounces later); a leave and rejoin inside it cancel out.
+   * 0 announces each at once. Default 1000.
+   */
   joinLeaveDebounceMs?: number;
   /** Who may publish. Default `anyone`. */
   publish?: PublishPermission;

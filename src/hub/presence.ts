@@ -21,7 +21,10 @@ export interface PresenceEvent {
 
 interface Pending {
   op: 'join' | 'leave';
-  timer: NodeJS.Timeout;
+  channel: string;
+  member: PresenceMember;
+  /** When it is announced: the end of its debounce window. */
+  slot: number;
 }
 
 /**
@@ -30,10 +33,18 @@ interface Pending {
  * leaves on `$presence:<channel>` after a debounce. A leave and a rejoin of the same client
  * inside the debounce window cancel out (a reconnect is not news); so does a join followed by
  * a leave.
+ *
+ * Announcements go out at the end of fixed windows of the debounce's length (an event `d`
+ * to `2d` after it happened), all of a window in one turn. Why: in a reconnect storm every
+ * client joins again, and each join is written to every member of its channel; announced one
+ * by one, each is a write of its own to each member (O(members²) writes per channel). Sent
+ * together, a member's socket gets one write per window for all of them.
  */
 export class PresenceKeeper {
   private readonly local = new Map<string, Map<string, PresenceMember>>();
   private readonly pending = new Map<string, Pending>();
+  /** Window end → the timer that announces it. */
+  private readonly windows = new Map<number, NodeJS.Timeout>();
   private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -49,7 +60,8 @@ export class PresenceKeeper {
 
   stop(): void {
     clearInterval(this.refreshTimer);
-    for (const p of this.pending.values()) clearTimeout(p.timer);
+    for (const timer of this.windows.values()) clearTimeout(timer);
+    this.windows.clear();
     this.pending.clear();
     this.local.clear();
   }
@@ -92,28 +104,43 @@ export class PresenceKeeper {
     const key = `${channel}\n${member.client}`;
     const pending = this.pending.get(key);
     if (pending) {
-      clearTimeout(pending.timer);
       this.pending.delete(key);
       // The opposite event is still pending: the two cancel out.
       if (pending.op !== op) return;
     }
-    const send = () => {
-      this.pending.delete(key);
-      const event: PresenceEvent = { op, channel, client: member.client };
-      const from: Origin = { client: member.client };
-      if (member.user !== undefined) {
-        event.user = member.user;
-        from.user = member.user;
-      }
-      this.engine.publish({ channel: presenceChannel(channel), data: event, from }).catch(this.onError);
-    };
-    if (ns.joinLeaveDebounceMs <= 0) {
-      send();
+    const d = ns.joinLeaveDebounceMs;
+    if (d <= 0) {
+      this.send(op, channel, member);
       return;
     }
-    const timer = setTimeout(send, ns.joinLeaveDebounceMs);
-    timer.unref();
-    this.pending.set(key, { op, timer });
+    const now = Date.now();
+    const slot = Math.ceil((now + d) / d) * d; // a window boundary, d to 2d from now
+    this.pending.set(key, { op, channel, member, slot });
+    if (!this.windows.has(slot)) {
+      const timer = setTimeout(() => this.announceWindow(slot), slot - now);
+      timer.unref();
+      this.windows.set(slot, timer);
+    }
+  }
+
+  /** Announces every event whose window ends at `slot`, in the order they happened. */
+  private announceWindow(slot: number): void {
+    this.windows.delete(slot);
+    for (const [key, p] of this.pending) {
+      if (p.slot !== slot) continue;
+      this.pending.delete(key);
+      this.send(p.op, p.channel, p.member);
+    }
+  }
+
+  private send(op: 'join' | 'leave', channel: string, member: PresenceMember): void {
+    const event: PresenceEvent = { op, channel, client: member.client };
+    const from: Origin = { client: member.client };
+    if (member.user !== undefined) {
+      event.user = member.user;
+      from.user = member.user;
+    }
+    this.engine.publish({ channel: presenceChannel(channel), data: event, from }).catch(this.onError);
   }
 
   private refresh(): void {
