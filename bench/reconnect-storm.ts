@@ -79,7 +79,9 @@ const joinLeave = args['join-leave'] !== 'off';
 const namespacesFile = join(dataDir, 'namespaces.json');
 writeFileSync(
   namespacesFile,
-  JSON.stringify([{ pattern: 'chat:*', history: { size: 100, ttlMs: 86_400_000 }, presence: true, joinLeave }]),
+  JSON.stringify([
+    { pattern: 'chat:*', history: { size: 100, ttlMs: 86_400_000 }, presence: true, joinLeave },
+  ]),
 );
 const port = await freePort();
 const spec = {
