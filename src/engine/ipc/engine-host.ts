@@ -1,6 +1,5 @@
 import type { Logger } from '../../util/logger.js';
 import type { Engine, PresenceMember, Publication, PublishInput } from '../types.js';
-import type { EncodedMessage } from './port.js';
 import { RpcPeer, type Service } from './rpc.js';
 
 /** The service name engine calls and pushes use on a port. */
@@ -110,15 +109,13 @@ export class EngineHost {
   private forward(pub: Publication): void {
     const workers = this.byChannel.get(pub.channel);
     if (!workers) return;
-    let push: EncodedMessage;
-    try {
-      // Serialised once for all the workers it goes to.
-      push = RpcPeer.encodePush(ENGINE_SERVICE, 'pub', [pub]);
-    } catch (err) {
-      this.log?.error({ err, channel: pub.channel }, 'a publication could not be sent to the workers');
-      return;
+    // Serialised once for all the workers it goes to.
+    const push = RpcPeer.encodePush(ENGINE_SERVICE, 'pub', [pub]);
+    for (const worker of workers) {
+      if (!worker.peer.pushEncoded(push) && worker.peer.open) {
+        this.log?.error({ channel: pub.channel }, 'a publication could not be sent to a worker');
+      }
     }
-    for (const worker of workers) worker.peer.pushEncoded(push);
   }
 
   private async subscribe(worker: Attached, channel: string): Promise<void> {

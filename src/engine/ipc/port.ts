@@ -8,7 +8,7 @@ import type { MessagePort } from 'node:worker_threads';
  * does nothing. `send` throws when a message cannot be serialised.
  */
 export interface IpcPort {
-  /** Sends a message, or one already encoded by {@link encodeMessage} (no second serialisation). */
+  /** Sends a message, or one wrapped by {@link encodeMessage} (serialised once for all ports). */
   send(message: unknown): void;
   onMessage(listener: (message: unknown) => void): void;
   onClose(listener: () => void): void;
@@ -16,19 +16,26 @@ export interface IpcPort {
 }
 
 /**
- * A message serialised once, to be sent on several ports: a publication the primary forwards to
- * every worker that has subscribers of its channel costs one `v8.serialize`, not one per worker.
+ * A message to send on several ports, serialised at most once: a publication the primary
+ * forwards to every worker that has subscribers of its channel costs one `v8.serialize`, not
+ * one per worker, and none when it only goes over a `MessagePort` (the primary's own hub),
+ * which clones the message itself.
  */
 export class EncodedMessage {
-  constructor(
-    readonly message: unknown,
-    readonly bytes: Uint8Array,
-  ) {}
+  private serialised: Uint8Array | undefined;
+
+  constructor(readonly message: unknown) {}
+
+  /** The serialised message (made on first use); throws when it cannot be serialised. */
+  get bytes(): Uint8Array {
+    this.serialised ??= serialize(this.message);
+    return this.serialised;
+  }
 }
 
-/** Serialises `message` for {@link IpcPort.send}; throws when it cannot be serialised. */
+/** Wraps `message` for sending on several ports with {@link IpcPort.send}. */
 export function encodeMessage(message: unknown): EncodedMessage {
-  return new EncodedMessage(message, serialize(message));
+  return new EncodedMessage(message);
 }
 
 /** The parts of a `ChildProcess`, a cluster `Worker` or a child's own `process` a port uses. */

@@ -107,28 +107,26 @@ export class RpcPeer {
 
   /** Tells the other side `event` of `service` (no answer). False when it could not be sent. */
   push(service: string, event: string, args: unknown[]): boolean {
-    if (this.closed) return false;
-    try {
-      this.port.send({ k: 'push', s: service, e: event, a: args } satisfies Frame);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.pushEncoded(RpcPeer.encodePush(service, event, args));
   }
 
   /**
-   * A push encoded once, for {@link pushEncoded} on many peers (the same publication to every
-   * worker). Throws when its arguments cannot be serialised.
+   * A push to send on many peers with {@link pushEncoded} (the same publication to every
+   * worker), serialised at most once for all of them.
    */
   static encodePush(service: string, event: string, args: unknown[]): EncodedMessage {
     return encodeMessage({ k: 'push', s: service, e: event, a: args } satisfies Frame);
   }
 
-  /** Sends a push made by {@link RpcPeer.encodePush}. False when the other end is gone. */
+  /** Sends a push made by {@link RpcPeer.encodePush}. False when it could not be sent. */
   pushEncoded(push: EncodedMessage): boolean {
     if (this.closed) return false;
-    this.port.send(push);
-    return true;
+    try {
+      this.port.send(push);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Closes this end: pending calls fail. */
