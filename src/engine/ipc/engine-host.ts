@@ -109,8 +109,8 @@ export class EngineHost {
   private forward(pub: Publication): void {
     const workers = this.byChannel.get(pub.channel);
     if (!workers) return;
-    // Serialised once for all the workers it goes to.
-    const push = RpcPeer.encodePush(ENGINE_SERVICE, 'pub', [pub]);
+    // Encoded once for all the workers it goes to, as JSON (a publication is JSON).
+    const push = RpcPeer.encodePush(ENGINE_SERVICE, 'pub', [pub], 'json');
     for (const worker of workers) {
       if (!worker.peer.pushEncoded(push) && worker.peer.open) {
         this.log?.error({ channel: pub.channel }, 'a publication could not be sent to a worker');

@@ -1,5 +1,5 @@
-import { deserialize, serialize } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
+import { decodeFrame, encodeFrame, type FrameFormat, FrameReader, pack } from './frame-codec.js';
 
 /**
  * One end of a message pipe between two processes (or threads) of one server: what the IPC
@@ -16,100 +16,85 @@ export interface IpcPort {
 }
 
 /**
- * A message to send on several ports, serialised at most once: a publication the primary
- * forwards to every worker that has subscribers of its channel costs one `v8.serialize`, not
- * one per worker, and none when it only goes over a `MessagePort` (the primary's own hub),
- * which clones the message itself.
+ * A message to send on one or several ports, encoded at most once: a publication the primary
+ * forwards to every worker that has subscribers of its channel is encoded once, not once per
+ * worker, and not at all when it only goes over a `MessagePort` (the primary's own hub), which
+ * clones the message itself.
  */
 export class EncodedMessage {
-  private serialised: Uint8Array | undefined;
+  private encoded: Uint8Array | undefined;
 
-  constructor(readonly message: unknown) {}
+  constructor(
+    readonly message: unknown,
+    readonly format: FrameFormat = 'v8',
+  ) {}
 
-  /** The serialised message (made on first use); throws when it cannot be serialised. */
+  /** The message as one frame (made on first use); throws when it cannot be encoded. */
   get bytes(): Uint8Array {
-    this.serialised ??= serialize(this.message);
-    return this.serialised;
-  }
-}
-
-/** Wraps `message` for sending on several ports with {@link IpcPort.send}. */
-export function encodeMessage(message: unknown): EncodedMessage {
-  return new EncodedMessage(message);
-}
-
-/** The parts of a `ChildProcess`, a cluster `Worker` or a child's own `process` a port uses. */
-export interface ProcessChannel {
-  send?(message: unknown): boolean;
-  on(event: 'message', listener: (message: unknown) => void): unknown;
-  on(event: 'disconnect', listener: () => void): unknown;
-  off(event: 'message', listener: (message: unknown) => void): unknown;
-  disconnect?(): void;
-  readonly connected?: boolean;
-}
-
-/** How many frames, or bytes, one channel message carries at most before it leaves at once. */
-const BATCH_FRAMES = 512;
-const BATCH_BYTES = 4 * 1024 * 1024;
-/** Each frame of a packed batch is preceded by its length. */
-const LENGTH_BYTES = 4;
-
-/** The frames of one batch as one buffer: each one's length (u32 LE), then its bytes. */
-function pack(frames: Uint8Array[], bytes: number): Buffer {
-  const packed = Buffer.allocUnsafe(bytes + frames.length * LENGTH_BYTES);
-  let at = 0;
-  for (const frame of frames) {
-    packed.writeUInt32LE(frame.byteLength, at);
-    packed.set(frame, at + LENGTH_BYTES);
-    at += LENGTH_BYTES + frame.byteLength;
-  }
-  return packed;
-}
-
-/** Calls `each` with every frame of a packed batch, in order; stops at a truncated one. */
-function unpack(packed: Uint8Array, each: (frame: Uint8Array) => void): void {
-  const view = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
-  let at = 0;
-  while (at + LENGTH_BYTES <= view.byteLength) {
-    const length = view.readUInt32LE(at);
-    const end = at + LENGTH_BYTES + length;
-    if (end > view.byteLength) return;
-    each(view.subarray(at + LENGTH_BYTES, end));
-    at = end;
+    this.encoded ??= encodeFrame(this.message, this.format);
+    return this.encoded;
   }
 }
 
 /**
- * A port over Node's IPC channel: `processPort(process)` in a worker process,
- * `processPort(cluster.fork())` in the primary. Other messages on the channel (cluster's own,
- * anything not tagged for wirehub) pass by untouched.
+ * Wraps `message` for {@link IpcPort.send}: `json` for values that are JSON (see
+ * {@link FrameFormat}), `v8` (the default) for anything structured clone can carry.
+ */
+export function encodeMessage(message: unknown, format: FrameFormat = 'v8'): EncodedMessage {
+  return new EncodedMessage(message, format);
+}
+
+/** The parts of a `net.Socket` (or any duplex byte stream) a {@link streamPort} uses. */
+export interface ByteStream {
+  write(chunk: Uint8Array): boolean;
+  end(): unknown;
+  destroy(): unknown;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  readonly destroyed: boolean;
+}
+
+/** How many frames, or bytes, one write carries at most before it leaves at once. */
+const BATCH_FRAMES = 512;
+const BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * A frame longer than this is taken for a damaged stream. The largest real frames (a history
+ * page, a run's record) are far smaller; this only bounds what a broken length could make us
+ * buffer.
+ */
+const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+
+/**
+ * A port over a byte stream between two processes of one server: the socket pair the primary
+ * opens to each worker beside Node's IPC channel (see `runtime/workers/link.ts`).
  *
- * Frames are batched: each is serialised at `send` (`v8.serialize`, so one that cannot be
- * serialised throws there and fails alone), and the frames sent during one turn of the event
- * loop leave together as one channel message (packed into one buffer, each frame behind its
- * length), from a `setImmediate`, or at once when a batch reaches {@link BATCH_FRAMES} frames
- * or {@link BATCH_BYTES}. Why: each channel message is a
- * `write(2)` and a serialisation on both sides; under fan-out the primary sent one per
- * publication to every worker, and the workers each delivered it in a turn of its own, so a
- * socket got one write per publication instead of one per burst. `setImmediate` (not a timer)
- * runs after the poll phase that read the requests, so everything they cause goes out together
- * and a lone frame waits for no clock. Order holds: one queue per port, sent in order.
- * One buffer, not an array of them: the channel's serialiser writes (and its deserialiser
- * allocates) one host object per buffer, which was most of the primary's CPU under fan-out.
- * The channel needs `serialization: 'advanced'` (the primary sets it), which carries the
- * buffer as bytes.
+ * Frames are length-prefixed bytes of our own ({@link encodeFrame}): `send` encodes (so a
+ * message that cannot be encoded throws there and fails alone), and the frames sent during one
+ * turn of the event loop leave as one `write`, from a `setImmediate`, or at once when a batch
+ * reaches {@link BATCH_FRAMES} frames or {@link BATCH_BYTES}. Why not Node's IPC channel (which
+ * the first `--workers` used): each of its messages is serialised once more by the channel
+ * (`v8` in 'advanced' mode, with a host object per buffer) and parsed again on the other side,
+ * which was most of the primary's CPU under fan-out; here a batch is written as it is.
+ * `setImmediate` (not a timer) runs after the poll phase that read the requests, so everything
+ * they cause goes out together and a lone frame waits for no clock. Order holds: one queue per
+ * port, written in order to one stream.
+ *
+ * The port closes when the stream does (the other process exited) or breaks (an error, a
+ * damaged frame length); a single frame that cannot be decoded is skipped.
  *
  * @example
  * ```ts
- * const port = processPort(process); // in a worker started by the primary with an IPC channel
+ * // in a process forked with stdio ['inherit', 'inherit', 'inherit', 'ipc', 'pipe']:
+ * const port = streamPort(new Socket({ fd: 4, readable: true, writable: true }));
  * port.onMessage((m) => console.log(m));
  * ```
  */
-export function processPort(channel: ProcessChannel): IpcPort {
-  const TAG = 'wirehub';
-  let open = true;
+export function streamPort(stream: ByteStream): IpcPort {
+  let open = !stream.destroyed;
   const closers: (() => void)[] = [];
   const listeners: ((message: unknown) => void)[] = [];
+  const reader = new FrameReader(MAX_FRAME_BYTES);
   let batch: Uint8Array[] = [];
   let batchBytes = 0;
   let scheduled: NodeJS.Immediate | undefined;
@@ -121,28 +106,17 @@ export function processPort(channel: ProcessChannel): IpcPort {
     const bytes = batchBytes;
     batch = [];
     batchBytes = 0;
-    if (!open || channel.connected === false) return;
-    try {
-      channel.send?.({ [TAG]: pack(frames, bytes) });
-    } catch {
-      // Nothing in the batch can fail to serialise (it is bytes), so the channel itself broke:
-      // treat the other end as gone, so calls waiting on an answer fail instead of hanging.
-      shut();
-    }
+    // A write to a stream that broke meanwhile fails through its 'error' event, which shuts.
+    if (open) stream.write(pack(frames, bytes));
   };
-  const onMessage = (raw: unknown) => {
-    if (typeof raw !== 'object' || raw === null) return;
-    const packed = (raw as { [TAG]?: unknown })[TAG];
-    if (!(packed instanceof Uint8Array)) return;
-    unpack(packed, (bytes) => {
-      let message: unknown;
-      try {
-        message = deserialize(bytes);
-      } catch {
-        return; // Not ours, or damaged: it must not take the process down; the rest still counts.
-      }
-      for (const listener of listeners) listener(message);
-    });
+  const deliver = (frame: Buffer) => {
+    let message: unknown;
+    try {
+      message = decodeFrame(frame);
+    } catch {
+      return; // A damaged frame must not take the process down; the rest still counts.
+    }
+    for (const listener of listeners) listener(message);
   };
   const shut = () => {
     if (!open) return;
@@ -150,16 +124,26 @@ export function processPort(channel: ProcessChannel): IpcPort {
     batch = [];
     if (scheduled) clearImmediate(scheduled);
     scheduled = undefined;
-    channel.off('message', onMessage);
     for (const closer of closers) closer();
   };
-  channel.on('message', onMessage);
-  channel.on('disconnect', shut);
+  stream.on('data', (chunk) => {
+    if (!open) return;
+    try {
+      reader.push(chunk, deliver);
+    } catch {
+      // A length no frame of ours has: the stream is out of step, nothing after it can be read.
+      shut();
+      stream.destroy();
+    }
+  });
+  // The other process exited, or the link broke (EPIPE, ECONNRESET): the other end is gone.
+  stream.on('close', shut);
+  stream.on('error', shut);
   return {
     send(message) {
-      if (!open || channel.connected === false) return;
-      // Throws when the message cannot be serialised (the caller fails that message alone).
-      const bytes = message instanceof EncodedMessage ? message.bytes : serialize(message);
+      if (!open) return;
+      // Throws when the message cannot be encoded (the caller fails that message alone).
+      const bytes = message instanceof EncodedMessage ? message.bytes : encodeFrame(message, 'v8');
       batch.push(bytes);
       batchBytes += bytes.byteLength;
       if (batch.length >= BATCH_FRAMES || batchBytes >= BATCH_BYTES) flush();
@@ -172,9 +156,10 @@ export function processPort(channel: ProcessChannel): IpcPort {
       closers.push(listener);
     },
     close() {
-      // What was sent before the close still leaves, as it did before frames were batched.
+      // What was sent before the close still leaves: end() writes it before the stream's end.
       flush();
       shut();
+      stream.end();
     },
   };
 }

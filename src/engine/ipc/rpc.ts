@@ -1,10 +1,12 @@
 import { isErrorCode, WirehubError } from '../../protocol/errors.js';
 import { jsonEncodeError } from '../../protocol/json.js';
+import type { FrameFormat } from './frame-codec.js';
 import { type EncodedMessage, encodeMessage, type IpcPort } from './port.js';
 
 /** What crosses a port: calls and their answers, and one-way pushes. */
 type Frame =
-  | { k: 'call'; id: number; s: string; m: string; a: unknown[] }
+  /** `j`: the arguments are JSON and so is the answer (both cross as JSON). */
+  | { k: 'call'; id: number; s: string; m: string; a: unknown[]; j?: 1 }
   | { k: 'ok'; id: number; v: unknown }
   | { k: 'err'; id: number; e: SentError }
   | { k: 'push'; s: string; e: string; a: unknown[] };
@@ -89,14 +91,22 @@ export class RpcPeer {
     this.pushListeners.set(service, listener);
   }
 
-  /** Calls `method` of the other side's `service`. */
-  call<T>(service: string, method: string, args: unknown[]): Promise<T> {
+  /**
+   * Calls `method` of the other side's `service`. With `format: 'json'` the call and its
+   * answer cross as JSON (cheaper; see `FrameFormat`): only for arguments and an answer that
+   * are JSON values (a publication), since JSON would turn anything else into something else.
+   */
+  call<T>(service: string, method: string, args: unknown[], format: FrameFormat = 'v8'): Promise<T> {
     if (this.closed) return Promise.reject(this.closedError());
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
       try {
-        this.port.send({ k: 'call', id, s: service, m: method, a: args } satisfies Frame);
+        const frame: Frame =
+          format === 'json'
+            ? { k: 'call', id, s: service, m: method, a: args, j: 1 }
+            : { k: 'call', id, s: service, m: method, a: args };
+        this.port.send(encodeMessage(frame, format));
       } catch (err) {
         // The arguments cannot cross (too deep, a cycle): this call fails alone.
         this.waiting.delete(id);
@@ -112,10 +122,15 @@ export class RpcPeer {
 
   /**
    * A push to send on many peers with {@link pushEncoded} (the same publication to every
-   * worker), serialised at most once for all of them.
+   * worker), encoded at most once for all of them; `json` only for arguments that are JSON.
    */
-  static encodePush(service: string, event: string, args: unknown[]): EncodedMessage {
-    return encodeMessage({ k: 'push', s: service, e: event, a: args } satisfies Frame);
+  static encodePush(
+    service: string,
+    event: string,
+    args: unknown[],
+    format: FrameFormat = 'v8',
+  ): EncodedMessage {
+    return encodeMessage({ k: 'push', s: service, e: event, a: args } satisfies Frame, format);
   }
 
   /** Sends a push made by {@link RpcPeer.encodePush}. False when it could not be sent. */
@@ -139,7 +154,7 @@ export class RpcPeer {
     if (!isFrame(message)) return;
     switch (message.k) {
       case 'call':
-        void this.answer(message.id, message.s, message.m, message.a);
+        void this.answer(message.id, message.s, message.m, message.a, message.j === 1 ? 'json' : 'v8');
         return;
       case 'ok':
       case 'err': {
@@ -156,7 +171,13 @@ export class RpcPeer {
     }
   }
 
-  private async answer(id: number, service: string, method: string, args: unknown[]): Promise<void> {
+  private async answer(
+    id: number,
+    service: string,
+    method: string,
+    args: unknown[],
+    format: FrameFormat,
+  ): Promise<void> {
     let frame: Frame;
     try {
       const fn = this.services.get(service)?.[method];
@@ -168,7 +189,8 @@ export class RpcPeer {
     }
     if (this.closed) return;
     try {
-      this.port.send(frame);
+      // An error crosses as v8 whatever the call's format: its details need not be JSON.
+      this.port.send(encodeMessage(frame, frame.k === 'ok' ? format : 'v8'));
     } catch (err) {
       // The answer could not be serialised: the caller gets that error instead of hanging.
       try {

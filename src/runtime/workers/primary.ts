@@ -6,7 +6,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { EngineHost } from '../../engine/ipc/engine-host.js';
 import { IpcEngine } from '../../engine/ipc/ipc-engine.js';
 import { LimitStoreHost } from '../../engine/ipc/ipc-limit-store.js';
-import { messagePortPort, processPort } from '../../engine/ipc/port.js';
+import { messagePortPort } from '../../engine/ipc/port.js';
 import { RpcPeer } from '../../engine/ipc/rpc.js';
 import { MemoryLimitStore } from '../../engine/memory/memory-limit-store.js';
 import { SqliteEngine } from '../../engine/sqlite/sqlite-engine.js';
@@ -26,6 +26,7 @@ import {
   type WorkerStats,
   workerMetricLines,
 } from './cluster-service.js';
+import { primarySideOf, WORKER_STDIO } from './link.js';
 
 /** A worker that lived this long before it exited restarts at once (its backoff starts over). */
 const HEALTHY_LIFE_MS = 10_000;
@@ -129,16 +130,11 @@ export async function startPrimary(options: ServerOptions, wanted: number): Prom
     };
   };
 
-  cluster.setupPrimary({ serialization: 'advanced' });
+  cluster.setupPrimary({ stdio: [...WORKER_STDIO] });
 
   const fork = (slot: Slot) => {
     const worker = cluster.fork({ WIREHUB_WORKER: '1' });
-    // The child process itself (not the cluster Worker): it says when its channel is closed, so
-    // nothing is sent to a worker on its way out (which would raise an unhandled 'error').
-    const peer = new RpcPeer(
-      processPort(worker.process),
-      () => new WirehubError('internal', 'the worker is gone'),
-    );
+    const peer = new RpcPeer(primarySideOf(worker), () => new WirehubError('internal', 'the worker is gone'));
     worker.on('error', (err) => log.warn({ err, worker: worker.id }, 'worker channel error'));
     slot.worker = worker;
     slot.peer = peer;

@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { processPort } from '../../engine/ipc/port.js';
 import { RpcPeer } from '../../engine/ipc/rpc.js';
 import { WirehubError } from '../../protocol/errors.js';
 import type { WorkerRole } from '../../server/backends.js';
@@ -13,6 +12,7 @@ import {
   type WorkerCount,
   type WorkerStats,
 } from './cluster-service.js';
+import { workerSide } from './link.js';
 
 /**
  * One worker process of `wirehub serve --workers N` (started by the primary with
@@ -32,7 +32,7 @@ export async function createWorkerServer(options: ServerOptions): Promise<Wirehu
   const worker = cluster.worker;
   if (!worker) throw new Error('createWorkerServer runs in a worker process of node:cluster');
   const peer = new RpcPeer(
-    processPort(process),
+    workerSide(),
     () => new WirehubError('store_unavailable', 'the primary process of this server is gone'),
   );
   let count = await peer.call<WorkerCount>(CLUSTER_SERVICE, 'workers', []);

@@ -1,0 +1,25 @@
+import type { Worker } from 'node:cluster';
+import { Socket } from 'node:net';
+import { type ByteStream, type IpcPort, streamPort } from '../../engine/ipc/port.js';
+
+/**
+ * The worker's link to the primary: a socket pair the primary opens as the worker's stdio
+ * entry after Node's IPC channel (which stays for `node:cluster`'s own messages and
+ * prom-client's). Its own stream, so wirehub's frames cross as written (see `streamPort`).
+ */
+const WORKER_LINK_FD = 4;
+
+/** What the primary forks its workers with: stdio as before (inherited), the IPC channel, the link. */
+export const WORKER_STDIO = ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'] as const;
+
+/** In the primary: the port of one forked worker's link. */
+export function primarySideOf(worker: Worker): IpcPort {
+  const stream = worker.process.stdio[WORKER_LINK_FD];
+  if (!stream) throw new Error('the worker was forked without its link to the primary');
+  return streamPort(stream as unknown as ByteStream);
+}
+
+/** In a worker: the port of its link to the primary. */
+export function workerSide(): IpcPort {
+  return streamPort(new Socket({ fd: WORKER_LINK_FD, readable: true, writable: true }));
+}
