@@ -1,5 +1,5 @@
 import type { Worker } from 'node:cluster';
-import { Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
 import { type ByteStream, type IpcPort, streamPort } from '../../engine/ipc/port.js';
 
 /**
@@ -21,5 +21,10 @@ export function primarySideOf(worker: Worker): IpcPort {
 
 /** In a worker: the port of its link to the primary. */
 export function workerSide(): IpcPort {
-  return streamPort(new Socket({ fd: WORKER_LINK_FD, readable: true, writable: true }));
+  // Node wraps an inherited fd with `new Socket({ fd })`; Bun's `net` closes such a socket at
+  // once and takes the fd through `connect` instead (which Node refuses without a port or path).
+  const socket = process.versions.bun
+    ? connect({ fd: WORKER_LINK_FD } as unknown as Parameters<typeof connect>[0])
+    : new Socket({ fd: WORKER_LINK_FD, readable: true, writable: true });
+  return streamPort(socket);
 }
