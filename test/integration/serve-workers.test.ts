@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CliServer, runCli, startCliServer } from '../support/cli.js';
 import { TestClient } from '../support/client.js';
@@ -38,16 +39,16 @@ function namespacesFile(dir: string): string {
   return file;
 }
 
-async function serveWorkers(n: number, dataDir: string, extra: string[] = []): Promise<CliServer> {
-  const server = await startCliServer([
-    '--workers',
-    String(n),
-    '--data-dir',
-    dataDir,
-    '--dashboard',
-    'false',
-    ...extra,
-  ]);
+async function serveWorkers(
+  n: number,
+  dataDir: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliServer> {
+  const server = await startCliServer(
+    ['--workers', String(n), '--data-dir', dataDir, '--dashboard', 'false', ...extra],
+    env,
+  );
   servers.push(server);
   return server;
 }
@@ -108,6 +109,34 @@ describe('serve --workers', () => {
     expect(result.recovered).toBe(true);
     expect(result.offset).toBe(5);
     expect(result.publications.map((p) => p.data)).toEqual([{ n: 3 }, { n: 4 }, { n: 5 }]);
+  }, 60_000);
+
+  it('a worker whose link to the primary breaks does not live on without it: it ends, its clients go to the others, a new one starts', async () => {
+    const hook = fileURLToPath(new URL('../fixtures/hooks/link-breaker.mjs', import.meta.url));
+    const dir = tempDir();
+    const server = await serveWorkers(2, join(dir, 'data'), [], { NODE_OPTIONS: `--import=${hook}` });
+    const first = await RtClient.connect(`${server.wsUrl}/rt`);
+    clients.push(first);
+    await first.call('subscribe', { channel: 'chat:link' });
+    const victim = first.worker as string;
+
+    process.kill(pidOfWorker(server, victim), 'SIGUSR2');
+    // Closed at once (1006), not left on a worker that can reach no store.
+    expect((await first.closed).code).toBe(1006);
+    expect(server.output()).toMatch(/the link to the primary broke: this worker exits/);
+    await eventually('two workers again', async () => (await workersAlive(server)).alive === 2, 20_000);
+    expect(server.output()).toMatch(/worker exited: restarting it/);
+
+    // The server works on every worker afterwards: a publication reaches subscribers on both.
+    const again = [
+      await RtClient.connect(`${server.wsUrl}/rt`),
+      await RtClient.connect(`${server.wsUrl}/rt`),
+    ];
+    clients.push(...again);
+    expect(new Set(again.map((c) => c.worker)).size).toBe(2);
+    for (const c of again) await c.call('subscribe', { channel: 'chat:link' });
+    await publishVia(server, 'chat:link', { after: true });
+    for (const c of again) expect(((await c.nextPush()) as Message).data).toEqual({ after: true });
   }, 60_000);
 
   it('SIGTERM drains every worker: each client gets 1001, then the primary exits 0', async () => {

@@ -28,3 +28,26 @@ export function workerSide(): IpcPort {
     : new Socket({ fd: WORKER_LINK_FD, readable: true, writable: true });
   return streamPort(socket);
 }
+
+/** How long a worker whose link closed may take to exit on its own before the primary ends it. */
+export const LINK_GRACE_MS = 2_000;
+
+/**
+ * In the primary: a worker whose link closed while its process lives on (the link broke: a
+ * damaged frame, a closed descriptor) can reach no store, so it would accept clients it
+ * cannot serve. Unless it exits on its own within {@link LINK_GRACE_MS} (it normally does:
+ * a link closes because its process ended, or the worker sees the break and exits), it is
+ * killed, and the primary starts another as after any worker exit.
+ */
+export function endWorkerWithoutLink(
+  worker: { isDead(): boolean; readonly process: { kill(signal: NodeJS.Signals): boolean } },
+  stopping: () => boolean,
+  onKill: () => void,
+): void {
+  if (stopping() || worker.isDead()) return;
+  setTimeout(() => {
+    if (stopping() || worker.isDead()) return;
+    onKill();
+    worker.process.kill('SIGKILL');
+  }, LINK_GRACE_MS).unref();
+}

@@ -26,7 +26,7 @@ import {
   type WorkerStats,
   workerMetricLines,
 } from './cluster-service.js';
-import { primarySideOf, WORKER_STDIO } from './link.js';
+import { endWorkerWithoutLink, primarySideOf, WORKER_STDIO } from './link.js';
 
 /** A worker that lived this long before it exited restarts at once (its backoff starts over). */
 const HEALTHY_LIFE_MS = 10_000;
@@ -136,6 +136,13 @@ export async function startPrimary(options: ServerOptions, wanted: number): Prom
     const worker = cluster.fork({ WIREHUB_WORKER: '1' });
     const peer = new RpcPeer(primarySideOf(worker), () => new WirehubError('internal', 'the worker is gone'));
     worker.on('error', (err) => log.warn({ err, worker: worker.id }, 'worker channel error'));
+    peer.onClose(() =>
+      endWorkerWithoutLink(
+        worker,
+        () => stopping,
+        () => log.error({ worker: worker.id }, 'the link to a worker broke while it runs: ending it'),
+      ),
+    );
     slot.worker = worker;
     slot.peer = peer;
     slot.listening = false;

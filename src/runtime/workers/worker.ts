@@ -52,6 +52,14 @@ export async function createWorkerServer(options: ServerOptions): Promise<Wirehu
     worker: role,
   }));
   AggregatorRegistry.setRegistries([server.metrics.registry]);
+  // Without its link this worker can reach no store: rather than take clients it cannot serve,
+  // it ends (they reconnect to the others) and the primary starts another in its place. Its
+  // own drain closes the link too; that is not a break.
+  peer.onClose(() => {
+    if (server.isDraining) return;
+    server.log.error({ worker: worker.id }, 'the link to the primary broke: this worker exits');
+    void server.close().finally(() => process.exit(1));
+  });
   peer.serve(CLUSTER_SERVICE, {
     stats: (): WorkerStats => ({ connections: server.connectionCount }),
   });
