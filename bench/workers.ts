@@ -12,6 +12,8 @@
 //        WINDOW=10 (echo messages in flight per connection) IN_FLIGHT=8 (fan-out publications
 //        in flight; with wsload only: a publication's trip through the primary is longer, so
 //        a deeper pipeline shows what the workers can do rather than the round trip)
+//        PUBLISHERS=1 (fan-out: how many subscribers publish in turn; wsload only. With one,
+//        the worker it landed on does all the publishing work on top of its deliveries)
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -26,8 +28,10 @@ const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 500);
 const WINDOW = Number(process.env.WINDOW ?? 10);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 8);
+const PUBLISHERS = Number(process.env.PUBLISHERS ?? 1);
 const LOADGEN = process.env.LOADGEN ?? 'native';
 if (LOADGEN !== 'native' && LOADGEN !== 'js') throw new Error(`LOADGEN must be native or js, not ${LOADGEN}`);
+if (PUBLISHERS !== 1 && LOADGEN !== 'native') throw new Error('PUBLISHERS needs LOADGEN=native (wsload)');
 const TICKS_PER_SECOND = 100;
 const run = promisify(execFile);
 
@@ -87,6 +91,7 @@ async function measureNative(server: CliServer, scenario: 'echo' | 'fanout'): Pr
     connections: scenario === 'echo' ? CONNECTIONS : SUBSCRIBERS,
     window: WINDOW,
     inFlight: IN_FLIGHT,
+    publishers: PUBLISHERS,
     payloadBytes: 64,
     warmupMs: 1_000,
     durationMs: SECONDS * 1_000,
@@ -210,6 +215,7 @@ console.log(
       subscribers: SUBSCRIBERS,
       window: WINDOW,
       inFlight: IN_FLIGHT,
+      publishers: PUBLISHERS,
       ...summary,
     },
     null,

@@ -45,6 +45,8 @@ export interface NativeLoadOptions {
   inFlight?: number;
   /** Fan-out publications per second; 0 or absent = flat out. */
   rate?: number;
+  /** Fan-out: connections 0..P-1 publish in turn (default 1: connection 0 alone). */
+  publishers?: number;
   payloadBytes: number;
   warmupMs: number;
   durationMs: number;
@@ -60,6 +62,8 @@ export interface NativeLoadResult {
   mode: 'echo' | 'fanout';
   connections: number;
   connectFailures: number;
+  /** Fan-out: how many connections published in turn. */
+  publishers: number;
   windowMs: number;
   /** Echo replies or fan-out deliveries received in the measured window. */
   messages: number;
@@ -115,6 +119,7 @@ export async function runNativeLoad(o: NativeLoadOptions): Promise<NativeLoadRes
   add('--window', o.window);
   add('--in-flight', o.inFlight);
   add('--rate', o.rate);
+  add('--publishers', o.publishers);
   add('--drain-ms', o.drainMs);
   add('--count', o.count);
   add('--server-pid', o.serverPid);

@@ -11,9 +11,11 @@
 //   echo    N connections, each keeping W messages in flight; a reply must carry the sequence
 //           number sent (per connection, in order); round-trip latency per message.
 //   fanout  N subscribers of a broadcast endpoint (every text frame sent goes to every client,
-//           the sender included); connection 0 publishes, flat out (K publications not yet
-//           received by everyone) or at a fixed rate (latency from when each was due, so a
-//           stalled server cannot hide its queueing). Loss and order are checked per subscriber.
+//           the sender included); connection 0 publishes (or connections 0..P-1 in turn, with
+//           --publishers P), flat out (K publications not yet received by everyone) or at a
+//           fixed rate (latency from when each was due, so a stalled server cannot hide its
+//           queueing). Loss is checked per subscriber, order per subscriber and publisher (the
+//           server orders one publisher's messages, not two publishers' against each other).
 //
 // It reads the server's CPU (the process and its children: a `--workers` primary and its
 // workers), write syscalls and RSS from /proc at the edges of the measured window, and its own
@@ -50,13 +52,14 @@ static struct {
   int window;       // echo: messages in flight per connection
   int in_flight;    // fanout flat out: publications not yet received by all
   double rate;      // fanout: publications per second; 0 = flat out
+  int publishers;   // fanout: connections 0..publishers-1 publish in turn
   int payload;      // bytes per message (at least the sequence header)
   long warmup_ms;
   long duration_ms;
   long drain_ms;
   long count;       // stop sending after this many messages/publications (0 = no bound)
   int server_pid;
-} opt = {"echo", "127.0.0.1", 0, "/", 50, 10, 8, 0, 64, 1000, 4000, 5000, 0, 0};
+} opt = {"echo", "127.0.0.1", 0, "/", 50, 10, 8, 0, 1, 64, 1000, 4000, 5000, 0, 0};
 
 // ---------------------------------------------------------------- errors
 
@@ -257,8 +260,9 @@ typedef struct conn {
   // echo: sequence numbers sent and expected back, and when each in-flight one was sent
   uint64_t next_send, next_reply;
   uint64_t *sent_at;  // ring of `window` entries
-  // fanout: the next publication this subscriber should see
-  uint64_t next_seq;
+  // fanout: the next publication this subscriber should see from each publisher (publication
+  // `seq` comes from publisher seq % P)
+  uint64_t *next_seq;
   // a fragmented message's sequence number, from its first frame
   int64_t frag_seq;
 } conn;
@@ -440,7 +444,7 @@ static int64_t parse_seq(const unsigned char *p, size_t len) {
 }
 
 static void publish(uint64_t due) {
-  conn *pub = &conns[0];
+  conn *pub = &conns[sent_total % (uint64_t)opt.publishers];
   if (!pub->open) return;
   uint64_t seq = sent_total++;
   ring[seq % RING].due = due;
@@ -457,8 +461,9 @@ static void on_fanout_message(conn *c, int64_t seq, uint64_t now) {
     mismatched++;
     return;
   }
-  if ((uint64_t)seq != c->next_seq) out_of_order++;
-  c->next_seq = (uint64_t)seq + 1;
+  uint64_t *next = &c->next_seq[(uint64_t)seq % (uint64_t)opt.publishers];
+  if ((uint64_t)seq != *next) out_of_order++;
+  *next = (uint64_t)seq + (uint64_t)opt.publishers;
   if ((uint64_t)seq < oldest_open || sent_total - (uint64_t)seq > RING) return;
   int *remaining = &ring[seq % RING].remaining;
   if (*remaining <= 0) return;
@@ -583,6 +588,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--window")) opt.window = atoi(arg_value(&i, argc, argv));
     else if (!strcmp(a, "--in-flight")) opt.in_flight = atoi(arg_value(&i, argc, argv));
     else if (!strcmp(a, "--rate")) opt.rate = atof(arg_value(&i, argc, argv));
+    else if (!strcmp(a, "--publishers")) opt.publishers = atoi(arg_value(&i, argc, argv));
     else if (!strcmp(a, "--payload")) opt.payload = atoi(arg_value(&i, argc, argv));
     else if (!strcmp(a, "--warmup-ms")) opt.warmup_ms = atol(arg_value(&i, argc, argv));
     else if (!strcmp(a, "--duration-ms")) opt.duration_ms = atol(arg_value(&i, argc, argv));
@@ -593,7 +599,9 @@ static void parse_args(int argc, char **argv) {
   }
   if (strcmp(opt.mode, "echo") && strcmp(opt.mode, "fanout")) die("unknown mode %s", opt.mode);
   if (opt.port <= 0) die("--port is required");
-  if (opt.connections < 1 || opt.window < 1 || opt.in_flight < 1) die("counts must be >= 1");
+  if (opt.connections < 1 || opt.window < 1 || opt.in_flight < 1 || opt.publishers < 1)
+    die("counts must be >= 1");
+  if (opt.publishers > opt.connections) die("--publishers is at most --connections");
   if (opt.payload < 1 || opt.payload > 16 * 1024 * 1024) die("--payload out of range");
 }
 
@@ -622,6 +630,11 @@ int main(int argc, char **argv) {
   for (int i = 0; i < opt.connections; i++) {
     conn *c = &conns[i];
     c->frag_seq = -1;
+    if (is_fanout) {
+      c->next_seq = calloc((size_t)opt.publishers, sizeof(uint64_t));
+      if (!c->next_seq) die("out of memory");
+      for (int k = 0; k < opt.publishers; k++) c->next_seq[k] = (uint64_t)k;
+    }
     c->fd = connect_one();
     if (c->fd < 0 || handshake(c) < 0) {
       if (c->fd >= 0) close(c->fd);
@@ -638,7 +651,9 @@ int main(int argc, char **argv) {
     epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
     if (!is_fanout) c->sent_at = calloc((size_t)opt.window, sizeof(uint64_t));
   }
-  if (n_open == 0 || (is_fanout && !conns[0].open)) {
+  int publishers_open = 1;
+  for (int k = 0; is_fanout && k < opt.publishers; k++) publishers_open &= conns[k].open;
+  if (n_open == 0 || !publishers_open) {
     printf("{\"mode\":\"%s\",\"connections\":0,\"connectFailures\":%d,\"errors\":[\"%s\"]}\n",
            opt.mode, failures, n_errors ? errors[0] : "no connection");
     return 1;
@@ -741,8 +756,9 @@ int main(int argc, char **argv) {
       if (ring[s % RING].remaining > 0) lost += (uint64_t)ring[s % RING].remaining;
   double window_ms = t1 > t0 ? (double)(t1 - t0) / 1e6 : 0;
   uint64_t messages = recv1 - recv0;
-  printf("{\"mode\":\"%s\",\"connections\":%d,\"connectFailures\":%d,\"windowMs\":%.1f,", opt.mode,
-         opt.connections - failures, failures, window_ms);
+  printf("{\"mode\":\"%s\",\"connections\":%d,\"connectFailures\":%d,\"publishers\":%d,"
+         "\"windowMs\":%.1f,",
+         opt.mode, opt.connections - failures, failures, is_fanout ? opt.publishers : 0, window_ms);
   printf("\"messages\":%llu,\"perSec\":%.1f,\"sentInWindow\":%llu,\"sent\":%llu,\"received\":%llu,",
          (unsigned long long)messages, window_ms > 0 ? messages / (window_ms / 1000) : 0,
          (unsigned long long)(sent1 - sent0), (unsigned long long)sent_total,

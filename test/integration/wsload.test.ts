@@ -64,6 +64,23 @@ describe('wsload against wirehub', () => {
     expect(r.expectedDeliveries).toBe(2_000);
   });
 
+  it('fan-out with several publishers: each publishes in turn, and nothing is lost or out of its order', async () => {
+    const r = await runNativeLoad({
+      ...base,
+      mode: 'fanout',
+      url: `${srv.wsUrl}/broadcast`,
+      connections: 20,
+      inFlight: 8,
+      publishers: 4,
+      payloadBytes: 64,
+      count: 100,
+    });
+    expect(nativeLoadProblems(r)).toEqual([]);
+    expect(r.publishers).toBe(4);
+    expect(r.sent).toBe(100);
+    expect(r.received).toBe(2_000);
+  });
+
   it('fan-out at a fixed rate: latency is measured from when each publication was due', async () => {
     const r = await runNativeLoad({
       ...base,
@@ -96,6 +113,8 @@ describe('wsload against a server that misbehaves', () => {
   let wss: WebSocketServer;
   let url: string;
   let pongs = 0;
+  /** `/swap-pairs`: publications seen over all senders, and the one held back. */
+  const swap = { n: 0, held: '' };
 
   beforeAll(async () => {
     wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -114,6 +133,17 @@ describe('wsload against a server that misbehaves', () => {
         if (req.url === '/lossy') {
           // A broadcast that skips the 10th frame for everyone but the sender.
           for (const client of wss.clients) if (client === socket || n !== 10) client.send(text);
+        } else if (req.url === '/swap-pairs') {
+          // A broadcast that delivers each pair of publications (counted over all senders)
+          // the other way round.
+          swap.n += 1;
+          if (swap.n % 2 === 1) swap.held = text;
+          else {
+            for (const client of wss.clients) {
+              client.send(text);
+              client.send(swap.held);
+            }
+          }
         } else if (req.url === '/reorder') {
           // An echo that swaps the 3rd and 4th answers.
           if (n === 3) (socket as unknown as { held?: string }).held = text;
@@ -154,6 +184,30 @@ describe('wsload against a server that misbehaves', () => {
     expect(nativeLoadProblems(r)).toContain('lost=4');
     expect(pongs).toBeGreaterThanOrEqual(5);
   });
+
+  it.each([
+    [1, 40],
+    [2, 0],
+  ])(
+    'fan-out order is one publisher’s (publishers: %i): a swap of neighbours counts %i times',
+    async (publishers, outOfOrder) => {
+      // Neighbouring publications come from one publisher when there is one, from two when
+      // there are two: swapping those is allowed (no server orders two publishers' messages).
+      const r = await runNativeLoad({
+        ...base,
+        mode: 'fanout',
+        url: `${url}/swap-pairs`,
+        connections: 2,
+        publishers,
+        rate: 500,
+        payloadBytes: 16,
+        count: 20,
+      });
+      expect(r.received).toBe(40);
+      expect(r.lost).toBe(0);
+      expect(r.outOfOrder).toBe(outOfOrder);
+    },
+  );
 
   it('counts answers that come back out of order', async () => {
     const r = await runNativeLoad({
