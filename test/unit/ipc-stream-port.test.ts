@@ -196,6 +196,39 @@ describe('streamPort', () => {
     await closed;
   });
 
+  it('gives up on an other end that stops reading, instead of holding what it is sent without bound', async () => {
+    const { a, b } = await pair();
+    b.pause(); // a process that no longer reads its link (stuck, or stopped)
+    const sender = streamPort(a, { maxBacklogBytes: 1024 * 1024 });
+    const closed = new Promise<void>((resolve) => sender.onClose(resolve));
+    const chunk = 'x'.repeat(64 * 1024);
+    let sent = 0;
+    while (!a.destroyed && sent < 1_000) {
+      sender.send(encodeMessage({ chunk }, 'json'));
+      sent += 1;
+      // One batch per turn, as under load.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await closed;
+    expect(a.destroyed).toBe(true);
+    // Well before 1,000 × 64 KB: the kernel's socket buffers, then the 1 MB allowed here.
+    expect(sent).toBeLessThan(200);
+  });
+
+  it('keeps a link whose other end reads, however much crosses it', async () => {
+    const { a, b } = await pair();
+    const sender = streamPort(a, { maxBacklogBytes: 2 * 1024 * 1024 });
+    const received = collect(streamPort(b), 200);
+    const chunk = 'y'.repeat(64 * 1024);
+    // 12.8 MB in all, through a link that may hold 2 MB unread: the reader keeps up.
+    for (let i = 0; i < 200; i += 1) {
+      sender.send(encodeMessage({ i, chunk }, 'json'));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect((await received).length).toBe(200);
+    expect(a.destroyed).toBe(false);
+  });
+
   it('a call fails instead of hanging when the link goes with it in flight', async () => {
     const { a, b } = await pair();
     const caller = new RpcPeer(streamPort(a), () => new Error('gone'));

@@ -53,6 +53,18 @@ export interface ByteStream {
   on(event: 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   readonly destroyed: boolean;
+  /** Bytes written but not yet taken by the other end (queued in this process). */
+  readonly writableLength: number;
+}
+
+/** Options of a {@link streamPort}. */
+export interface StreamPortOptions {
+  /**
+   * Bytes that may wait for the other end to read them before the link counts as broken
+   * (default 512 MB, as much as the largest frame). A process that stops reading (stuck in a loop, stopped) would otherwise
+   * make this one hold everything sent to it, until memory runs out here too.
+   */
+  maxBacklogBytes?: number;
 }
 
 /** How many frames, or bytes, one write carries at most before it leaves at once. */
@@ -64,6 +76,7 @@ const BATCH_BYTES = 4 * 1024 * 1024;
  * buffer.
  */
 const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+const MAX_BACKLOG_BYTES = MAX_FRAME_BYTES;
 
 /**
  * A port over a byte stream between two processes of one server: the socket pair the primary
@@ -81,7 +94,8 @@ const MAX_FRAME_BYTES = 512 * 1024 * 1024;
  * port, written in order to one stream.
  *
  * The port closes when the stream does (the other process exited) or breaks (an error, a
- * damaged frame length); a single frame that cannot be decoded is skipped.
+ * damaged frame length, more than `maxBacklogBytes` waiting for the other end to read); a
+ * single frame that cannot be decoded is skipped.
  *
  * @example
  * ```ts
@@ -90,7 +104,8 @@ const MAX_FRAME_BYTES = 512 * 1024 * 1024;
  * port.onMessage((m) => console.log(m));
  * ```
  */
-export function streamPort(stream: ByteStream): IpcPort {
+export function streamPort(stream: ByteStream, options: StreamPortOptions = {}): IpcPort {
+  const maxBacklog = options.maxBacklogBytes ?? MAX_BACKLOG_BYTES;
   let open = !stream.destroyed;
   const closers: (() => void)[] = [];
   const listeners: ((message: unknown) => void)[] = [];
@@ -107,7 +122,13 @@ export function streamPort(stream: ByteStream): IpcPort {
     batch = [];
     batchBytes = 0;
     // A write to a stream that broke meanwhile fails through its 'error' event, which shuts.
-    if (open) stream.write(pack(frames, bytes));
+    if (!open) return;
+    stream.write(pack(frames, bytes));
+    if (stream.writableLength > maxBacklog) {
+      // The other end has stopped reading: give up on it rather than hold without bound.
+      shut();
+      stream.destroy();
+    }
   };
   const deliver = (frame: Buffer) => {
     let message: unknown;
