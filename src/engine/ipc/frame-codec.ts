@@ -49,7 +49,7 @@ export function decodeFrame(frame: Uint8Array): unknown {
 }
 
 /** Each frame of a packed batch is preceded by its length. */
-export const LENGTH_BYTES = 4;
+const LENGTH_BYTES = 4;
 
 /** Frames as one buffer: each one's length (u32 LE), then its bytes. */
 export function pack(frames: readonly Uint8Array[], bytes: number): Buffer {

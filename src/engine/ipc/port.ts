@@ -61,8 +61,9 @@ export interface ByteStream {
 export interface StreamPortOptions {
   /**
    * Bytes that may wait for the other end to read them before the link counts as broken
-   * (default 512 MB, as much as the largest frame). A process that stops reading (stuck in a loop, stopped) would otherwise
-   * make this one hold everything sent to it, until memory runs out here too.
+   * (default 512 MB, as much as the largest frame). A process that stops reading (stuck in a
+   * loop, stopped) would otherwise make this one hold everything sent to it, until memory runs
+   * out here too.
    */
   maxBacklogBytes?: number;
 }
