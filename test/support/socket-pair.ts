@@ -1,14 +1,13 @@
-import { mkdtempSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from './server.js';
 
 /**
  * Two connected ends of a Unix socket, as the primary and a worker hold their link: a real
  * byte stream (chunks cut where the kernel cuts them), for tests of `streamPort`.
  */
 export async function socketPair(): Promise<[Socket, Socket]> {
-  const path = join(mkdtempSync(join(tmpdir(), 'wirehub-pair-')), 'link.sock');
+  const path = join(tempDir(), 'link.sock');
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(path, resolve));
   const [accepted, connected] = await Promise.all([
