@@ -6,6 +6,10 @@
 // wsload, the C load generator (bench/support/wsload.c): `wirehub bench` (JavaScript, the `ws`
 // client) spends more CPU per message than the server, so with it the load generator, not the
 // server, is what a second worker competes with. LOADGEN=js measures with `wirehub bench`.
+// Each scenario also prints the cores server and load generator used together (`coresUsed`)
+// and `twoWorkersBoxBound`: the most two workers could reach on this box at the per-message
+// CPU measured (server + load generator), with every core busy. Where its ratio is under 1.5,
+// no server design reaches 1.5× on this box with this load.
 //
 // Run: npm run bench:workers
 //   env: SECONDS=5 ROUNDS=2 CONNECTIONS=50 SUBSCRIBERS=500 LOADGEN=native|js
@@ -16,6 +20,7 @@
 //        the worker it landed on does all the publishing work on top of its deliveries)
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { CLI, type CliServer, startCliServer } from '../test/support/cli.js';
 import { tempDir } from '../test/support/server.js';
@@ -192,6 +197,13 @@ for (const scenario of ['echo', 'fanout'] as const) {
   const primary2 = median(two.map((m) => m.primaryCpuPerMessageUs));
   const load1 = median(one.map((m) => m.loadCpuPerMessageUs));
   const load2 = median(two.map((m) => m.loadCpuPerMessageUs));
+  // The box is shared: server and load generator together cannot use more than every core.
+  // What each set-up used, and the most two workers could reach at these per-message costs
+  // if nothing ever waited: when that bound is under 1.5× the one worker's rate, the box, not
+  // the server, is what stops the ratio.
+  const cores = availableParallelism();
+  const used = (rate: number, cpu: number, load: number) => Number(((rate * (cpu + load)) / 1e6).toFixed(2));
+  const bound2 = (cores * 1e6) / (cpu2 + load2);
   summary[scenario] = {
     oneWorkerPerSecond: Math.round(rate1),
     twoWorkersPerSecond: Math.round(rate2),
@@ -203,6 +215,8 @@ for (const scenario of ['echo', 'fanout'] as const) {
       ratio: Number((cpu2 / cpu1).toFixed(2)),
     },
     loadGeneratorCpuPerMessageUs: { one: Number(load1.toFixed(2)), two: Number(load2.toFixed(2)) },
+    coresUsed: { one: used(rate1, cpu1, load1), two: used(rate2, cpu2, load2), of: cores },
+    twoWorkersBoxBound: { perSecond: Math.round(bound2), ratio: Number((bound2 / rate1).toFixed(2)) },
   };
 }
 console.log(
