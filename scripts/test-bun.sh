@@ -25,6 +25,8 @@ DEFAULT=(
   # exit 1 on a start error, damaged store files, the Flyte watch stream across resets
   test/integration/last-resort.test.ts test/integration/store-health.test.ts
   test/integration/flyte-faults.test.ts
+  # serve --workers: each worker binds the port itself (SO_REUSEPORT), the kernel spreads clients
+  test/integration/serve-workers.test.ts
 )
 # Under Bun the server runs on Bun's native server (Bun.serve, uWebSockets). These files pin
 # what Node's HTTP parser and the `ws` library do around wirehub's code (malformed requests

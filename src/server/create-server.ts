@@ -364,6 +364,7 @@ export class WirehubServer {
         tls: o.tls,
         maxPayloadBytes: o.maxPayloadBytes,
         maxQueuedBytes: o.maxQueuedBytes,
+        reusePort: this.worker !== undefined,
         gate,
         http: this.http,
         log: this.log,

@@ -27,6 +27,7 @@ import {
   workerMetricLines,
 } from './cluster-service.js';
 import { endWorkerWithoutLink, primarySideOf, WORKER_STDIO } from './link.js';
+import { WORKER_PORT_ENV, workersBindThePort } from './worker-port.js';
 
 /** A worker that lived this long before it exited restarts at once (its backoff starts over). */
 const HEALTHY_LIFE_MS = 10_000;
@@ -70,7 +71,8 @@ interface Hosts {
  * Runs the primary of `wirehub serve --workers N`: it owns the embedded stores (channels.db
  * through an {@link EngineHost}, runs.db, the executor that runs every task, and the per-IP
  * limits) and serves them to N worker processes it forks with `node:cluster`; the workers
- * share the port (round-robin) and each runs the HTTP/WebSocket server. A worker that exits
+ * share the port (round-robin on Node, SO_REUSEPORT under Bun: see `worker-port.ts`) and each
+ * runs the HTTP/WebSocket server. A worker that exits
  * is started again (with backoff). With `redis` the primary only supervises: each worker is a
  * node of the Redis cluster. Resolves once every worker listens; rejects if one cannot start
  * (then every worker is stopped).
@@ -131,9 +133,13 @@ export async function startPrimary(options: ServerOptions, wanted: number): Prom
   };
 
   cluster.setupPrimary({ stdio: [...WORKER_STDIO] });
+  // Under Bun with port 0, the first worker picks the port and the rest start once it has.
+  const later = workersBindThePort() && o.port === 0 ? slots.slice(1) : [];
 
   const fork = (slot: Slot) => {
-    const worker = cluster.fork({ WIREHUB_WORKER: '1' });
+    const env: Record<string, string> = { WIREHUB_WORKER: '1' };
+    if (workersBindThePort() && address) env[WORKER_PORT_ENV] = String(address.port);
+    const worker = cluster.fork(env);
     const peer = new RpcPeer(primarySideOf(worker), () => new WirehubError('internal', 'the worker is gone'));
     worker.on('error', (err) => log.warn({ err, worker: worker.id }, 'worker channel error'));
     peer.onClose(() =>
@@ -161,6 +167,7 @@ export async function startPrimary(options: ServerOptions, wanted: number): Prom
       slot.listening = true;
       slot.failures = 0;
       address ??= { host: where.address ?? o.host, port: where.port };
+      for (const waiting of later.splice(0)) fork(waiting);
       log.debug({ worker: worker.id, pid: worker.process.pid }, 'worker listening');
       tellWorkers();
       if (!everyoneListened && slots.every((s) => s.listening)) {
@@ -222,7 +229,7 @@ export async function startPrimary(options: ServerOptions, wanted: number): Prom
     await hosts.engine.close();
   };
 
-  for (const slot of slots) fork(slot);
+  for (const slot of slots) if (!later.includes(slot)) fork(slot);
   try {
     await started;
   } catch (err) {

@@ -13,6 +13,7 @@ import {
   type WorkerStats,
 } from './cluster-service.js';
 import { workerSide } from './link.js';
+import { workerPort } from './worker-port.js';
 
 /**
  * One worker process of `wirehub serve --workers N` (started by the primary with
@@ -47,7 +48,8 @@ export async function createWorkerServer(options: ServerOptions): Promise<Wirehu
     metrics: () => peer.call<ClusterMetrics>(CLUSTER_SERVICE, 'metrics', []),
   };
   const redis = options.redis === undefined ? undefined : await loadRedisBackends();
-  const server = new WirehubServer(options, (resolved, log) => ({
+  const port = workerPort();
+  const server = new WirehubServer(port === undefined ? options : { ...options, port }, (resolved, log) => ({
     ...assembleBackends(resolved, { log, redis, primary: peer }),
     worker: role,
   }));

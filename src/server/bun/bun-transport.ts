@@ -14,6 +14,12 @@ export interface BunTransportOptions {
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
   maxPayloadBytes: number;
   maxQueuedBytes: number;
+  /**
+   * Share the port with the other worker processes of `--workers` (SO_REUSEPORT): Bun's
+   * `node:cluster` has no primary that accepts and hands sockets over, so the kernel spreads
+   * the connections over every process listening on the port.
+   */
+  reusePort?: boolean;
   /** The door every upgrade goes through (the same as on Node). */
   gate: UpgradeGate;
   /** The HTTP side, driven in process (`inject`): every route, hook and error as on Node. */
@@ -63,6 +69,7 @@ export class BunTransport {
       port: o.port,
       ...(o.tls ? { tls: o.tls } : {}),
       maxRequestBodySize: MAX_BODY_BYTES,
+      ...(o.reusePort ? { reusePort: true } : {}),
       fetch: (req, server) => this.fetch(req, server),
       websocket: {
         open: (ws) => ws.data.attachWire(ws),

@@ -48,6 +48,8 @@ export interface BunServeOptions<T> {
   port: number;
   tls?: { cert: string | Buffer; key: string | Buffer };
   maxRequestBodySize?: number;
+  /** SO_REUSEPORT: several processes listen on one port and the kernel spreads connections. */
+  reusePort?: boolean;
   fetch(req: Request, server: BunServer): Response | Promise<Response | undefined> | undefined;
   websocket: BunWebSocketHandler<T>;
 }
