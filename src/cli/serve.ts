@@ -355,9 +355,8 @@ export function serveCommand(): Command {
 async function serveWorkers(command: Command, options: ServerOptions, workers: number): Promise<void> {
   const cluster = (await import('node:cluster')).default;
   if (cluster.isWorker) {
-    const { createWorkerServer } = await import('../runtime/workers/worker.js');
-    const server = await createWorkerServer(options);
-    await server.listen();
+    const { startWorkerServer } = await import('../runtime/workers/worker.js');
+    const server = await startWorkerServer(options);
     server.log.info({ worker: server.worker?.id, pid: process.pid }, 'worker ready');
     drainOnSignals(
       server.log,

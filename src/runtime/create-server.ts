@@ -24,7 +24,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Wirehub
 }
 
 /** Bun's native server under Bun (unless `WIREHUB_TRANSPORT=node`), else Node's. */
-function defaultTransport(): 'node' | 'bun' {
+export function defaultTransport(): 'node' | 'bun' {
   if (typeof process.versions.bun !== 'string') return 'node';
   return process.env.WIREHUB_TRANSPORT === 'node' ? 'node' : 'bun';
 }

@@ -365,6 +365,7 @@ export class WirehubServer {
         maxPayloadBytes: o.maxPayloadBytes,
         maxQueuedBytes: o.maxQueuedBytes,
         reusePort: this.worker !== undefined,
+        upgradeHeaders: this.worker ? { [WORKER_HEADER]: String(this.worker.id) } : undefined,
         gate,
         http: this.http,
         log: this.log,

@@ -13,6 +13,16 @@ export interface ClusterMetrics {
   text: string;
 }
 
+/**
+ * What a worker pushes (event `listening`) once it accepts connections: the address it bound.
+ * Told over the link rather than read from `node:cluster`'s 'listening' event, which Bun
+ * does not emit for its native server.
+ */
+export interface WorkerListening {
+  host: string;
+  port: number;
+}
+
 /** What one worker tells the primary of itself. */
 export interface WorkerStats {
   connections: number;

@@ -23,6 +23,7 @@ import {
   CLUSTER_SERVICE,
   type ClusterMetrics,
   type WorkerCount,
+  type WorkerListening,
   type WorkerStats,
   workerMetricLines,
 } from './cluster-service.js';
@@ -163,10 +164,12 @@ export async function startPrimary(options: ServerOptions, wanted: number): Prom
       hosts.executor?.attach(peer);
       hosts.limits.attach(peer);
     }
-    worker.on('listening', (where) => {
+    peer.onPush(CLUSTER_SERVICE, (event, args) => {
+      if (event !== 'listening') return;
+      const where = args[0] as WorkerListening;
       slot.listening = true;
       slot.failures = 0;
-      address ??= { host: where.address ?? o.host, port: where.port };
+      address ??= { host: where.host, port: where.port };
       for (const waiting of later.splice(0)) fork(waiting);
       log.debug({ worker: worker.id, pid: worker.process.pid }, 'worker listening');
       tellWorkers();

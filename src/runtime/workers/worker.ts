@@ -6,10 +6,12 @@ import type { WorkerRole } from '../../server/backends.js';
 import { WirehubServer } from '../../server/create-server.js';
 import type { ServerOptions } from '../../server/options.js';
 import { assembleBackends, loadRedisBackends } from '../backends.js';
+import { defaultTransport } from '../create-server.js';
 import {
   CLUSTER_SERVICE,
   type ClusterMetrics,
   type WorkerCount,
+  type WorkerListening,
   type WorkerStats,
 } from './cluster-service.js';
 import { workerSide } from './link.js';
@@ -19,19 +21,19 @@ import { workerPort } from './worker-port.js';
  * One worker process of `wirehub serve --workers N` (started by the primary with
  * `node:cluster`): a whole HTTP/WebSocket server on the shared port, whose engine, run
  * store, executor and limits are the primary's, over IPC (with `redis`: a node of the Redis
- * cluster like any other). Not yet listening.
+ * cluster like any other). Resolves once it listens and has told the primary so.
  *
  * @example
  * ```ts
  * if (cluster.isWorker) {
- *   const server = await createWorkerServer(options);
- *   await server.listen();
+ *   const server = await startWorkerServer(options);
+ *   process.once('SIGTERM', () => void server.drain().then(() => process.exit(0)));
  * }
  * ```
  */
-export async function createWorkerServer(options: ServerOptions): Promise<WirehubServer> {
+export async function startWorkerServer(options: ServerOptions): Promise<WirehubServer> {
   const worker = cluster.worker;
-  if (!worker) throw new Error('createWorkerServer runs in a worker process of node:cluster');
+  if (!worker) throw new Error('startWorkerServer runs in a worker process of node:cluster');
   const peer = new RpcPeer(
     workerSide(),
     () => new WirehubError('store_unavailable', 'the primary process of this server is gone'),
@@ -48,8 +50,11 @@ export async function createWorkerServer(options: ServerOptions): Promise<Wirehu
     metrics: () => peer.call<ClusterMetrics>(CLUSTER_SERVICE, 'metrics', []),
   };
   const redis = options.redis === undefined ? undefined : await loadRedisBackends();
+  // The transport a single process would have (Bun's native one under Bun), and under Bun with
+  // port 0 the port the first worker bound.
   const port = workerPort();
-  const server = new WirehubServer(port === undefined ? options : { ...options, port }, (resolved, log) => ({
+  const chosen = { ...options, transport: options.transport ?? defaultTransport() };
+  const server = new WirehubServer(port === undefined ? chosen : { ...chosen, port }, (resolved, log) => ({
     ...assembleBackends(resolved, { log, redis, primary: peer }),
     worker: role,
   }));
@@ -65,5 +70,7 @@ export async function createWorkerServer(options: ServerOptions): Promise<Wirehu
   peer.serve(CLUSTER_SERVICE, {
     stats: (): WorkerStats => ({ connections: server.connectionCount }),
   });
+  const at = await server.listen();
+  peer.push(CLUSTER_SERVICE, 'listening', [{ host: at.host, port: at.port } satisfies WorkerListening]);
   return server;
 }

@@ -20,6 +20,8 @@ export interface BunTransportOptions {
    * the connections over every process listening on the port.
    */
   reusePort?: boolean;
+  /** Headers every accepted upgrade answers with (a `--workers` worker names itself). */
+  upgradeHeaders?: Record<string, string> | undefined;
   /** The door every upgrade goes through (the same as on Node). */
   gate: UpgradeGate;
   /** The HTTP side, driven in process (`inject`): every route, hook and error as on Node. */
@@ -129,9 +131,13 @@ export class BunTransport {
       const admitted = await this.o.gate.admitNative(message, () => req.signal.aborted);
       if (!admitted) return new Response(null, { status: 499 });
       const { session, protocol } = admitted;
+      const headers = {
+        ...this.o.upgradeHeaders,
+        ...(protocol ? { 'Sec-WebSocket-Protocol': protocol } : {}),
+      };
       const upgraded = server.upgrade(req, {
         data: session,
-        ...(protocol ? { headers: { 'Sec-WebSocket-Protocol': protocol } } : {}),
+        ...(Object.keys(headers).length > 0 ? { headers } : {}),
       });
       if (upgraded) return undefined;
       session.abandon();
