@@ -18,6 +18,8 @@
 //        a deeper pipeline shows what the workers can do rather than the round trip)
 //        PUBLISHERS=1 (fan-out: how many subscribers publish in turn; wsload only. With one,
 //        the worker it landed on does all the publishing work on top of its deliveries)
+//        RUNTIME=node|bun (the server's runtime; under Bun the workers share the port with
+//        SO_REUSEPORT and serve on Bun's native transport)
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -26,6 +28,7 @@ import { CLI, type CliServer, startCliServer } from '../test/support/cli.js';
 import { tempDir } from '../test/support/server.js';
 import { nativeLoadProblems, runNativeLoad } from './support/native-load.js';
 import { NO_LIMITS } from './support/no-limits.js';
+import { bunBinary } from './support/servers.js';
 
 const SECONDS = Number(process.env.SECONDS ?? 5);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
@@ -35,6 +38,9 @@ const WINDOW = Number(process.env.WINDOW ?? 10);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 8);
 const PUBLISHERS = Number(process.env.PUBLISHERS ?? 1);
 const LOADGEN = process.env.LOADGEN ?? 'native';
+const RUNTIME = process.env.RUNTIME ?? 'node';
+if (RUNTIME !== 'node' && RUNTIME !== 'bun') throw new Error(`RUNTIME must be node or bun, not ${RUNTIME}`);
+const BUN = RUNTIME === 'bun' ? bunBinary() : undefined;
 if (LOADGEN !== 'native' && LOADGEN !== 'js') throw new Error(`LOADGEN must be native or js, not ${LOADGEN}`);
 if (PUBLISHERS !== 1 && LOADGEN !== 'native') throw new Error('PUBLISHERS needs LOADGEN=native (wsload)');
 const TICKS_PER_SECOND = 100;
@@ -150,15 +156,8 @@ async function measure(server: CliServer, scenario: 'echo' | 'fanout'): Promise<
 }
 
 async function serve(workers: number): Promise<CliServer> {
-  return startCliServer([
-    '--workers',
-    String(workers),
-    '--data-dir',
-    tempDir(),
-    '--dashboard',
-    'false',
-    ...NO_LIMITS,
-  ]);
+  const args = ['--workers', String(workers), '--data-dir', tempDir(), '--dashboard', 'false', ...NO_LIMITS];
+  return BUN ? startCliServer([], {}, [BUN, CLI, 'serve', '--port', '0', ...args]) : startCliServer(args);
 }
 
 async function stop(server: CliServer): Promise<void> {
@@ -223,6 +222,7 @@ console.log(
   JSON.stringify(
     {
       loadGenerator: LOADGEN,
+      runtime: RUNTIME,
       seconds: SECONDS,
       rounds: ROUNDS,
       connections: CONNECTIONS,

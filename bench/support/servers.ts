@@ -162,7 +162,7 @@ export class ServerProcess {
 }
 
 /** Bun's binary for `bun: true` servers (from the npm registry package, see scripts/bun-path.mjs). */
-function bunBinary(): string {
+export function bunBinary(): string {
   const bun = findBun();
   if (!bun)
     throw new Error(
